@@ -1,0 +1,84 @@
+"""Engines, and the two ways the service uses a connection: to read, and to write atomically."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def driver_url(database_url: str) -> str:
+    """sqlite:///x or postgresql://... -> the SQLAlchemy URL with its async driver."""
+    scheme, rest = database_url.split("://", 1)
+    return f"{DRIVERS[scheme]}://{rest}"
+
+
+def _prepare_sqlite(engine: AsyncEngine, begin: str) -> None:
+    """WAL, foreign keys and a busy timeout on every connection, and explicit BEGINs.
+
+    The sqlite3 module would otherwise open transactions lazily on the first write, which lets two
+    writers both read the session counter before either locks the file. Writes use BEGIN IMMEDIATE
+    so they take the write lock before reading anything.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql(begin)
+
+
+class Database:
+    """The service's database: a reader and a writer engine (the same one on PostgreSQL).
+
+    On SQLite the writer holds a single connection, so appends of this process queue in the pool
+    instead of failing on SQLite's file lock; readers run beside it thanks to WAL.
+    """
+
+    def __init__(self, database_url: str, *, pool_size: int = 10, pool_timeout: float = 10.0):
+        self.backend = database_url.split(":", 1)[0]
+        url = driver_url(database_url)
+        if self.backend == "sqlite":
+            Path(url.split("://", 1)[1][1:]).parent.mkdir(parents=True, exist_ok=True)
+            self.reader = create_async_engine(
+                url, pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout
+            )
+            self.writer = create_async_engine(
+                url, pool_size=1, max_overflow=0, pool_timeout=pool_timeout
+            )
+            _prepare_sqlite(self.reader, "BEGIN")
+            _prepare_sqlite(self.writer, "BEGIN IMMEDIATE")
+        else:
+            self.reader = self.writer = create_async_engine(
+                url, pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout
+            )
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; whatever it did is rolled back when the block ends."""
+        async with self.reader.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, committed when the block ends and rolled back on error."""
+        async with self.writer.begin() as conn:
+            yield conn
+
+    async def dispose(self) -> None:
+        await self.reader.dispose()
+        if self.writer is not self.reader:
+            await self.writer.dispose()

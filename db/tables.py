@@ -1,0 +1,92 @@
+"""The tables and every index the queries rely on, declared together."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator):
+    """timestamptz on PostgreSQL; on SQLite a fixed-width UTC text that sorts like the instant.
+
+    Values go in and come out as aware datetimes in UTC, with microseconds.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("session_type", String(100), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("project_path", Text, nullable=True),
+    Column("config", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # The session's event counter: the seq of its newest event, so the unfiltered total is one read.
+    Column("last_seq", BigInteger, nullable=False, server_default="0"),
+    Column("last_event_at", UTCDateTime, nullable=True),
+    # GET /sessions: newest first, optionally of one status.
+    Index("ix_sessions_created_at", "created_at", "id"),
+    Index("ix_sessions_status_created_at", "status", "created_at", "id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "session_id",
+        Uuid,
+        ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    # 1, 2, 3, ... within a session, no gaps; the primary key walks a session in either order.
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", Uuid, nullable=False),
+    Column("step_id", Uuid, nullable=True),
+    Column("event_type", String(100), nullable=False),
+    Column("event_data", JSONDocument, nullable=False),
+    Column("message", Text, nullable=True),
+    Column("timestamp", UTCDateTime, nullable=False),
+    # Event ids are unique over all sessions (a retry is recognised by its id).
+    Index("ux_events_id", "id", unique=True),
+    # event_type filters: count and page one type within a seq range.
+    Index("ix_events_session_type_seq", "session_id", "event_type", "seq"),
+    # since: the newest event at or before an instant.
+    Index("ix_events_session_timestamp", "session_id", "timestamp"),
+)

@@ -1,0 +1,1 @@
+"""HTTP layer: one module per resource, dispatched to by operationId from the contract."""

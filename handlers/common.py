@@ -1,0 +1,108 @@
+"""What every handler needs: the app's database, JSON responses, and the shapes of the contract."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from connexion import context
+from starlette.responses import Response
+
+from db.engine import Database
+
+
+def database() -> Database:
+    """The database the lifespan opened for this app."""
+    return context.scope["state"]["database"]
+
+
+def base_path() -> str:
+    """The API's base path as routed (/api/v2), for Location headers and links."""
+    return context.scope["extensions"]["connexion_routing"]["api_base_path"]
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None):
+    try:
+        content = orjson.dumps(body)
+    except TypeError:  # an integer beyond 64 bits in a client's event_data
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, status, headers, media_type="application/json")
+
+
+def format_timestamp(value: datetime) -> str:
+    """2026-01-13T14:30:00.123456Z: UTC with six fractional digits, fit to come back as since."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
+
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An RFC 3339 date-time (already checked by the contract) as an aware UTC datetime.
+
+    Fractions beyond microseconds are truncated, which keeps "strictly after" exact for
+    microsecond timestamps; a leap second reads as the last microsecond of its minute; instants
+    outside what datetime holds are clamped to its range.
+    """
+    match = _RFC3339.fullmatch(text)
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    micro = int((match.group(7) or "0")[:6].ljust(6, "0"))
+    if second == 60:
+        second, micro = 59, 999_999
+    offset = timedelta(0)
+    if match.group(9):
+        sign = 1 if match.group(9) == "+" else -1
+        offset = sign * timedelta(hours=int(match.group(10)), minutes=int(match.group(11)))
+    local = datetime(max(year, 1), month, day, hour, minute, second, micro)
+    try:
+        return (local - offset).replace(tzinfo=UTC)
+    except OverflowError:
+        return (datetime.min if offset > timedelta(0) else datetime.max).replace(tzinfo=UTC)
+
+
+def pagination(page: int, per_page: int, total: int) -> dict[str, Any]:
+    total_pages = math.ceil(total / per_page)
+    return {
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "total_pages": total_pages,
+        "has_next": page < total_pages,
+        "has_prev": page > 1 and total > 0,
+    }
+
+
+def event_json(event: Mapping[str, Any]) -> dict[str, Any]:
+    step_id = event["step_id"]
+    return {
+        "id": str(event["id"]),
+        "session_id": str(event["session_id"]),
+        "seq": event["seq"],
+        "step_id": None if step_id is None else str(step_id),
+        "event_type": event["event_type"],
+        "event_data": event["event_data"],
+        "message": event["message"],
+        "timestamp": format_timestamp(event["timestamp"]),
+    }
+
+
+def session_json(session: Mapping[str, Any]) -> dict[str, Any]:
+    last_event_at = session["last_event_at"]
+    return {
+        "id": str(session["id"]),
+        "session_type": session["session_type"],
+        "status": session["status"],
+        "project_path": session["project_path"],
+        "config": session["config"],
+        "created_at": format_timestamp(session["created_at"]),
+        "updated_at": format_timestamp(session["updated_at"]),
+        "event_count": session["last_seq"],
+        "last_event_at": None if last_event_at is None else format_timestamp(last_event_at),
+    }

@@ -1,0 +1,46 @@
+"""POST and GET /sessions, GET /sessions/{session_id}."""
+
+from __future__ import annotations
+
+import uuid
+
+from db import sessions as db_sessions
+from db.errors import SessionNotFound
+from handlers.common import base_path, database, json_response, pagination, session_json
+
+
+async def create_session(body):
+    session_id = body.get("id")
+    async with database().write() as conn:
+        session = await db_sessions.create_session(
+            conn,
+            session_type=body["session_type"],
+            session_id=None if session_id is None else uuid.UUID(session_id),
+            project_path=body.get("project_path"),
+            config=body.get("config"),
+        )
+    location = f"{base_path()}/sessions/{session['id']}"
+    return json_response(session_json(session), 201, {"Location": location})
+
+
+async def get_session(session_id):
+    session_id = uuid.UUID(session_id)
+    async with database().read() as conn:
+        session = await db_sessions.read_session(conn, session_id)
+    if session is None:
+        raise SessionNotFound(session_id)
+    return json_response(session_json(session))
+
+
+async def list_sessions(status=None, page=1, per_page=20):
+    async with database().read() as conn:
+        total = await db_sessions.count_sessions(conn, status=status)
+        rows = await db_sessions.list_sessions(
+            conn, status=status, limit=per_page, offset=(page - 1) * per_page
+        )
+    return json_response(
+        {
+            "items": [session_json(row) for row in rows],
+            "pagination": pagination(page, per_page, total),
+        }
+    )

@@ -1,0 +1,112 @@
+"""ASGI middleware around Connexion: the access log with a request id, and the body size limit."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import orjson
+import structlog
+from connexion.exceptions import ProblemException
+
+access_log = structlog.get_logger("session_events.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+TOO_LARGE = "The request body is larger than {limit} bytes; send fewer or smaller events per batch."
+
+
+class AccessLog:
+    """One log line per request (method, route, status, duration_ms, session_id, request_id).
+
+    The request id comes from X-Request-ID when it is well-formed, is generated otherwise, is
+    bound to every log line of the request and is returned on every response.
+    """
+
+    def __init__(self, app, *, routes: dict[str, str]):
+        self.app = app
+        self.routes = routes  # operationId -> route template
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        sent_id = _header(scope, b"x-request-id")
+        request_id = sent_id if sent_id and _REQUEST_ID.fullmatch(sent_id) else uuid.uuid4().hex
+        status = 500
+        # Connexion's router fills these two dicts in place; Connexion passes shallow copies of the
+        # scope down and Starlette's mounts replace scope["path_params"], so keep the dicts.
+        extensions = scope.setdefault("extensions", {})
+        path_params = scope.setdefault("path_params", {})
+
+        async def send_with_id(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            routing = extensions.get("connexion_routing", {})
+            access_log.info(
+                "request",
+                method=scope["method"],
+                route=self.routes.get(routing.get("operation_id"), "unrouted"),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                session_id=path_params.get("session_id"),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+class BodyLimit:
+    """413 for a body over the limit, whether announced by Content-Length or streamed in chunks."""
+
+    def __init__(self, app, *, max_body_bytes: int):
+        self.app = app
+        self.limit = max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = _header(scope, b"content-length")
+        if length and length.isdigit() and int(length) > self.limit:
+            return await _problem(
+                send, 413, "Payload Too Large", TOO_LARGE.format(limit=self.limit)
+            )
+        received = 0
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                # Raised inside Connexion's validation, which turns it into the problem response.
+                raise ProblemException(
+                    status=413, title="Payload Too Large", detail=TOO_LARGE.format(limit=self.limit)
+                )
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _problem(send, status: int, title: str, detail: str) -> None:
+    body = orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

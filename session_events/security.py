@@ -1,0 +1,74 @@
+"""API keys: read keys may call the GET operations, write keys every operation.
+
+The contract names `read_access` and `write_access` (x-apikeyInfoFunc); Connexion calls them with
+the X-API-Key header's value. Keys are compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from connexion.exceptions import ProblemException, Unauthorized
+from connexion.security import NO_VALUE, ApiKeySecurityHandler
+
+READ, WRITE = "read", "write"
+MISSING_KEY = "Send an API key in the X-API-Key header; this operation needs one."
+UNKNOWN_KEY = (
+    "The X-API-Key sent is not a known key; check it against EVENTS_READ_KEYS or EVENTS_WRITE_KEYS."
+)
+READ_ONLY_KEY = "This operation writes and needs a write key; the X-API-Key sent is a read key."
+
+
+class KeyRing:
+    def __init__(self, read_keys, write_keys):
+        self._keys = [(k.encode(), WRITE) for k in write_keys] + [
+            (k.encode(), READ) for k in read_keys
+        ]
+
+    @classmethod
+    def generated(cls) -> tuple[KeyRing, str]:
+        """A ring with one fresh write key, for a server started without any key configured."""
+        key = secrets.token_urlsafe(24)
+        return cls((), (key,)), key
+
+    def access(self, api_key: str) -> str | None:
+        """READ, WRITE or None. Every key is compared, in constant time, whatever matches."""
+        sent = api_key.encode("utf-8", "surrogateescape")
+        found = None
+        for key, access in self._keys:
+            if hmac.compare_digest(sent, key) and found is None:
+                found = access
+        return found
+
+
+def _access(apikey: str, request) -> str:
+    access = request.scope["state"]["keyring"].access(apikey)
+    if access is None:
+        raise Unauthorized(detail=UNKNOWN_KEY)
+    return access
+
+
+def read_access(apikey: str, request=None) -> dict:
+    return {"sub": _access(apikey, request)}
+
+
+def write_access(apikey: str, request=None) -> dict:
+    if _access(apikey, request) != WRITE:
+        raise ProblemException(status=403, title="Forbidden", detail=READ_ONLY_KEY)
+    return {"sub": WRITE}
+
+
+class ApiKeyHandler(ApiKeySecurityHandler):
+    """Connexion's API-key handler, with a sentence for a missing key."""
+
+    def _get_verify_func(self, api_key_info_func, loc, name, required_scopes):
+        verify = super()._get_verify_func(api_key_info_func, loc, name, required_scopes)
+
+        def wrapper(request):
+            result = verify(request)
+            if result is NO_VALUE:
+                raise Unauthorized(detail=MISSING_KEY)
+            return result
+
+        return wrapper

@@ -1,0 +1,265 @@
+"""Connexion validators that compile each schema of the contract once and explain failures plainly.
+
+Connexion's own validators build a new jsonschema validator for every request and response and
+answer with jsonschema's repr of the failure. These subclasses keep Connexion's flow and its
+problem+json errors, but validate with a jsonschema-rs validator compiled once per schema (OpenAPI
+3.0's `nullable` translated to JSON Schema first) and phrase each failure as a sentence naming the
+parameter or body field. They are plugged in through Connexion's `validator_map`; nothing here
+restates a rule of the contract, every rule comes from the schema being checked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import jsonschema_rs
+import orjson
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
+from connexion.validators import (
+    JSONRequestBodyValidator,
+    JSONResponseBodyValidator,
+    ParameterValidator,
+)
+from starlette.datastructures import Headers
+
+FORMAT_PHRASES = {
+    "date-time": "an RFC 3339 date-time with an offset, such as 2026-01-13T14:30:00Z",
+    "uuid": "a UUID, such as 6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+}
+TYPE_PHRASES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "object": "a JSON object",
+    "array": "a JSON array",
+    "null": "null",
+}
+# OpenAPI keywords that JSON Schema draft 4 does not have and that do not constrain values.
+_ANNOTATIONS = ("nullable", "example", "discriminator", "xml", "externalDocs", "deprecated")
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _is_uuid(value: str) -> bool:
+    """The hyphenated form only, as in the contract's examples."""
+    return _UUID.fullmatch(value) is not None
+
+
+def to_json_schema(schema: Any) -> Any:
+    """An OpenAPI 3.0 schema (refs already resolved by Connexion) as JSON Schema draft 4."""
+    if isinstance(schema, list):
+        return [to_json_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {}
+    for key, value in schema.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key in ("properties", "patternProperties", "definitions"):
+            result[key] = {name: to_json_schema(sub) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties", "not", "allOf", "anyOf", "oneOf"):
+            result[key] = to_json_schema(value)
+        else:
+            result[key] = value
+    if schema.get("nullable"):
+        if "type" in result:
+            result["type"] = [result["type"], "null"]
+            if "enum" in result:
+                result["enum"] = [*result["enum"], None]
+        else:
+            result = {"anyOf": [{"type": "null"}, result]}
+    return result
+
+
+_compiled: dict[int, tuple[dict, Any]] = {}
+
+
+def compiled(schema: dict):
+    """The compiled validator of a schema object of the loaded contract, built on first use.
+
+    Keyed by identity: Connexion hands the same schema object to every request of an operation. The
+    schema is kept beside its validator so that its id cannot be reused by another object.
+    """
+    entry = _compiled.get(id(schema))
+    if entry is None:
+        validator = jsonschema_rs.Draft4Validator(
+            to_json_schema(schema), validate_formats=True, formats={"uuid": _is_uuid}
+        )
+        entry = _compiled[id(schema)] = (schema, validator)
+    return entry[1]
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _schema_at(schema: dict, path: list) -> dict:
+    for step in path:
+        schema = schema[step]
+    return schema
+
+
+def describe(error: jsonschema_rs.ValidationError, name: str, schema: dict) -> str:
+    """A sentence naming `name` (or the field inside it) and what it must be.
+
+    `name` is a parameter's name, or "" for a body, whose fields are then named by their path.
+    """
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path)
+    where = f"{name}{path}" if name else (path.lstrip(".") or "The request body")
+    keyword, limit = error.kind.name, error.kind.value
+    if keyword == "type":
+        types = [limit] if isinstance(limit, str) else list(limit)
+        rule = "must be " + " or ".join(TYPE_PHRASES.get(t, t) for t in types)
+    elif keyword == "format":
+        rule = "must be " + FORMAT_PHRASES.get(limit, f"a {limit}")
+    elif keyword in ("minimum", "maximum"):
+        rule = f"must be at {'least' if keyword == 'minimum' else 'most'} {limit}"
+    elif keyword in ("minLength", "maxLength"):
+        rule = f"must be at {'least' if keyword == 'minLength' else 'most'} {limit} characters long"
+    elif keyword in ("minItems", "maxItems"):
+        items = "item" if limit == 1 else "items"
+        rule = f"must hold at {'least' if keyword == 'minItems' else 'most'} {limit} {items}"
+    elif keyword == "pattern":
+        rule = f"must match the pattern {limit}"
+    elif keyword == "enum":
+        rule = "must be one of " + ", ".join(_shown(option) for option in limit)
+    elif keyword == "required":
+        return f"{where} is missing the required field {limit!r}."
+    elif keyword == "additionalProperties":
+        allowed = sorted(_schema_at(schema, error.schema_path[:-1]).get("properties", {}))
+        return (
+            f"{where} has unknown field(s) {', '.join(map(repr, limit))}; "
+            f"the fields allowed are {', '.join(allowed) or 'none'}."
+        )
+    else:
+        return f"{where} is invalid: {error.message}."
+    return f"{where} {rule} (got {_shown(error.instance)})."
+
+
+def first_error(schema: dict, value: Any) -> jsonschema_rs.ValidationError | None:
+    return next(iter(compiled(schema).iter_errors(value)), None)
+
+
+class ContractParameterValidator(ParameterValidator):
+    """Query, path and header parameters, with sentences instead of jsonschema reprs."""
+
+    @staticmethod
+    def validate_parameter(parameter_type, value, param, param_name=None):
+        if value is None:
+            if param.get("required"):
+                return f"The {parameter_type} parameter {param['name']} is required."
+            return None
+        schema = param.get("schema", param)
+        error = first_error(schema, value)
+        return describe(error, param["name"], schema) if error else None
+
+    def validate_request(self, request):
+        if self.strict_validation:
+            unknown = self.validate_query_parameter_list(request, self.security_query_params)
+            if unknown:
+                accepted = ", ".join(p["name"] for p in self.parameters.get("query", []))
+                raise BadRequestProblem(
+                    detail=f"Unknown query parameter(s): {', '.join(sorted(unknown))}. "
+                    f"This operation accepts: {accepted or 'no query parameters'}."
+                )
+        checks = (
+            ("query", self.validate_query_parameter),
+            ("path", self.validate_path_parameter),
+            ("header", self.validate_header_parameter),
+            ("cookie", self.validate_cookie_parameter),
+        )
+        for location, check in checks:
+            for param in self.parameters.get(location, []):
+                error = check(param, request)
+                if error:
+                    raise BadRequestProblem(detail=error)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return number
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def parse_json_body(body: bytes) -> Any:
+    """Strict JSON: UTF-8 only, no NaN or Infinity, no number too large for a double."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequestProblem(detail="The request body must be JSON encoded as UTF-8.") from None
+    if not text:
+        return None
+    try:
+        return json.loads(text, parse_float=_finite_float, parse_constant=_reject_constant)
+    except RecursionError:
+        raise BadRequestProblem(detail="The request body is nested too deeply.") from None
+    except ValueError as error:  # JSONDecodeError is a ValueError, so are the checks above
+        raise BadRequestProblem(detail=f"The request body is not valid JSON: {error}.") from None
+
+
+class ContractBodyValidator(JSONRequestBodyValidator):
+    """JSON request bodies: strict parsing, compiled validation, sentences naming the field.
+
+    Reads the body itself (Connexion's base class ignores a chunked body without Content-Length)
+    and replays it to the handler unchanged.
+    """
+
+    async def wrap_receive(self, receive, *, scope):
+        headers = Headers(scope=scope)
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        if headers.get("content-length", "0") in ("0", "") and not chunked:
+            if self._required:
+                raise BadRequestProblem(
+                    detail="This operation needs a JSON request body; the request has none."
+                )
+            return receive, scope
+        messages = []
+        more_body = True
+        while more_body:
+            message = await receive()
+            messages.append(message)
+            more_body = message.get("more_body", False)
+        self._validate(parse_json_body(b"".join(m.get("body", b"") for m in messages)))
+        return self._insert_messages(receive, messages=messages), scope
+
+    def _validate(self, body):
+        if body is None:
+            raise BadRequestProblem(detail="The request body must be a JSON object, not null.")
+        error = first_error(self._schema, body)
+        if error:
+            raise BadRequestProblem(detail=describe(error, "", self._schema))
+
+
+class ContractResponseValidator(JSONResponseBodyValidator):
+    """Responses are checked against the contract too; a mismatch is a 500 and is logged."""
+
+    def _parse(self, stream):
+        body = b"".join(stream)
+        return orjson.loads(body) if body else None
+
+    def _validate(self, body):
+        error = first_error(self._schema, body)
+        if error:
+            raise NonConformingResponseBody(
+                detail="Response body does not conform to specification. "
+                + describe(error, "", self._schema)
+            )
+
+
+VALIDATOR_MAP = {
+    "parameter": ContractParameterValidator,
+    "body": MediaTypeDict({"*/*json": ContractBodyValidator}),
+    "response": MediaTypeDict({"*/*json": ContractResponseValidator}),
+}
