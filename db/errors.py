@@ -23,10 +23,3 @@ class EventIdConflict(DataError):
     def __init__(self, event_id=None):
         which = f"Event id {event_id} is" if event_id else "An event id of this batch is"
         super().__init__(f"{which} already stored in another session; give this event a new id.")
-
-
-class UnstorableText(DataError):
-    def __init__(self, where: str, what: str):
-        super().__init__(
-            f"{where} contains {what}, which cannot be stored; remove it or encode it."
-        )

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.errors import EventIdConflict, SessionNotFound
 from db.tables import events, sessions
-from db.text import check_storable
 
 ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -125,10 +124,6 @@ async def append_events(
     the session row is locked first, so concurrent appends to one session take turns and commit
     in seq order.
     """
-    for index, item in enumerate(new_events):
-        check_storable(item.get("message"), f"events[{index}].message")
-        check_storable(item.get("event_data"), f"events[{index}].event_data")
-
     locked = (
         await conn.execute(
             select(sessions.c.last_seq, sessions.c.last_event_at)

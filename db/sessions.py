@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.errors import SessionAlreadyExists
 from db.tables import sessions
-from db.text import check_storable
 
 INITIAL_STATUS = "pending"
 
@@ -29,8 +28,6 @@ async def create_session(
 ) -> RowMapping:
     """Insert a pending session; SessionAlreadyExists if the chosen id is taken."""
     now = now or datetime.now(UTC)
-    check_storable(project_path, "project_path")
-    check_storable(config, "config")
     values = dict(
         id=session_id or uuid.uuid4(),
         session_type=session_type,

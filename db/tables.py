@@ -18,7 +18,6 @@ from sqlalchemy import (
     TypeDecorator,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -46,7 +45,9 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
-JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+# `json`, not `jsonb`, on PostgreSQL: documents are stored and returned verbatim (key order kept)
+# and may hold \u0000, which jsonb refuses. Nothing queries inside them.
+JSONDocument = JSON()
 
 sessions = Table(
     "sessions",

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import structlog
-import yaml
 from connexion import AsyncApp
 from connexion.http_facts import HTTP_STATUS_CODES
 from connexion.middleware import MiddlewarePosition
@@ -19,22 +17,20 @@ from db.errors import (
     EventIdConflict,
     SessionAlreadyExists,
     SessionNotFound,
-    UnstorableText,
 )
 from session_events.logs import configure_logging
 from session_events.middleware import AccessLog, BodyLimit
+from session_events.routes import SPEC, Routes
 from session_events.security import ApiKeyHandler, KeyRing
 from session_events.settings import Settings
 from session_events.validation import VALIDATOR_MAP
 
-SPEC = Path(__file__).resolve().parent.parent / "openapi" / "events-api.yaml"
 log = structlog.get_logger("session_events")
 
 STATUS_OF_ERROR = {
     SessionNotFound: 404,
     SessionAlreadyExists: 409,
     EventIdConflict: 409,
-    UnstorableText: 400,
 }
 
 
@@ -43,22 +39,22 @@ def data_error_problem(_request, error: DataError):
     return problem(status=status, title=HTTP_STATUS_CODES[status], detail=str(error))
 
 
-def route_templates(spec_path: Path = SPEC) -> dict[str, str]:
-    """operationId -> 'METHOD /api/v2/path/{param}', the route label of access logs."""
-    spec = yaml.safe_load(spec_path.read_text())
-    base = spec["servers"][0]["url"]
-    return {
-        operation["operationId"]: f"{method.upper()} {base}{path}"
-        for path, item in spec["paths"].items()
-        for method, operation in item.items()
-        if isinstance(operation, dict) and "operationId" in operation
-    }
+def method_not_allowed(request, _error):
+    """405 with an Allow header naming every method the contract gives the path."""
+    allowed = request.scope["state"]["routes"].allowed_methods(request.url.path)
+    return problem(
+        status=405,
+        title="Method Not Allowed",
+        detail=f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+        headers={"Allow": ", ".join(allowed)},
+    )
 
 
 def create_app(settings: Settings, keyring: KeyRing | None = None) -> AsyncApp:
     """The ASGI application. The database is opened (and migrated) by the lifespan."""
     configure_logging(settings.log_format, settings.log_level)
     keyring = keyring or KeyRing(settings.read_keys, settings.write_keys)
+    routes = Routes()
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -71,7 +67,7 @@ def create_app(settings: Settings, keyring: KeyRing | None = None) -> AsyncApp:
             if settings.auto_migrate:
                 await migrate.upgrade(database)
             log.info("database_ready", backend=database.backend)
-            yield {"database": database, "keyring": keyring}
+            yield {"database": database, "keyring": keyring, "routes": routes}
         finally:
             await database.dispose()
 
@@ -86,8 +82,9 @@ def create_app(settings: Settings, keyring: KeyRing | None = None) -> AsyncApp:
     app.add_api(SPEC)
     for error_class in STATUS_OF_ERROR:
         app.add_error_handler(error_class, data_error_problem)
+    app.add_error_handler(405, method_not_allowed)
     app.add_middleware(
-        AccessLog, position=MiddlewarePosition.BEFORE_EXCEPTION, routes=route_templates()
+        AccessLog, position=MiddlewarePosition.BEFORE_EXCEPTION, routes=routes.templates
     )
     app.add_middleware(
         BodyLimit,

@@ -22,6 +22,7 @@ def configure_logging(log_format: str = "auto", level: str = "info") -> None:
     json_lines = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     shared = [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -55,6 +56,7 @@ def configure_logging(log_format: str = "auto", level: str = "info") -> None:
     # Our access line covers every request; these would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("connexion.middleware.exceptions").setLevel(logging.ERROR)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -26,11 +26,10 @@ class KeyRing:
             (k.encode(), READ) for k in read_keys
         ]
 
-    @classmethod
-    def generated(cls) -> tuple[KeyRing, str]:
-        """A ring with one fresh write key, for a server started without any key configured."""
-        key = secrets.token_urlsafe(24)
-        return cls((), (key,)), key
+    @staticmethod
+    def generated_key() -> str:
+        """A fresh random key, for a server started without any key configured."""
+        return secrets.token_urlsafe(24)
 
     def access(self, api_key: str) -> str | None:
         """READ, WRITE or None. Every key is compared, in constant time, whatever matches."""

@@ -193,8 +193,26 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON value")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
 def parse_json_body(body: bytes) -> Any:
-    """Strict JSON: UTF-8 only, no NaN or Infinity, no number too large for a double."""
+    """Strict JSON: UTF-8 only, no NaN or Infinity, no number too large for a double, and no
+    unpaired surrogate escape (text that cannot be stored or sent back as UTF-8)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -202,11 +220,17 @@ def parse_json_body(body: bytes) -> Any:
     if not text:
         return None
     try:
-        return json.loads(text, parse_float=_finite_float, parse_constant=_reject_constant)
+        value = json.loads(text, parse_float=_finite_float, parse_constant=_reject_constant)
     except RecursionError:
         raise BadRequestProblem(detail="The request body is nested too deeply.") from None
     except ValueError as error:  # JSONDecodeError is a ValueError, so are the checks above
         raise BadRequestProblem(detail=f"The request body is not valid JSON: {error}.") from None
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise BadRequestProblem(
+            detail="The request body holds an unpaired UTF-16 surrogate escape such as \\ud800; "
+            "send text as valid Unicode."
+        )
+    return value
 
 
 class ContractBodyValidator(JSONRequestBodyValidator):

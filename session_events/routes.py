@@ -1,0 +1,34 @@
+"""Facts about the routes, read from the contract: labels for the access log, methods for Allow."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+SPEC = Path(__file__).resolve().parent.parent / "openapi" / "events-api.yaml"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class Routes:
+    def __init__(self, spec_path: Path = SPEC):
+        spec = yaml.safe_load(spec_path.read_text())
+        base = spec["servers"][0]["url"]
+        self.templates: dict[str, str] = {}  # operationId -> "GET /api/v2/sessions/{session_id}"
+        self._methods: list[tuple[re.Pattern, list[str]]] = []
+        for path, item in spec["paths"].items():
+            methods = [m.upper() for m in HTTP_METHODS if m in item]
+            for method in methods:
+                self.templates[item[method.lower()]["operationId"]] = f"{method} {base}{path}"
+            if "GET" in methods and "HEAD" not in methods:
+                methods.append("HEAD")  # served by Starlette for every GET route
+            parts = re.split(r"(\{[^/]+?\})", base + path)
+            pattern = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+            self._methods.append((re.compile(pattern), sorted(methods)))
+
+    def allowed_methods(self, path: str) -> list[str]:
+        for pattern, methods in self._methods:
+            if pattern.fullmatch(path):
+                return methods
+        return []

@@ -1,0 +1,122 @@
+"""A throwaway PostgreSQL server for the tests (and the benchmarks), from the machine's binaries.
+
+Started in a temporary directory on a free port, as the `postgres` user when running as root
+(initdb refuses root), and removed afterwards. Run `python -m tests.pg_server` to start one by
+hand: it prints its URL and stops on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def find_bindir() -> Path | None:
+    """The newest PostgreSQL bin directory holding initdb and pg_ctl."""
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name)
+    )
+    for path in reversed(candidates):
+        if (Path(path) / "initdb").exists() and (Path(path) / "pg_ctl").exists():
+            return Path(path)
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PostgresServer:
+    """initdb + pg_ctl start in a temp dir; `url` is a postgresql:// URL for the `events` user."""
+
+    def __init__(self, bindir: Path | None = None):
+        self.bindir = bindir or find_bindir()
+        if self.bindir is None:
+            raise PostgresUnavailable("no PostgreSQL binaries (initdb, pg_ctl) found")
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="events-pg-"))
+        self.datadir = self.root / "data"
+        self.as_root = os.geteuid() == 0
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = [str(a) for a in args]
+        if self.as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
+
+    def start(self) -> PostgresServer:
+        if self.as_root:
+            shutil.chown(self.root, "postgres", "postgres")
+        try:
+            self._run(
+                self.bindir / "initdb",
+                "-D",
+                self.datadir,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            )
+            self.start_server()
+        except (subprocess.CalledProcessError, OSError) as error:
+            output = getattr(error, "stderr", "") or str(error)
+            self.stop()
+            raise PostgresUnavailable(f"could not start PostgreSQL: {output.strip()}") from error
+        return self
+
+    def start_server(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        self._run(
+            self.bindir / "pg_ctl", "-D", self.datadir, "-l", self.root / "server.log", "-w",
+            "-o", options, "start",
+        )  # fmt: skip
+
+    def stop_server(self, mode: str = "fast") -> None:
+        if self.datadir.exists():
+            self._run(self.bindir / "pg_ctl", "-D", self.datadir, "-m", mode, "-w", "stop",
+                      check=False)  # fmt: skip
+
+    def stop(self) -> None:
+        self.stop_server("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        result = self._run(
+            self.bindir / "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+            "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", sql,
+        )  # fmt: skip
+        return result.stdout.strip()
+
+    def create_database(self, name: str) -> str:
+        self.psql(f'CREATE DATABASE "{name}"')
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+
+if __name__ == "__main__":
+    server = PostgresServer().start()
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
