@@ -1,0 +1,176 @@
+"""Fixtures shared by every suite: real SQLite files, a real PostgreSQL server, the app, a live server.
+
+PostgreSQL: EVENTS_TEST_DATABASE_URL if set, otherwise a throwaway server started from the
+machine's binaries (tests/pg_server.py). Without one, PostgreSQL tests fail when
+EVENTS_REQUIRE_POSTGRES=1 (CI sets it) and are skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from db import migrate
+from db.engine import Database
+from session_events.app import create_app
+from session_events.settings import load_settings
+from tests.pg_server import PostgresServer, PostgresUnavailable, free_port
+
+READ_KEY = "test-read-key"
+WRITE_KEY = "test-write-key"
+READ = {"X-API-Key": READ_KEY}
+WRITE = {"X-API-Key": WRITE_KEY}
+BACKENDS = ["sqlite", "postgresql"]
+
+
+class Postgres:
+    """The PostgreSQL database of this test run, or why there is none."""
+
+    def __init__(self):
+        self.server: PostgresServer | None = None
+        self.url: str | None = os.environ.get("EVENTS_TEST_DATABASE_URL") or None
+        self.reason = ""
+        if self.url is None:
+            try:
+                self.server = PostgresServer().start()
+                self.url = self.server.create_database("events_test")
+            except PostgresUnavailable as error:
+                self.reason = str(error)
+
+    def require(self) -> str:
+        if self.url:
+            return self.url
+        message = f"PostgreSQL is not available: {self.reason}"
+        if os.environ.get("EVENTS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " (EVENTS_REQUIRE_POSTGRES=1)")
+        pytest.skip(message + " -- set EVENTS_TEST_DATABASE_URL or install PostgreSQL")
+
+    def stop(self):
+        if self.server:
+            self.server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    pg = Postgres()
+    yield pg
+    pg.stop()
+
+
+async def reset_postgres(url: str) -> None:
+    """Migrate (first time) and empty the tables, so every test starts from nothing."""
+    database = Database(url)
+    try:
+        await migrate.upgrade(database)
+        async with database.write() as conn:
+            await conn.execute(text("TRUNCATE events, sessions"))
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path, postgres) -> str:
+    """An empty, migrated database of each backend: a new SQLite file, or the emptied PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/events.db"
+    url = postgres.require()
+    asyncio.run(reset_postgres(url))
+    return url
+
+
+@pytest.fixture
+def settings(database_url):
+    return load_settings(
+        {
+            "EVENTS_DATABASE_URL": database_url,
+            "EVENTS_READ_KEYS": READ_KEY,
+            "EVENTS_WRITE_KEYS": WRITE_KEY,
+        }
+    )
+
+
+@pytest.fixture
+def client(settings):
+    """The app, its lifespan running, behind Starlette's test client."""
+    with create_app(settings).test_client() as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def database(database_url):
+    """A migrated Database for tests of the query functions."""
+    db = Database(database_url)
+    await migrate.upgrade(db)
+    yield db
+    await db.dispose()
+
+
+class LiveServer:
+    """`session-events serve` in a subprocess, on a free port."""
+
+    def __init__(self, database_url: str, log_path: Path, **env: str):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "EVENTS_DATABASE_URL": database_url,
+            "EVENTS_READ_KEYS": READ_KEY,
+            "EVENTS_WRITE_KEYS": WRITE_KEY,
+            "EVENTS_LOG_FORMAT": "json",
+            "EVENTS_LOG_LEVEL": "warning",
+            **env,
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self, *args: str) -> LiveServer:
+        command = [sys.executable, "-m", "session_events.cli", "serve", "--port", str(self.port)]
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [*command, *args], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()}")
+            try:
+                if httpx.get(f"{self.base_url}/api/v2/openapi.json").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path):
+    """A running server on the test's database; call it with extra serve arguments if needed."""
+    servers = []
+
+    def start(*args: str, **env: str) -> LiveServer:
+        server = LiveServer(database_url, tmp_path / f"server-{len(servers)}.log", **env)
+        servers.append(server)
+        return server.start(*args)
+
+    yield start
+    for server in servers:
+        server.stop()
