@@ -1,4 +1,4 @@
-"""Fixtures shared by every suite: real SQLite files, a real PostgreSQL server, the app, a live server.
+"""Fixtures for every suite: real SQLite files, a real PostgreSQL server, the app, a live server.
 
 PostgreSQL: EVENTS_TEST_DATABASE_URL if set, otherwise a throwaway server started from the
 machine's binaries (tests/pg_server.py). Without one, PostgreSQL tests fail when
