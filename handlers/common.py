@@ -60,11 +60,14 @@ def parse_timestamp(text: str) -> datetime:
     if match.group(9):
         sign = 1 if match.group(9) == "+" else -1
         offset = sign * timedelta(hours=int(match.group(10)), minutes=int(match.group(11)))
-    local = datetime(max(year, 1), month, day, hour, minute, second, micro)
+    # Year 0 (valid in RFC 3339) is read 400 years later, one Gregorian cycle, then moved back.
+    cycle = timedelta(days=146_097) if year == 0 else timedelta(0)
+    local = datetime(year or 400, month, day, hour, minute, second, micro)
     try:
-        return (local - offset).replace(tzinfo=UTC)
+        return (local - offset - cycle).replace(tzinfo=UTC)
     except OverflowError:
-        return (datetime.min if offset > timedelta(0) else datetime.max).replace(tzinfo=UTC)
+        early = year == 0 or offset > timedelta(0)
+        return (datetime.min if early else datetime.max).replace(tzinfo=UTC)
 
 
 def pagination(page: int, per_page: int, total: int) -> dict[str, Any]:

@@ -33,7 +33,9 @@ class KeyRing:
 
     def access(self, api_key: str) -> str | None:
         """READ, WRITE or None. Every key is compared, in constant time, whatever matches."""
-        sent = api_key.encode("utf-8", "surrogateescape")
+        # Header values arrive decoded as Latin-1: back to the bytes sent, compared with the
+        # UTF-8 bytes of the configured keys.
+        sent = api_key.encode("latin-1", "replace")
         found = None
         for key, access in self._keys:
             if hmac.compare_digest(sent, key) and found is None:

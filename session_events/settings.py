@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ def _number(name: str, value: str | None, default, kind=int, minimum=1):
         number = kind(value)
     except ValueError:
         raise SettingsError(f"{name} must be a number, not {value!r}") from None
-    if number < minimum:
+    if not math.isfinite(number) or number < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, not {value!r}")
     return number
 

@@ -122,7 +122,10 @@ def describe(error: jsonschema_rs.ValidationError, name: str, schema: dict) -> s
     elif keyword in ("minimum", "maximum"):
         rule = f"must be at {'least' if keyword == 'minimum' else 'most'} {limit}"
     elif keyword in ("minLength", "maxLength"):
-        rule = f"must be at {'least' if keyword == 'minLength' else 'most'} {limit} characters long"
+        characters = "character" if limit == 1 else "characters"
+        rule = (
+            f"must be at {'least' if keyword == 'minLength' else 'most'} {limit} {characters} long"
+        )
     elif keyword in ("minItems", "maxItems"):
         items = "item" if limit == 1 else "items"
         rule = f"must hold at {'least' if keyword == 'minItems' else 'most'} {limit} {items}"
@@ -197,16 +200,23 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _has_lone_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(item) for item in value)
+    """Whether any string (or key) in a parsed document is not encodable as UTF-8.
+
+    Iterative, so that a document nested as deeply as json.loads allows cannot exhaust the stack.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 
