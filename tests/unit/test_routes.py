@@ -1,0 +1,91 @@
+"""session_events/routes.py: operation labels and allowed methods, read from the contract."""
+
+from __future__ import annotations
+
+import yaml
+
+from session_events.routes import SPEC, Routes
+
+SESSION = "/api/v2/sessions/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+
+
+def test_spec_is_the_contract_file():
+    assert SPEC.parts[-2:] == ("openapi", "events-api.yaml")
+
+
+def test_templates_map_every_operation_to_method_and_path():
+    assert Routes().templates == {
+        "handlers.sessions.create_session": "POST /api/v2/sessions",
+        "handlers.sessions.list_sessions": "GET /api/v2/sessions",
+        "handlers.sessions.get_session": "GET /api/v2/sessions/{session_id}",
+        "handlers.events.list_events": "GET /api/v2/sessions/{session_id}/events",
+        "handlers.events.append_events": "POST /api/v2/sessions/{session_id}/events",
+    }
+
+
+def test_templates_cover_every_operation_id_of_the_contract():
+    spec = yaml.safe_load(SPEC.read_text())
+    operation_ids = {
+        operation["operationId"]
+        for item in spec["paths"].values()
+        for key, operation in item.items()
+        if key != "parameters"
+    }
+    assert set(Routes().templates) == operation_ids
+
+
+def test_templates_of_a_given_contract_file(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "servers: [{url: /v9}]\n"
+        "paths:\n"
+        "  /things/{thing_id}:\n"
+        "    delete: {operationId: things.remove}\n"
+        "    put: {operationId: things.replace}\n"
+    )
+    routes = Routes(spec)
+    assert routes.templates == {
+        "things.remove": "DELETE /v9/things/{thing_id}",
+        "things.replace": "PUT /v9/things/{thing_id}",
+    }
+    assert routes.allowed_methods("/v9/things/7") == ["DELETE", "PUT"]
+
+
+def test_sessions_allow_get_head_and_post():
+    assert Routes().allowed_methods("/api/v2/sessions") == ["GET", "HEAD", "POST"]
+
+
+def test_one_session_allows_get_and_head():
+    assert Routes().allowed_methods(SESSION) == ["GET", "HEAD"]
+
+
+def test_events_allow_get_head_and_post():
+    assert Routes().allowed_methods(SESSION + "/events") == ["GET", "HEAD", "POST"]
+
+
+def test_any_path_segment_matches_a_template_parameter():
+    assert Routes().allowed_methods("/api/v2/sessions/not-a-uuid/events") == [
+        "GET",
+        "HEAD",
+        "POST",
+    ]
+
+
+def test_unknown_path_allows_nothing():
+    assert Routes().allowed_methods("/api/v2/nothing") == []
+
+
+def test_path_without_the_base_allows_nothing():
+    assert Routes().allowed_methods("/sessions") == []
+
+
+def test_path_with_an_extra_segment_allows_nothing():
+    assert Routes().allowed_methods(SESSION + "/events/1") == []
+
+
+def test_path_with_an_empty_parameter_allows_nothing():
+    assert Routes().allowed_methods("/api/v2/sessions//events") == []
+
+
+def test_path_with_a_trailing_slash_allows_nothing():
+    assert Routes().allowed_methods("/api/v2/sessions/") == []

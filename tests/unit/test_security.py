@@ -1,0 +1,90 @@
+"""session_events/security.py: which access an X-API-Key value grants."""
+
+from __future__ import annotations
+
+import string
+
+from session_events.security import READ, WRITE, KeyRing
+
+
+def test_access_names_are_read_and_write():
+    assert (READ, WRITE) == ("read", "write")
+
+
+def test_a_write_key_grants_write():
+    assert KeyRing(read_keys=["r"], write_keys=["w"]).access("w") == "write"
+
+
+def test_a_read_key_grants_read():
+    assert KeyRing(read_keys=["r"], write_keys=["w"]).access("r") == "read"
+
+
+def test_an_unknown_key_grants_nothing():
+    assert KeyRing(read_keys=["r"], write_keys=["w"]).access("x") is None
+
+
+def test_a_prefix_of_a_key_grants_nothing():
+    assert KeyRing(read_keys=["secret-read"], write_keys=[]).access("secret") is None
+
+
+def test_a_key_differing_in_case_grants_nothing():
+    assert KeyRing(read_keys=["Key"], write_keys=[]).access("key") is None
+
+
+def test_an_empty_key_grants_nothing():
+    assert KeyRing(read_keys=["r"], write_keys=["w"]).access("") is None
+
+
+def test_an_empty_ring_grants_nothing():
+    assert KeyRing(read_keys=[], write_keys=[]).access("anything") is None
+
+
+def test_each_of_several_keys_is_recognised():
+    ring = KeyRing(read_keys=["r1", "r2"], write_keys=["w1", "w2"])
+    assert [ring.access(k) for k in ("r1", "r2", "w1", "w2")] == [
+        "read",
+        "read",
+        "write",
+        "write",
+    ]
+
+
+def test_a_key_in_both_lists_grants_write():
+    assert KeyRing(read_keys=["both"], write_keys=["both"]).access("both") == "write"
+
+
+def test_keys_from_frozensets_as_settings_hold_them():
+    ring = KeyRing(read_keys=frozenset({"r"}), write_keys=frozenset({"w"}))
+    assert (ring.access("r"), ring.access("w")) == ("read", "write")
+
+
+def test_a_non_ascii_header_value_grants_nothing_without_raising():
+    assert KeyRing(read_keys=["r"], write_keys=["w"]).access("é") is None
+
+
+def test_a_latin1_header_value_grants_nothing_without_raising():
+    assert KeyRing(read_keys=["r"], write_keys=["w"]).access("ÿÿÿ") is None
+
+
+def test_a_lone_surrogate_header_value_grants_nothing_without_raising():
+    assert KeyRing(read_keys=["r"], write_keys=["w"]).access("\udcff") is None
+
+
+def test_a_non_ascii_key_matches_its_utf8_bytes_as_a_header_carries_them():
+    # Starlette hands header values over decoded as Latin-1.
+    header_value = "clé".encode().decode("latin-1")
+    assert KeyRing(read_keys=["clé"], write_keys=[]).access(header_value) == "read"
+
+
+def test_generated_key_is_long_enough():
+    assert len(KeyRing.generated_key()) >= 32
+
+
+def test_generated_key_is_url_safe():
+    allowed = set(string.ascii_letters + string.digits + "-_")
+    assert set(KeyRing.generated_key()) <= allowed
+
+
+def test_generated_keys_are_random():
+    keys = {KeyRing.generated_key() for _ in range(20)}
+    assert len(keys) == 20

@@ -1,0 +1,298 @@
+"""session_events/settings.py: reading EVENTS_* variables into Settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from session_events.settings import (
+    DEFAULT_DATABASE_URL,
+    Settings,
+    SettingsError,
+    load_settings,
+    normalise_database_url,
+    sqlite_path,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Defaults
+
+
+def test_empty_environment_gives_every_default():
+    assert load_settings({}) == Settings(
+        database_url="sqlite:///.data/events.db",
+        read_keys=frozenset(),
+        write_keys=frozenset(),
+        max_body_bytes=4 * 1024 * 1024,
+        auto_migrate=True,
+        validate_responses=True,
+        log_format="auto",
+        log_level="info",
+        db_pool_size=10,
+        db_pool_timeout=10.0,
+    )
+
+
+def test_default_database_url_is_a_relative_sqlite_file():
+    assert DEFAULT_DATABASE_URL == "sqlite:///.data/events.db"
+
+
+def test_empty_values_count_as_unset():
+    names = (
+        "EVENTS_DATABASE_URL",
+        "EVENTS_MAX_BODY_BYTES",
+        "EVENTS_AUTO_MIGRATE",
+        "EVENTS_VALIDATE_RESPONSES",
+        "EVENTS_LOG_FORMAT",
+        "EVENTS_LOG_LEVEL",
+        "EVENTS_DB_POOL_SIZE",
+        "EVENTS_DB_POOL_TIMEOUT",
+    )
+    assert load_settings(dict.fromkeys(names, "")) == Settings()
+
+
+def test_overrides_replace_values_read_from_the_environment():
+    settings = load_settings({"EVENTS_DB_POOL_SIZE": "3"}, db_pool_size=7, log_level="debug")
+    assert (settings.db_pool_size, settings.log_level) == (7, "debug")
+
+
+def test_variables_without_the_events_prefix_are_ignored():
+    assert load_settings({"DATABASE_URL": "postgresql://h/db", "READ_KEYS": "k"}) == Settings()
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys
+
+
+def test_keys_are_read_from_a_comma_list():
+    settings = load_settings({"EVENTS_READ_KEYS": "a,b", "EVENTS_WRITE_KEYS": "w"})
+    assert settings.read_keys == frozenset({"a", "b"})
+    assert settings.write_keys == frozenset({"w"})
+
+
+def test_keys_are_stripped_of_spaces_and_empty_entries_dropped():
+    settings = load_settings({"EVENTS_READ_KEYS": " a , ,b,, c ,"})
+    assert settings.read_keys == frozenset({"a", "b", "c"})
+
+
+def test_a_list_of_only_commas_and_spaces_gives_no_keys():
+    assert load_settings({"EVENTS_WRITE_KEYS": " , ,, "}).write_keys == frozenset()
+
+
+def test_spaces_inside_a_key_are_kept():
+    assert load_settings({"EVENTS_READ_KEYS": "my key"}).read_keys == frozenset({"my key"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Booleans
+
+
+@pytest.mark.parametrize("value", ["true", "1", "yes", "on", "TRUE", "Yes"])
+def test_true_spellings_are_true(value):
+    assert load_settings({"EVENTS_AUTO_MIGRATE": value}).auto_migrate is True
+
+
+@pytest.mark.parametrize("value", ["false", "0", "no", "off", "FALSE", "No"])
+def test_false_spellings_are_false(value):
+    assert load_settings({"EVENTS_AUTO_MIGRATE": value}).auto_migrate is False
+
+
+def test_validate_responses_reads_its_own_variable():
+    settings = load_settings({"EVENTS_VALIDATE_RESPONSES": "no"})
+    assert (settings.validate_responses, settings.auto_migrate) == (False, True)
+
+
+def test_junk_boolean_is_refused_naming_the_variable():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"EVENTS_AUTO_MIGRATE": "maybe"})
+    assert str(caught.value) == "EVENTS_AUTO_MIGRATE must be true or false, not 'maybe'"
+
+
+def test_junk_validate_responses_is_refused_naming_the_variable():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"EVENTS_VALIDATE_RESPONSES": "2"})
+    assert str(caught.value) == "EVENTS_VALIDATE_RESPONSES must be true or false, not '2'"
+
+
+def test_settings_error_is_a_value_error():
+    assert issubclass(SettingsError, ValueError)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers
+
+
+def test_numbers_are_parsed():
+    settings = load_settings(
+        {
+            "EVENTS_MAX_BODY_BYTES": "1024",
+            "EVENTS_DB_POOL_SIZE": "5",
+            "EVENTS_DB_POOL_TIMEOUT": "2.5",
+        }
+    )
+    assert (settings.max_body_bytes, settings.db_pool_size, settings.db_pool_timeout) == (
+        1024,
+        5,
+        2.5,
+    )
+
+
+def test_integer_settings_are_ints_and_the_timeout_a_float():
+    settings = load_settings({"EVENTS_DB_POOL_SIZE": "5", "EVENTS_DB_POOL_TIMEOUT": "3"})
+    assert type(settings.db_pool_size) is int
+    assert type(settings.db_pool_timeout) is float
+
+
+def test_the_minimum_itself_is_accepted():
+    settings = load_settings({"EVENTS_MAX_BODY_BYTES": "1", "EVENTS_DB_POOL_TIMEOUT": "1"})
+    assert (settings.max_body_bytes, settings.db_pool_timeout) == (1, 1.0)
+
+
+def test_a_number_below_the_minimum_is_refused():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"EVENTS_DB_POOL_SIZE": "0"})
+    assert str(caught.value) == "EVENTS_DB_POOL_SIZE must be at least 1, not '0'"
+
+
+def test_a_fractional_timeout_below_the_minimum_is_refused():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"EVENTS_DB_POOL_TIMEOUT": "0.5"})
+    assert str(caught.value) == "EVENTS_DB_POOL_TIMEOUT must be at least 1, not '0.5'"
+
+
+def test_a_negative_body_limit_is_refused():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"EVENTS_MAX_BODY_BYTES": "-1"})
+    assert str(caught.value) == "EVENTS_MAX_BODY_BYTES must be at least 1, not '-1'"
+
+
+def test_a_non_number_is_refused_naming_the_variable():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"EVENTS_MAX_BODY_BYTES": "4MB"})
+    assert str(caught.value) == "EVENTS_MAX_BODY_BYTES must be a number, not '4MB'"
+
+
+def test_a_fraction_is_refused_for_an_integer_setting():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"EVENTS_DB_POOL_SIZE": "2.5"})
+    assert str(caught.value) == "EVENTS_DB_POOL_SIZE must be a number, not '2.5'"
+
+
+def test_a_nan_pool_timeout_is_refused():
+    # NaN compares false with everything, so "NaN < 1" does not catch it.
+    with pytest.raises(SettingsError, match="EVENTS_DB_POOL_TIMEOUT"):
+        load_settings({"EVENTS_DB_POOL_TIMEOUT": "nan"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Choices
+
+
+@pytest.mark.parametrize("value", ["auto", "json", "console"])
+def test_each_log_format_is_accepted(value):
+    assert load_settings({"EVENTS_LOG_FORMAT": value}).log_format == value
+
+
+def test_log_format_is_lowercased():
+    assert load_settings({"EVENTS_LOG_FORMAT": "JSON"}).log_format == "json"
+
+
+def test_unknown_log_format_is_refused_listing_the_choices():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"EVENTS_LOG_FORMAT": "xml"})
+    assert str(caught.value) == "EVENTS_LOG_FORMAT must be one of auto, json, console, not 'xml'"
+
+
+def test_log_level_is_lowercased():
+    assert load_settings({"EVENTS_LOG_LEVEL": "WARNING"}).log_level == "warning"
+
+
+def test_unknown_log_level_is_refused_listing_the_choices():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"EVENTS_LOG_LEVEL": "verbose"})
+    assert str(caught.value) == (
+        "EVENTS_LOG_LEVEL must be one of debug, info, warning, error, not 'verbose'"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Database URL
+
+
+def test_postgres_scheme_becomes_postgresql():
+    assert normalise_database_url("postgres://u:p@h:5432/db") == "postgresql://u:p@h:5432/db"
+
+
+def test_postgresql_url_is_kept():
+    assert normalise_database_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_postgresql_driver_suffix_is_stripped():
+    assert normalise_database_url("postgresql+asyncpg://u@h/db") == "postgresql://u@h/db"
+
+
+def test_postgres_with_driver_suffix_becomes_plain_postgresql():
+    assert normalise_database_url("postgres+psycopg://u@h/db") == "postgresql://u@h/db"
+
+
+def test_sqlite_driver_suffix_is_stripped():
+    assert normalise_database_url("sqlite+aiosqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_scheme_is_lowercased():
+    assert normalise_database_url("SQLITE:///x.db") == "sqlite:///x.db"
+
+
+def test_load_settings_normalises_the_database_url():
+    settings = load_settings({"EVENTS_DATABASE_URL": "postgres+asyncpg://u@h/db"})
+    assert settings.database_url == "postgresql://u@h/db"
+
+
+def test_mysql_is_refused_naming_the_scheme():
+    with pytest.raises(SettingsError) as caught:
+        normalise_database_url("mysql://u@h/db")
+    assert str(caught.value) == "EVENTS_DATABASE_URL must use sqlite or postgresql, not 'mysql'"
+
+
+def test_a_url_without_scheme_separator_is_refused():
+    with pytest.raises(SettingsError) as caught:
+        normalise_database_url("garbage")
+    assert str(caught.value) == (
+        "EVENTS_DATABASE_URL must look like sqlite:///path/to/file.db or "
+        "postgresql://user@host:5432/db, not 'garbage'"
+    )
+
+
+def test_a_url_with_nothing_after_the_scheme_is_refused():
+    with pytest.raises(SettingsError, match=r"must look like .*, not 'postgresql://'$"):
+        normalise_database_url("postgresql://")
+
+
+def test_sqlite_without_three_slashes_is_refused():
+    with pytest.raises(SettingsError) as caught:
+        normalise_database_url("sqlite://events.db")
+    assert str(caught.value) == (
+        "EVENTS_DATABASE_URL for SQLite must be sqlite:///path, not 'sqlite://events.db'"
+    )
+
+
+def test_load_settings_refuses_a_bad_database_url():
+    with pytest.raises(SettingsError, match="not 'mysql'"):
+        load_settings({"EVENTS_DATABASE_URL": "mysql://u@h/db"})
+
+
+def test_sqlite_path_of_a_relative_url():
+    assert sqlite_path("sqlite:///.data/events.db") == Path(".data/events.db")
+
+
+def test_sqlite_path_of_an_absolute_url():
+    assert sqlite_path("sqlite:////var/lib/events.db") == Path("/var/lib/events.db")
+
+
+def test_backend_of_sqlite_settings():
+    assert Settings(database_url="sqlite:///x.db").backend == "sqlite"
+
+
+def test_backend_of_postgresql_settings():
+    assert load_settings({"EVENTS_DATABASE_URL": "postgres://u@h/db"}).backend == "postgresql"
