@@ -1,0 +1,44 @@
+"""Schemathesis fuzzes a live `session-events serve` on PostgreSQL against the contract.
+
+All of schemathesis' default checks and phases, a fixed seed, response validation on in the
+server (its default), and zero failures.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import WRITE_KEY
+
+SEED = "20260113"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_schemathesis_finds_no_failure(live_server, tmp_path):
+    server = live_server(EVENTS_VALIDATE_RESPONSES="true")
+    schemathesis = Path(sys.executable).with_name("schemathesis")
+    result = subprocess.run(
+        [
+            str(schemathesis),
+            "run",
+            f"{server.base_url}/api/v2/openapi.json",
+            "--header",
+            f"X-API-Key: {WRITE_KEY}",
+            "--seed",
+            SEED,
+            "--report",
+            "junit",
+            "--report-dir",
+            str(tmp_path / "schemathesis"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
+    assert "No issues found" in result.stdout
+    assert '"level": "error"' not in server.output(), server.output()[-5000:]

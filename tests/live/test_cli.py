@@ -1,0 +1,61 @@
+"""The `session-events` command as a newcomer runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import httpx
+
+CLI = [sys.executable, "-m", "session_events.cli"]
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CLI, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_migrate_brings_a_new_database_to_the_head(database_url):
+    result = run_cli("migrate", EVENTS_DATABASE_URL=database_url)
+    assert result.returncode == 0, result.stderr
+    assert "Database at revision 0001." in result.stdout
+
+
+def test_a_bad_database_url_stops_with_a_readable_message():
+    result = run_cli("migrate", EVENTS_DATABASE_URL="mysql://localhost/events")
+    assert result.returncode == 2
+    assert "EVENTS_DATABASE_URL must use sqlite or postgresql" in result.stderr
+
+
+def test_serve_without_keys_prints_a_write_key_that_works(live_server):
+    server = live_server(EVENTS_READ_KEYS="", EVENTS_WRITE_KEYS="")
+    key = re.search(r"X-API-Key: (\S+)", server.output()).group(1)
+    response = httpx.post(
+        f"{server.base_url}/api/v2/sessions",
+        json={"session_type": "build"},
+        headers={"X-API-Key": key},
+    )
+    assert response.status_code == 201
+    assert server.output().count(key) == 1  # printed once, never logged
+
+
+def test_serve_demo_prints_a_session_whose_events_arrive(live_server):
+    server = live_server("--demo", EVENTS_READ_KEYS="", EVENTS_WRITE_KEYS="")
+    deadline = time.monotonic() + 20
+    while "Events:" not in server.output() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    output = server.output()
+    key = re.search(r"X-API-Key: (\S+)", output).group(1)
+    events_url = re.search(r"Events:\s+(\S+)", output).group(1)
+    assert f"curl -H 'X-API-Key: {key}' '{events_url}?per_page=5'" in output
+    seen = 0
+    while seen < 3 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        seen = httpx.get(events_url, headers={"X-API-Key": key}).json()["pagination"]["total"]
+    assert seen >= 3
+    first = httpx.get(f"{events_url}?per_page=100", headers={"X-API-Key": key}).json()["items"][-1]
+    assert first["event_type"] == "workflow_started"
