@@ -18,7 +18,7 @@ def driver_url(database_url: str) -> str:
     return f"{DRIVERS[scheme]}://{rest}"
 
 
-def _prepare_sqlite(engine: AsyncEngine, begin: str) -> None:
+def _prepare_sqlite(engine: AsyncEngine, begin: str | None) -> None:
     """WAL, foreign keys and a busy timeout on every connection, and explicit BEGINs.
 
     The sqlite3 module would otherwise open transactions lazily on the first write, which lets two
@@ -36,16 +36,20 @@ def _prepare_sqlite(engine: AsyncEngine, begin: str) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection):
-        connection.exec_driver_sql(begin)
+    if begin:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(connection):
+            connection.exec_driver_sql(begin)
 
 
 class Database:
-    """The service's database: a reader and a writer engine (the same one on PostgreSQL).
+    """The service's database: an engine to write and an autocommit view of it to read.
 
-    On SQLite the writer holds a single connection, so appends of this process queue in the pool
-    instead of failing on SQLite's file lock; readers run beside it thanks to WAL.
+    Reads run statement by statement without BEGIN/ROLLBACK round trips; the queries bound every
+    read by the session's counter, which keeps a request's statements consistent. On SQLite the
+    writer holds a single connection, so appends of this process queue in the pool instead of
+    failing on SQLite's file lock, and readers run beside it thanks to WAL.
     """
 
     def __init__(self, database_url: str, *, pool_size: int = 10, pool_timeout: float = 10.0):
@@ -53,22 +57,28 @@ class Database:
         url = driver_url(database_url)
         if self.backend == "sqlite":
             Path(url.split("://", 1)[1][1:]).parent.mkdir(parents=True, exist_ok=True)
-            self.reader = create_async_engine(
-                url, pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout
-            )
             self.writer = create_async_engine(
                 url, pool_size=1, max_overflow=0, pool_timeout=pool_timeout
             )
-            _prepare_sqlite(self.reader, "BEGIN")
             _prepare_sqlite(self.writer, "BEGIN IMMEDIATE")
+            # No BEGIN is ever sent on these connections, so there is nothing to roll back.
+            self.reader = create_async_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=0,
+                pool_timeout=pool_timeout,
+                pool_reset_on_return=None,
+            )
+            _prepare_sqlite(self.reader, begin=None)
         else:
-            self.reader = self.writer = create_async_engine(
+            self.writer = create_async_engine(
                 url, pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout
             )
+            self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads; whatever it did is rolled back when the block ends."""
+        """A connection for reads, each statement on its own (autocommit)."""
         async with self.reader.connect() as conn:
             yield conn
 
@@ -79,6 +89,6 @@ class Database:
             yield conn
 
     async def dispose(self) -> None:
-        await self.reader.dispose()
-        if self.writer is not self.reader:
-            await self.writer.dispose()
+        await self.writer.dispose()
+        if self.backend == "sqlite":
+            await self.reader.dispose()

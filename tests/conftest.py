@@ -65,24 +65,31 @@ def postgres():
     pg.stop()
 
 
-async def reset_postgres(url: str) -> None:
-    """Migrate (first time) and empty the tables, so every test starts from nothing."""
+async def reset_database(url: str) -> None:
+    """Migrate (the first time) and empty the tables, so every test starts from nothing."""
     database = Database(url)
     try:
         await migrate.upgrade(database)
         async with database.write() as conn:
-            await conn.execute(text("TRUNCATE events, sessions"))
+            if database.backend == "postgresql":
+                await conn.execute(text("TRUNCATE events, sessions"))
+            else:
+                await conn.execute(text("DELETE FROM events"))
+                await conn.execute(text("DELETE FROM sessions"))
     finally:
         await database.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/events.db"
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request, tmp_path, postgres) -> str:
-    """An empty, migrated database of each backend: a new SQLite file, or the emptied PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/events.db"
-    url = postgres.require()
-    asyncio.run(reset_postgres(url))
+def database_url(request, sqlite_url, postgres) -> str:
+    """An empty, migrated database of each backend (one per backend per run, emptied per test)."""
+    url = sqlite_url if request.param == "sqlite" else postgres.require()
+    asyncio.run(reset_database(url))
     return url
 
 
@@ -97,11 +104,23 @@ def settings(database_url):
     )
 
 
+@pytest.fixture(scope="session")
+def _running_apps():
+    """One app per database for the whole run: building Connexion's app is the slow part."""
+    clients = {}
+    yield clients
+    for test_client in clients.values():
+        test_client.__exit__(None, None, None)
+
+
 @pytest.fixture
-def client(settings):
-    """The app, its lifespan running, behind Starlette's test client."""
-    with create_app(settings).test_client() as test_client:
-        yield test_client
+def client(settings, _running_apps):
+    """The app, its lifespan running, behind Starlette's test client, on an empty database."""
+    if settings.database_url not in _running_apps:
+        test_client = create_app(settings).test_client()
+        test_client.__enter__()
+        _running_apps[settings.database_url] = test_client
+    return _running_apps[settings.database_url]
 
 
 @pytest.fixture
