@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import httpx
 import structlog
 
+from session_events.middleware import DEMO_REQUEST_PREFIX
+
 log = structlog.get_logger("session_events.demo")
 
 CLASSES = [
@@ -115,10 +117,12 @@ async def run_demo(
     """Append one event every `interval` seconds until cancelled."""
     rng = random.Random(seed)
     async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": api_key}) as client:
-        for event in workflow_events(rng):
+        for number, event in enumerate(workflow_events(rng)):
             response = await client.post(
-                f"/api/v2/sessions/{session_id}/events", json={"events": [event]}
+                f"/api/v2/sessions/{session_id}/events",
+                json={"events": [event]},
+                headers={"X-Request-ID": f"{DEMO_REQUEST_PREFIX}{number}"},
             )
             if response.status_code != 201:
-                log.warning("demo_append_failed", status=response.status_code, body=response.text)
+                log.warning("demo_append_failed", status=response.status_code)
             await asyncio.sleep(interval)
