@@ -144,3 +144,36 @@ async def test_eight_concurrent_writers_give_gap_free_seq_and_increasing_timesta
     assert [r["seq"] for r in rows] == list(range(1, 401))
     stamps = [r["timestamp"] for r in rows]
     assert all(a < b for a, b in itertools.pairwise(stamps))
+
+
+async def test_an_id_raced_into_another_session_is_a_conflict(database):
+    """B appends an id A has inserted but not committed yet: B must fail, not store it twice."""
+    first, second = await new_session(database), await new_session(database)
+    event_id = uuid.uuid4()
+    a_inserted, release_a = asyncio.Event(), asyncio.Event()
+
+    async def writer_a():
+        async with database.write() as conn:
+            await db_events.append_events(
+                conn, session_id=first, new_events=[{"event_type": "a", "id": event_id}]
+            )
+            a_inserted.set()
+            await release_a.wait()
+
+    async def writer_b():
+        await a_inserted.wait()
+        async with database.write() as conn:
+            await db_events.append_events(
+                conn, session_id=second, new_events=[{"event_type": "b", "id": event_id}]
+            )
+
+    task_a = asyncio.create_task(writer_a())
+    task_b = asyncio.create_task(writer_b())
+    await a_inserted.wait()
+    await asyncio.sleep(0.3)  # let B reach the database and wait there (row lock or pool)
+    release_a.set()
+    await task_a
+    with pytest.raises(EventIdConflict):
+        await task_b
+    async with database.read() as conn:
+        assert (await db_sessions.read_session(conn, second))["last_seq"] == 0
