@@ -15,6 +15,14 @@ from session_events.settings import (
     sqlite_path,
 )
 
+
+def refusal(function, argument) -> str:
+    """The message of the SettingsError that `function(argument)` raises."""
+    with pytest.raises(SettingsError) as caught:
+        function(argument)
+    return str(caught.value)
+
+
 # ---------------------------------------------------------------------------------------------
 # Defaults
 
@@ -103,16 +111,11 @@ def test_validate_responses_reads_its_own_variable():
     assert (settings.validate_responses, settings.auto_migrate) == (False, True)
 
 
-def test_junk_boolean_is_refused_naming_the_variable():
-    with pytest.raises(SettingsError) as caught:
-        load_settings({"EVENTS_AUTO_MIGRATE": "maybe"})
-    assert str(caught.value) == "EVENTS_AUTO_MIGRATE must be true or false, not 'maybe'"
-
-
-def test_junk_validate_responses_is_refused_naming_the_variable():
-    with pytest.raises(SettingsError) as caught:
-        load_settings({"EVENTS_VALIDATE_RESPONSES": "2"})
-    assert str(caught.value) == "EVENTS_VALIDATE_RESPONSES must be true or false, not '2'"
+@pytest.mark.parametrize(
+    ("name", "value"), [("EVENTS_AUTO_MIGRATE", "maybe"), ("EVENTS_VALIDATE_RESPONSES", "2")]
+)
+def test_junk_boolean_is_refused_naming_the_variable(name, value):
+    assert refusal(load_settings, {name: value}) == f"{name} must be true or false, not '{value}'"
 
 
 def test_settings_error_is_a_value_error():
@@ -149,34 +152,25 @@ def test_the_minimum_itself_is_accepted():
     assert (settings.max_body_bytes, settings.db_pool_timeout) == (1, 1.0)
 
 
-def test_a_number_below_the_minimum_is_refused():
-    with pytest.raises(SettingsError) as caught:
-        load_settings({"EVENTS_DB_POOL_SIZE": "0"})
-    assert str(caught.value) == "EVENTS_DB_POOL_SIZE must be at least 1, not '0'"
-
-
-def test_a_fractional_timeout_below_the_minimum_is_refused():
-    with pytest.raises(SettingsError) as caught:
-        load_settings({"EVENTS_DB_POOL_TIMEOUT": "0.5"})
-    assert str(caught.value) == "EVENTS_DB_POOL_TIMEOUT must be at least 1, not '0.5'"
-
-
-def test_a_negative_body_limit_is_refused():
-    with pytest.raises(SettingsError) as caught:
-        load_settings({"EVENTS_MAX_BODY_BYTES": "-1"})
-    assert str(caught.value) == "EVENTS_MAX_BODY_BYTES must be at least 1, not '-1'"
-
-
-def test_a_non_number_is_refused_naming_the_variable():
-    with pytest.raises(SettingsError) as caught:
-        load_settings({"EVENTS_MAX_BODY_BYTES": "4MB"})
-    assert str(caught.value) == "EVENTS_MAX_BODY_BYTES must be a number, not '4MB'"
-
-
-def test_a_fraction_is_refused_for_an_integer_setting():
-    with pytest.raises(SettingsError) as caught:
-        load_settings({"EVENTS_DB_POOL_SIZE": "2.5"})
-    assert str(caught.value) == "EVENTS_DB_POOL_SIZE must be a number, not '2.5'"
+@pytest.mark.parametrize(
+    ("name", "value", "rule"),
+    [
+        ("EVENTS_DB_POOL_SIZE", "0", "must be at least 1"),
+        ("EVENTS_DB_POOL_TIMEOUT", "0.5", "must be at least 1"),
+        ("EVENTS_MAX_BODY_BYTES", "-1", "must be at least 1"),
+        ("EVENTS_MAX_BODY_BYTES", "4MB", "must be a number"),
+        ("EVENTS_DB_POOL_SIZE", "2.5", "must be a number"),
+    ],
+    ids=[
+        "below_the_minimum",
+        "fractional_timeout_below_the_minimum",
+        "negative_body_limit",
+        "non_number",
+        "fraction_for_an_integer_setting",
+    ],
+)
+def test_a_bad_number_is_refused_naming_the_variable(name, value, rule):
+    assert refusal(load_settings, {name: value}) == f"{name} {rule}, not '{value}'"
 
 
 def test_a_nan_pool_timeout_is_refused():
@@ -199,9 +193,9 @@ def test_log_format_is_lowercased():
 
 
 def test_unknown_log_format_is_refused_listing_the_choices():
-    with pytest.raises(SettingsError) as caught:
-        load_settings({"EVENTS_LOG_FORMAT": "xml"})
-    assert str(caught.value) == "EVENTS_LOG_FORMAT must be one of auto, json, console, not 'xml'"
+    assert refusal(load_settings, {"EVENTS_LOG_FORMAT": "xml"}) == (
+        "EVENTS_LOG_FORMAT must be one of auto, json, console, not 'xml'"
+    )
 
 
 def test_log_level_is_lowercased():
@@ -209,9 +203,7 @@ def test_log_level_is_lowercased():
 
 
 def test_unknown_log_level_is_refused_listing_the_choices():
-    with pytest.raises(SettingsError) as caught:
-        load_settings({"EVENTS_LOG_LEVEL": "verbose"})
-    assert str(caught.value) == (
+    assert refusal(load_settings, {"EVENTS_LOG_LEVEL": "verbose"}) == (
         "EVENTS_LOG_LEVEL must be one of debug, info, warning, error, not 'verbose'"
     )
 
@@ -220,28 +212,27 @@ def test_unknown_log_level_is_refused_listing_the_choices():
 # Database URL
 
 
-def test_postgres_scheme_becomes_postgresql():
-    assert normalise_database_url("postgres://u:p@h:5432/db") == "postgresql://u:p@h:5432/db"
-
-
-def test_postgresql_url_is_kept():
-    assert normalise_database_url("postgresql://u@h/db") == "postgresql://u@h/db"
-
-
-def test_postgresql_driver_suffix_is_stripped():
-    assert normalise_database_url("postgresql+asyncpg://u@h/db") == "postgresql://u@h/db"
-
-
-def test_postgres_with_driver_suffix_becomes_plain_postgresql():
-    assert normalise_database_url("postgres+psycopg://u@h/db") == "postgresql://u@h/db"
-
-
-def test_sqlite_driver_suffix_is_stripped():
-    assert normalise_database_url("sqlite+aiosqlite:///x.db") == "sqlite:///x.db"
-
-
-def test_scheme_is_lowercased():
-    assert normalise_database_url("SQLITE:///x.db") == "sqlite:///x.db"
+@pytest.mark.parametrize(
+    ("url", "normalised"),
+    [
+        ("postgres://u:p@h:5432/db", "postgresql://u:p@h:5432/db"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql://u@h/db"),
+        ("postgres+psycopg://u@h/db", "postgresql://u@h/db"),
+        ("sqlite+aiosqlite:///x.db", "sqlite:///x.db"),
+        ("SQLITE:///x.db", "sqlite:///x.db"),
+    ],
+    ids=[
+        "postgres_scheme_becomes_postgresql",
+        "postgresql_url_is_kept",
+        "postgresql_driver_suffix_is_stripped",
+        "postgres_with_driver_suffix_becomes_plain_postgresql",
+        "sqlite_driver_suffix_is_stripped",
+        "scheme_is_lowercased",
+    ],
+)
+def test_database_url_is_normalised(url, normalised):
+    assert normalise_database_url(url) == normalised
 
 
 def test_load_settings_normalises_the_database_url():
@@ -250,15 +241,13 @@ def test_load_settings_normalises_the_database_url():
 
 
 def test_mysql_is_refused_naming_the_scheme():
-    with pytest.raises(SettingsError) as caught:
-        normalise_database_url("mysql://u@h/db")
-    assert str(caught.value) == "EVENTS_DATABASE_URL must use sqlite or postgresql, not 'mysql'"
+    assert refusal(normalise_database_url, "mysql://u@h/db") == (
+        "EVENTS_DATABASE_URL must use sqlite or postgresql, not 'mysql'"
+    )
 
 
 def test_a_url_without_scheme_separator_is_refused():
-    with pytest.raises(SettingsError) as caught:
-        normalise_database_url("garbage")
-    assert str(caught.value) == (
+    assert refusal(normalise_database_url, "garbage") == (
         "EVENTS_DATABASE_URL must look like sqlite:///path/to/file.db or "
         "postgresql://user@host:5432/db, not 'garbage'"
     )
@@ -270,9 +259,7 @@ def test_a_url_with_nothing_after_the_scheme_is_refused():
 
 
 def test_sqlite_without_three_slashes_is_refused():
-    with pytest.raises(SettingsError) as caught:
-        normalise_database_url("sqlite://events.db")
-    assert str(caught.value) == (
+    assert refusal(normalise_database_url, "sqlite://events.db") == (
         "EVENTS_DATABASE_URL for SQLite must be sqlite:///path, not 'sqlite://events.db'"
     )
 

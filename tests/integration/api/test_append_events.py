@@ -3,47 +3,25 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 
-from tests.conftest import READ, WRITE
-
-SESSIONS = "/api/v2/sessions"
-TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
-
-
-def new_session(client) -> str:
-    response = client.post(SESSIONS, json={"session_type": "test_generation"}, headers=WRITE)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-def append(client, session_id: str, *events: dict):
-    return client.post(
-        f"{SESSIONS}/{session_id}/events", json={"events": list(events)}, headers=WRITE
-    )
+from tests.conftest import READ
+from tests.integration.api.api_helpers import (
+    EVENT_FIELDS,
+    TIMESTAMP,
+    append_events,
+    event_count,
+    list_events,
+    new_session,
+    post_events,
+    session_url,
+    stored_total,
+)
 
 
-def appended(client, session_id: str, *events: dict) -> list[dict]:
-    response = append(client, session_id, *events)
-    assert response.status_code == 201, response.text
-    return response.json()["items"]
-
-
-def event_count(client, session_id: str) -> int:
-    response = client.get(f"{SESSIONS}/{session_id}", headers=READ)
-    assert response.status_code == 200, response.text
-    return response.json()["event_count"]
-
-
-def listed(client, session_id: str) -> dict:
-    response = client.get(f"{SESSIONS}/{session_id}/events?per_page=100", headers=READ)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def stored_total(client, session_id: str) -> int:
-    return listed(client, session_id)["pagination"]["total"]
+def stored_events(client, session_id: str) -> list[dict]:
+    """The session's stored events as the listing returns them, newest first."""
+    return list_events(client, session_id, "per_page=100")["items"]
 
 
 def canonical(value) -> str:
@@ -54,10 +32,12 @@ def canonical(value) -> str:
 def round_trip(client, event_data: dict, message: str | None = "m") -> tuple[dict, dict]:
     """Append one event and return it as the append and as the listing returned it."""
     session_id = new_session(client)
-    [posted] = appended(
-        client, session_id, {"event_type": "payload", "event_data": event_data, "message": message}
+    [posted] = append_events(
+        client,
+        session_id,
+        [{"event_type": "payload", "event_data": event_data, "message": message}],
     )
-    [stored] = listed(client, session_id)["items"]
+    [stored] = stored_events(client, session_id)
     return posted, stored
 
 
@@ -66,12 +46,14 @@ def round_trip(client, event_data: dict, message: str | None = "m") -> tuple[dic
 
 def test_append_returns_201_with_items_in_request_order(client):
     session_id = new_session(client)
-    response = append(
+    response = post_events(
         client,
         session_id,
-        {"event_type": "first", "message": "one"},
-        {"event_type": "second", "message": "two"},
-        {"event_type": "third", "message": "three"},
+        [
+            {"event_type": "first", "message": "one"},
+            {"event_type": "second", "message": "two"},
+            {"event_type": "third", "message": "three"},
+        ],
     )
     assert response.status_code == 201
     assert response.headers["content-type"] == "application/json"
@@ -86,49 +68,47 @@ def test_append_returns_201_with_items_in_request_order(client):
 
 def test_seq_is_gap_free_across_batches(client):
     session_id = new_session(client)
-    first = appended(client, session_id, *({"event_type": "a"} for _ in range(3)))
-    second = appended(client, session_id, *({"event_type": "b"} for _ in range(4)))
+    first = append_events(client, session_id, [{"event_type": "a"} for _ in range(3)])
+    second = append_events(client, session_id, [{"event_type": "b"} for _ in range(4)])
     assert [e["seq"] for e in first] == [1, 2, 3]
     assert [e["seq"] for e in second] == [4, 5, 6, 7]
     assert event_count(client, session_id) == 7
-    assert [e["seq"] for e in listed(client, session_id)["items"]] == [7, 6, 5, 4, 3, 2, 1]
+    assert [e["seq"] for e in stored_events(client, session_id)] == [7, 6, 5, 4, 3, 2, 1]
 
 
 def test_timestamps_strictly_increase_in_six_digit_z_format(client):
     session_id = new_session(client)
-    items = appended(client, session_id, *({"event_type": "a"} for _ in range(50)))
-    items += appended(client, session_id, *({"event_type": "b"} for _ in range(50)))
+    items = append_events(client, session_id, [{"event_type": "a"} for _ in range(50)])
+    items += append_events(client, session_id, [{"event_type": "b"} for _ in range(50)])
     stamps = [e["timestamp"] for e in items]
     assert all(TIMESTAMP.fullmatch(stamp) for stamp in stamps), stamps
     assert stamps == sorted(set(stamps))  # strictly increasing: ordered and no repeats
     assert len(stamps) == 100
-    response = client.get(f"{SESSIONS}/{session_id}", headers=READ)
+    response = client.get(session_url(session_id), headers=READ)
     assert response.json()["last_event_at"] == stamps[-1]
 
 
 def test_given_event_ids_are_kept(client):
     session_id = new_session(client)
     ids = [str(uuid.uuid4()) for _ in range(3)]
-    items = appended(client, session_id, *({"id": i, "event_type": "a"} for i in ids))
+    items = append_events(client, session_id, [{"id": i, "event_type": "a"} for i in ids])
     assert [e["id"] for e in items] == ids
-    assert [e["id"] for e in listed(client, session_id)["items"]] == ids[::-1]
+    assert [e["id"] for e in stored_events(client, session_id)] == ids[::-1]
 
 
 def test_missing_event_ids_are_generated(client):
     session_id = new_session(client)
     given = str(uuid.uuid4())
-    items = appended(
+    items = append_events(
         client,
         session_id,
-        {"event_type": "a"},
-        {"id": given, "event_type": "b"},
-        {"event_type": "c"},
+        [{"event_type": "a"}, {"id": given, "event_type": "b"}, {"event_type": "c"}],
     )
     generated = [items[0]["id"], items[2]["id"]]
     assert items[1]["id"] == given
     assert all(str(uuid.UUID(i)) == i for i in generated)
     assert len({*generated, given}) == 3
-    assert [e["id"] for e in listed(client, session_id)["items"]] == [
+    assert [e["id"] for e in stored_events(client, session_id)] == [
         items[2]["id"],
         given,
         items[0]["id"],
@@ -138,27 +118,20 @@ def test_missing_event_ids_are_generated(client):
 def test_appended_event_is_returned_with_every_field(client):
     session_id = new_session(client)
     event_id, step_id = str(uuid.uuid4()), str(uuid.uuid4())
-    [event] = appended(
+    [event] = append_events(
         client,
         session_id,
-        {
-            "id": event_id,
-            "event_type": "step_status_changed",
-            "step_id": step_id,
-            "event_data": {"step": "generate_tests"},
-            "message": "Step started",
-        },
+        [
+            {
+                "id": event_id,
+                "event_type": "step_status_changed",
+                "step_id": step_id,
+                "event_data": {"step": "generate_tests"},
+                "message": "Step started",
+            }
+        ],
     )
-    assert set(event) == {
-        "id",
-        "session_id",
-        "seq",
-        "step_id",
-        "event_type",
-        "event_data",
-        "message",
-        "timestamp",
-    }
+    assert set(event) == EVENT_FIELDS
     assert {k: v for k, v in event.items() if k != "timestamp"} == {
         "id": event_id,
         "session_id": session_id,
@@ -168,7 +141,7 @@ def test_appended_event_is_returned_with_every_field(client):
         "event_data": {"step": "generate_tests"},
         "message": "Step started",
     }
-    assert listed(client, session_id)["items"] == [event]
+    assert stored_events(client, session_id) == [event]
 
 
 # --- atomicity -----------------------------------------------------------------------------------
@@ -176,13 +149,11 @@ def test_appended_event_is_returned_with_every_field(client):
 
 def test_batch_with_one_invalid_event_stores_nothing(client):
     session_id = new_session(client)
-    appended(client, session_id, {"event_type": "before"})
-    response = append(
+    append_events(client, session_id, [{"event_type": "before"}])
+    response = post_events(
         client,
         session_id,
-        {"event_type": "fine"},
-        {"event_type": "Not-Snake-Case"},
-        {"event_type": "also_fine"},
+        [{"event_type": "fine"}, {"event_type": "Not-Snake-Case"}, {"event_type": "also_fine"}],
     )
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
@@ -194,14 +165,13 @@ def test_batch_with_one_invalid_event_stores_nothing(client):
 def test_event_id_stored_in_another_session_is_409_naming_it(client):
     other_session = new_session(client)
     taken = str(uuid.uuid4())
-    appended(client, other_session, {"id": taken, "event_type": "original"})
+    append_events(client, other_session, [{"id": taken, "event_type": "original"}])
     session_id = new_session(client)
 
-    response = append(
+    response = post_events(
         client,
         session_id,
-        {"id": str(uuid.uuid4()), "event_type": "new"},
-        {"id": taken, "event_type": "clash"},
+        [{"id": str(uuid.uuid4()), "event_type": "new"}, {"id": taken, "event_type": "clash"}],
     )
 
     assert response.status_code == 409
@@ -218,22 +188,20 @@ def test_event_id_stored_in_another_session_is_409_naming_it(client):
 def test_event_id_conflict_stores_nothing_of_the_batch(client):
     other_session = new_session(client)
     taken = str(uuid.uuid4())
-    [original] = appended(client, other_session, {"id": taken, "event_type": "original"})
+    [original] = append_events(client, other_session, [{"id": taken, "event_type": "original"}])
     session_id = new_session(client)
 
-    response = append(
+    response = post_events(
         client,
         session_id,
-        {"event_type": "new"},
-        {"id": taken, "event_type": "clash"},
-        {"event_type": "newer"},
+        [{"event_type": "new"}, {"id": taken, "event_type": "clash"}, {"event_type": "newer"}],
     )
 
     assert response.status_code == 409
     assert event_count(client, session_id) == 0
     assert stored_total(client, session_id) == 0
     assert event_count(client, other_session) == 1
-    assert listed(client, other_session)["items"] == [original]
+    assert stored_events(client, other_session) == [original]
 
 
 # --- idempotent retries --------------------------------------------------------------------------
@@ -245,8 +213,8 @@ def test_retrying_a_batch_returns_the_stored_events_and_stores_nothing(client):
         {"id": str(uuid.uuid4()), "event_type": "a", "event_data": {"n": 1}, "message": "one"},
         {"id": str(uuid.uuid4()), "event_type": "b", "event_data": {"n": 2}, "message": "two"},
     ]
-    first = append(client, session_id, *batch)
-    retry = append(client, session_id, *batch)
+    first = post_events(client, session_id, batch)
+    retry = post_events(client, session_id, batch)
     assert first.status_code == 201
     assert retry.status_code == 201
     assert retry.json() == first.json()
@@ -258,42 +226,50 @@ def test_retrying_a_batch_returns_the_stored_events_and_stores_nothing(client):
 def test_retry_returns_the_stored_event_not_the_resent_one(client):
     session_id = new_session(client)
     event_id = str(uuid.uuid4())
-    [stored] = appended(client, session_id, {"id": event_id, "event_type": "a", "message": "old"})
-    [again] = appended(client, session_id, {"id": event_id, "event_type": "b", "message": "new"})
+    [stored] = append_events(
+        client, session_id, [{"id": event_id, "event_type": "a", "message": "old"}]
+    )
+    [again] = append_events(
+        client, session_id, [{"id": event_id, "event_type": "b", "message": "new"}]
+    )
     assert again == stored
-    assert listed(client, session_id)["items"] == [stored]
+    assert stored_events(client, session_id) == [stored]
 
 
 def test_batch_mixing_a_stored_id_and_a_new_event_stores_only_the_new_one(client):
     session_id = new_session(client)
     known = str(uuid.uuid4())
-    [stored] = appended(client, session_id, {"id": known, "event_type": "a"})
-    items = appended(
-        client, session_id, {"id": known, "event_type": "a"}, {"event_type": "b", "message": "new"}
+    [stored] = append_events(client, session_id, [{"id": known, "event_type": "a"}])
+    items = append_events(
+        client,
+        session_id,
+        [{"id": known, "event_type": "a"}, {"event_type": "b", "message": "new"}],
     )
     assert items[0] == stored
     assert items[1]["seq"] == 2
     assert (items[1]["event_type"], items[1]["message"]) == ("b", "new")
     assert items[1]["timestamp"] > stored["timestamp"]
     assert event_count(client, session_id) == 2
-    assert [e["seq"] for e in listed(client, session_id)["items"]] == [2, 1]
+    assert [e["seq"] for e in stored_events(client, session_id)] == [2, 1]
 
 
 def test_same_new_id_twice_in_one_batch_is_stored_once(client):
     session_id = new_session(client)
     event_id = str(uuid.uuid4())
-    items = appended(
+    items = append_events(
         client,
         session_id,
-        {"id": event_id, "event_type": "a"},
-        {"id": event_id, "event_type": "a"},
-        {"event_type": "b"},
+        [
+            {"id": event_id, "event_type": "a"},
+            {"id": event_id, "event_type": "a"},
+            {"event_type": "b"},
+        ],
     )
     assert items[0] == items[1]
     assert (items[0]["id"], items[0]["seq"]) == (event_id, 1)
     assert items[2]["seq"] == 2
     assert event_count(client, session_id) == 2
-    assert [e["id"] for e in listed(client, session_id)["items"]] == [items[2]["id"], event_id]
+    assert [e["id"] for e in stored_events(client, session_id)] == [items[2]["id"], event_id]
 
 
 # --- unknown session -----------------------------------------------------------------------------
@@ -301,7 +277,7 @@ def test_same_new_id_twice_in_one_batch_is_stored_once(client):
 
 def test_unknown_session_is_404(client):
     missing = str(uuid.uuid4())
-    response = append(client, missing, {"event_type": "a"})
+    response = post_events(client, missing, [{"event_type": "a"}])
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json() == {
@@ -398,9 +374,9 @@ def test_empty_containers_round_trip(client):
 
 def test_omitted_event_data_defaults_to_an_empty_object(client):
     session_id = new_session(client)
-    [posted] = appended(client, session_id, {"event_type": "a"})
+    [posted] = append_events(client, session_id, [{"event_type": "a"}])
     assert posted["event_data"] == {}
-    assert listed(client, session_id)["items"][0]["event_data"] == {}
+    assert stored_events(client, session_id)[0]["event_data"] == {}
 
 
 def test_message_null_round_trips(client):
@@ -411,7 +387,7 @@ def test_message_null_round_trips(client):
 
 def test_omitted_message_and_step_id_are_null(client):
     session_id = new_session(client)
-    [posted] = appended(client, session_id, {"event_type": "a"})
+    [posted] = append_events(client, session_id, [{"event_type": "a"}])
     assert (posted["message"], posted["step_id"]) == (None, None)
-    [stored] = listed(client, session_id)["items"]
+    [stored] = stored_events(client, session_id)
     assert (stored["message"], stored["step_id"]) == (None, None)

@@ -8,8 +8,17 @@ import uuid
 import pytest
 
 from tests.conftest import READ, WRITE
+from tests.integration.api.api_helpers import (
+    SESSIONS,
+    assert_problem,
+    event_count,
+    events_url,
+    new_session,
+    new_session_with_event,
+    session_total,
+    session_url,
+)
 
-SESSIONS = "/api/v2/sessions"
 UNKNOWN_KEY = (
     "The X-API-Key sent is not a known key; check it against EVENTS_READ_KEYS or EVENTS_WRITE_KEYS."
 )
@@ -17,52 +26,14 @@ MISSING_KEY = "Send an API key in the X-API-Key header; this operation needs one
 READ_ONLY_KEY = "This operation writes and needs a write key; the X-API-Key sent is a read key."
 
 
-def new_session(client) -> str:
-    response = client.post(SESSIONS, json={"session_type": "test_generation"}, headers=WRITE)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-def new_session_with_event(client) -> str:
-    session_id = new_session(client)
-    response = client.post(
-        f"{SESSIONS}/{session_id}/events", json={"events": [{"event_type": "a"}]}, headers=WRITE
-    )
-    assert response.status_code == 201, response.text
-    return session_id
-
-
-def session_total(client) -> int:
-    response = client.get(SESSIONS, headers=READ)
-    assert response.status_code == 200, response.text
-    return response.json()["pagination"]["total"]
-
-
-def event_count(client, session_id: str) -> int:
-    response = client.get(f"{SESSIONS}/{session_id}", headers=READ)
-    assert response.status_code == 200, response.text
-    return response.json()["event_count"]
-
-
-def assert_problem(response, status: int, title: str, detail: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-
-
 def operations(session_id: str) -> list[tuple[str, str, dict | None]]:
     """Every operation of the contract as (method, path, JSON body)."""
     return [
         ("GET", SESSIONS, None),
         ("POST", SESSIONS, {"session_type": "test_generation"}),
-        ("GET", f"{SESSIONS}/{session_id}", None),
-        ("GET", f"{SESSIONS}/{session_id}/events", None),
-        ("POST", f"{SESSIONS}/{session_id}/events", {"events": [{"event_type": "a"}]}),
+        ("GET", session_url(session_id), None),
+        ("GET", events_url(session_id), None),
+        ("POST", events_url(session_id), {"events": [{"event_type": "a"}]}),
     ]
 
 
@@ -143,17 +114,17 @@ def test_read_key_cannot_create_a_session_with_a_chosen_id(client):
         SESSIONS, json={"id": chosen, "session_type": "test_generation"}, headers=READ
     )
     assert_problem(response, 403, "Forbidden", READ_ONLY_KEY)
-    assert client.get(f"{SESSIONS}/{chosen}", headers=READ).status_code == 404
+    assert client.get(session_url(chosen), headers=READ).status_code == 404
 
 
 def test_read_key_cannot_append_events(client):
     session_id = new_session_with_event(client)
     response = client.post(
-        f"{SESSIONS}/{session_id}/events", json={"events": [{"event_type": "b"}]}, headers=READ
+        events_url(session_id), json={"events": [{"event_type": "b"}]}, headers=READ
     )
     assert_problem(response, 403, "Forbidden", READ_ONLY_KEY)
     assert event_count(client, session_id) == 1
-    listing = client.get(f"{SESSIONS}/{session_id}/events", headers=READ).json()
+    listing = client.get(events_url(session_id), headers=READ).json()
     assert [e["event_type"] for e in listing["items"]] == ["a"]
 
 
@@ -169,14 +140,14 @@ def test_read_key_may_list_sessions(client):
 
 def test_read_key_may_read_a_session(client):
     session_id = new_session_with_event(client)
-    response = client.get(f"{SESSIONS}/{session_id}", headers=READ)
+    response = client.get(session_url(session_id), headers=READ)
     assert response.status_code == 200
     assert (response.json()["id"], response.json()["event_count"]) == (session_id, 1)
 
 
 def test_read_key_may_list_events(client):
     session_id = new_session_with_event(client)
-    response = client.get(f"{SESSIONS}/{session_id}/events", headers=READ)
+    response = client.get(events_url(session_id), headers=READ)
     assert response.status_code == 200
     assert [(e["seq"], e["event_type"]) for e in response.json()["items"]] == [(1, "a")]
 
@@ -186,7 +157,7 @@ def test_write_key_may_create_a_session_and_append_events(client):
     assert response.status_code == 201
     session_id = response.json()["id"]
     response = client.post(
-        f"{SESSIONS}/{session_id}/events", json={"events": [{"event_type": "a"}]}, headers=WRITE
+        events_url(session_id), json={"events": [{"event_type": "a"}]}, headers=WRITE
     )
     assert response.status_code == 201
     assert response.json()["items"][0]["seq"] == 1
@@ -195,8 +166,8 @@ def test_write_key_may_create_a_session_and_append_events(client):
 def test_write_key_may_read_every_read_operation(client):
     session_id = new_session_with_event(client)
     sessions = client.get(SESSIONS, headers=WRITE)
-    session = client.get(f"{SESSIONS}/{session_id}", headers=WRITE)
-    events = client.get(f"{SESSIONS}/{session_id}/events", headers=WRITE)
+    session = client.get(session_url(session_id), headers=WRITE)
+    events = client.get(events_url(session_id), headers=WRITE)
     assert (sessions.status_code, session.status_code, events.status_code) == (200, 200, 200)
     assert [s["id"] for s in sessions.json()["items"]] == [session_id]
     assert session.json()["event_count"] == 1
@@ -245,7 +216,7 @@ def test_delete_on_sessions_is_405_with_allow_header(client):
 
 def test_put_on_events_is_405_with_allow_header(client):
     session_id = new_session(client)
-    response = client.put(f"{SESSIONS}/{session_id}/events", json={}, headers=WRITE)
+    response = client.put(events_url(session_id), json={}, headers=WRITE)
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, HEAD, POST"
     assert response.headers["content-type"] == "application/problem+json"

@@ -9,67 +9,50 @@ import pytest
 
 from session_events.app import create_app
 from session_events.settings import load_settings
-from tests.conftest import READ, READ_KEY, WRITE, WRITE_KEY
+from tests.conftest import READ_KEY, WRITE, WRITE_KEY
+from tests.integration.api.api_helpers import (
+    PROBLEM_FIELDS,
+    assert_problem,
+    event_count,
+    events_url,
+    new_session_with_event,
+    post_events,
+    stored_total,
+)
 
-SESSIONS = "/api/v2/sessions"
 JSON_WRITE = {**WRITE, "Content-Type": "application/json"}
-PROBLEM_FIELDS = {"type", "title", "status", "detail"}
-
-
-def event_count(client, session_id: str) -> int:
-    response = client.get(f"{SESSIONS}/{session_id}", headers=READ)
-    assert response.status_code == 200, response.text
-    return response.json()["event_count"]
-
-
-def stored_total(client, session_id: str) -> int:
-    response = client.get(f"{SESSIONS}/{session_id}/events", headers=READ)
-    assert response.status_code == 200, response.text
-    return response.json()["pagination"]["total"]
-
-
-def create_session_with_one_event(client) -> str:
-    response = client.post(SESSIONS, json={"session_type": "test_generation"}, headers=WRITE)
-    assert response.status_code == 201, response.text
-    session_id = response.json()["id"]
-    response = client.post(
-        f"{SESSIONS}/{session_id}/events", json={"events": [{"event_type": "a"}]}, headers=WRITE
-    )
-    assert response.status_code == 201, response.text
-    return session_id
 
 
 @pytest.fixture
 def session_id(client) -> str:
     """A session holding exactly one event."""
-    return create_session_with_one_event(client)
+    return new_session_with_event(client)
+
+
+def post_body(client, session_id: str, content=None, headers: dict | None = None):
+    """POST raw bytes (or an iterator of chunks) to the session's events, as JSON by default."""
+    return client.post(
+        events_url(session_id),
+        content=content,
+        headers=JSON_WRITE if headers is None else headers,
+    )
 
 
 @pytest.fixture
 def post_raw(client, session_id):
-    """POST raw bytes (or keyword arguments) to the session's events."""
+    """`post_body` to the session of the `session_id` fixture."""
 
-    def post(content: bytes | None = None, headers: dict | None = None, **kwargs):
-        return client.post(
-            f"{SESSIONS}/{session_id}/events",
-            content=content,
-            headers=JSON_WRITE if headers is None else headers,
-            **kwargs,
-        )
+    def post(content=None, headers: dict | None = None):
+        return post_body(client, session_id, content, headers)
 
     return post
 
 
-def post_events(client, session_id: str, events):
-    return client.post(f"{SESSIONS}/{session_id}/events", json={"events": events}, headers=WRITE)
-
-
-def assert_problem(response, status: int, title: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
+def assert_sentence_problem(response, status: int, title: str) -> dict:
+    """A problem document of exactly the four problem fields, whose detail is a sentence."""
+    problem = assert_problem(response, status, title)
     assert set(problem) == PROBLEM_FIELDS
-    assert (problem["type"], problem["title"], problem["status"]) == ("about:blank", title, status)
+    assert problem["type"] == "about:blank"
     detail = problem["detail"]
     assert isinstance(detail, str)
     assert len(detail.split()) >= 4, detail  # a sentence, not a code
@@ -78,7 +61,7 @@ def assert_problem(response, status: int, title: str) -> dict:
 
 def assert_rejected(client, session_id: str, response, *, contains: str = "") -> str:
     """A 400 problem whose detail contains `contains`, and the session still holds one event."""
-    detail = assert_problem(response, 400, "Bad Request")["detail"]
+    detail = assert_sentence_problem(response, 400, "Bad Request")["detail"]
     assert contains in detail, detail
     assert event_count(client, session_id) == 1
     assert stored_total(client, session_id) == 1
@@ -93,20 +76,39 @@ def event_body(fragment: bytes) -> bytes:
 # --- bodies that are not JSON text ---------------------------------------------------------------
 
 
-def test_malformed_json_is_400(client, session_id, post_raw):
-    response = post_raw(b'{"events": [{"event_type": "a"}')
-    assert_rejected(client, session_id, response, contains="not valid JSON")
-
-
-def test_trailing_garbage_is_400(client, session_id, post_raw):
-    response = post_raw(b'{"events": [{"event_type": "a"}]} trailing')
-    assert_rejected(client, session_id, response, contains="not valid JSON")
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(b'{"events": [{"event_type": "a"}', "not valid JSON", id="malformed_json"),
+        pytest.param(
+            b'{"events": [{"event_type": "a"}]} trailing', "not valid JSON", id="trailing_garbage"
+        ),
+        pytest.param(
+            b'{"events": [{"event_type": "a", "message": "caf\xe9"}]}', "UTF-8", id="non_utf8"
+        ),
+        pytest.param('{"events": [{"event_type": "a"}]}'.encode("utf-16"), "UTF-8", id="utf16"),
+        pytest.param(b'\xef\xbb\xbf{"events": [{"event_type": "a"}]}', "BOM", id="utf8_bom"),
+        pytest.param(
+            b'{"events": [{"event_type": "a", "message": "x\\ud800y"}]}',
+            "surrogate",
+            id="lone_surrogate_escape_in_message",
+        ),
+        pytest.param(
+            b'{"events": [{"event_type": "a", "event_data": {"\\udc00": 1}}]}',
+            "surrogate",
+            id="lone_surrogate_escape_in_event_data_key",
+        ),
+    ],
+)
+def test_body_that_is_not_utf8_json_text_is_400(client, session_id, post_raw, body, expected):
+    response = post_raw(body)
+    assert_rejected(client, session_id, response, contains=expected)
 
 
 def test_text_plain_content_type_is_415(client, session_id, post_raw):
     body = b'{"events": [{"event_type": "a"}]}'
     response = post_raw(body, headers={**WRITE, "Content-Type": "text/plain"})
-    detail = assert_problem(response, 415, "Unsupported Media Type")["detail"]
+    detail = assert_sentence_problem(response, 415, "Unsupported Media Type")["detail"]
     assert "text/plain" in detail
     assert "application/json" in detail
     assert event_count(client, session_id) == 1
@@ -130,44 +132,14 @@ def test_empty_string_body_is_400(client, session_id, post_raw):
     assert_rejected(client, session_id, response, contains="request body")
 
 
-def test_null_body_is_400(client, session_id, post_raw):
-    response = post_raw(b"null")
+@pytest.mark.parametrize(
+    "body",
+    [b"null", b'[{"event_type": "a"}]', b'"events"'],
+    ids=["null", "array", "string"],
+)
+def test_json_body_that_is_not_an_object_is_400(client, session_id, post_raw, body):
+    response = post_raw(body)
     assert_rejected(client, session_id, response, contains="JSON object")
-
-
-def test_array_body_is_400(client, session_id, post_raw):
-    response = post_raw(b'[{"event_type": "a"}]')
-    assert_rejected(client, session_id, response, contains="JSON object")
-
-
-def test_string_body_is_400(client, session_id, post_raw):
-    response = post_raw(b'"events"')
-    assert_rejected(client, session_id, response, contains="JSON object")
-
-
-def test_non_utf8_body_is_400(client, session_id, post_raw):
-    response = post_raw(b'{"events": [{"event_type": "a", "message": "caf\xe9"}]}')
-    assert_rejected(client, session_id, response, contains="UTF-8")
-
-
-def test_utf16_body_is_400(client, session_id, post_raw):
-    response = post_raw('{"events": [{"event_type": "a"}]}'.encode("utf-16"))
-    assert_rejected(client, session_id, response, contains="UTF-8")
-
-
-def test_utf8_bom_is_400(client, session_id, post_raw):
-    response = post_raw(b'\xef\xbb\xbf{"events": [{"event_type": "a"}]}')
-    assert_rejected(client, session_id, response, contains="BOM")
-
-
-def test_lone_surrogate_escape_in_message_is_400(client, session_id, post_raw):
-    response = post_raw(b'{"events": [{"event_type": "a", "message": "x\\ud800y"}]}')
-    assert_rejected(client, session_id, response, contains="surrogate")
-
-
-def test_lone_surrogate_escape_in_event_data_key_is_400(client, session_id, post_raw):
-    response = post_raw(b'{"events": [{"event_type": "a", "event_data": {"\\udc00": 1}}]}')
-    assert_rejected(client, session_id, response, contains="surrogate")
 
 
 def test_paired_surrogate_escapes_are_accepted(client, session_id, post_raw):
@@ -189,30 +161,30 @@ def test_number_too_large_for_a_double_is_400(client, session_id, post_raw, numb
     assert_rejected(client, session_id, response, contains="too large")
 
 
-def test_100000_nested_arrays_are_400(client, session_id, post_raw):
-    depth = 100_000
-    response = post_raw(event_body(b"[" * depth + b"]" * depth))
-    assert_rejected(client, session_id, response, contains="nested too deeply")
+DEPTH = 100_000
 
 
-def test_100000_nested_objects_are_400(client, session_id, post_raw):
-    depth = 100_000
-    response = post_raw(event_body(b'{"k":' * depth + b"1" + b"}" * depth))
+@pytest.mark.parametrize(
+    "nested",
+    [b"[" * DEPTH + b"]" * DEPTH, b'{"k":' * DEPTH + b"1" + b"}" * DEPTH],
+    ids=["arrays", "objects"],
+)
+def test_100000_nested_arrays_or_objects_are_400(client, session_id, post_raw, nested):
+    response = post_raw(event_body(nested))
     assert_rejected(client, session_id, response, contains="nested too deeply")
 
 
 # --- JSON that breaks the contract ---------------------------------------------------------------
 
 
-def test_empty_batch_is_400(client, session_id):
-    response = post_events(client, session_id, [])
-    detail = assert_rejected(client, session_id, response, contains="at least 1 item")
-    assert detail.startswith("events ")
-
-
-def test_1001_events_are_400(client, session_id):
-    response = post_events(client, session_id, [{"event_type": "a"}] * 1001)
-    detail = assert_rejected(client, session_id, response, contains="at most 1000 items")
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [(0, "at least 1 item"), (1001, "at most 1000 items")],
+    ids=["empty_batch", "1001_events"],
+)
+def test_batch_of_the_wrong_size_is_400(client, session_id, size, expected):
+    response = post_events(client, session_id, [{"event_type": "a"}] * size)
+    detail = assert_rejected(client, session_id, response, contains=expected)
     assert detail.startswith("events ")
 
 
@@ -228,16 +200,31 @@ def test_missing_events_field_is_400(client, session_id, post_raw):
     assert_rejected(client, session_id, response, contains="'events'")
 
 
-def test_missing_event_type_is_400(client, session_id):
-    response = post_events(client, session_id, [{"message": "no type"}])
-    detail = assert_rejected(client, session_id, response, contains="'event_type'")
-    assert detail.startswith("events[0] ")
-
-
-def test_message_containing_nul_is_400(client, session_id):
-    response = post_events(client, session_id, [{"event_type": "a", "message": "a\u0000b"}])
-    detail = assert_rejected(client, session_id, response)
-    assert detail.startswith("events[0].message ")
+@pytest.mark.parametrize(
+    ("event", "expected", "prefix"),
+    [
+        pytest.param({"message": "no type"}, "'event_type'", "events[0] ", id="missing_event_type"),
+        pytest.param(
+            {"event_type": "a", "message": "a\u0000b"},
+            "",
+            "events[0].message ",
+            id="message_containing_nul",
+        ),
+        pytest.param(
+            {"event_type": "a", "step_id": "not-a-uuid"},
+            "not-a-uuid",
+            "events[0].step_id must be a UUID",
+            id="wrong_type_of_first_event",
+        ),
+        pytest.param(
+            {"event_type": "a", "colour": "red"}, "'colour'", "events[0] ", id="unknown_field"
+        ),
+    ],
+)
+def test_bad_single_event_is_400_naming_index_zero(client, session_id, event, expected, prefix):
+    response = post_events(client, session_id, [event])
+    detail = assert_rejected(client, session_id, response, contains=expected)
+    assert detail.startswith(prefix), detail
 
 
 @pytest.mark.parametrize(
@@ -260,21 +247,9 @@ def test_wrong_field_value_is_400_naming_the_field_path(client, session_id, fiel
     assert detail.startswith(f"events[1].{field} "), detail
 
 
-def test_wrong_type_of_first_event_names_index_zero(client, session_id):
-    response = post_events(client, session_id, [{"event_type": "a", "step_id": "not-a-uuid"}])
-    detail = assert_rejected(client, session_id, response, contains="not-a-uuid")
-    assert detail.startswith("events[0].step_id must be a UUID"), detail
-
-
-def test_unknown_field_in_an_event_is_400(client, session_id):
-    response = post_events(client, session_id, [{"event_type": "a", "colour": "red"}])
-    detail = assert_rejected(client, session_id, response, contains="'colour'")
-    assert detail.startswith("events[0] "), detail
-
-
 def test_unknown_top_level_field_is_400(client, session_id):
     body = {"events": [{"event_type": "a"}], "extra": True}
-    response = client.post(f"{SESSIONS}/{session_id}/events", json=body, headers=WRITE)
+    response = client.post(events_url(session_id), json=body, headers=WRITE)
     assert_rejected(client, session_id, response, contains="'extra'")
 
 
@@ -312,7 +287,7 @@ def chunks(body: bytes, size: int = 500):
 
 
 def assert_too_large(response) -> None:
-    problem = assert_problem(response, 413, "Payload Too Large")
+    problem = assert_sentence_problem(response, 413, "Payload Too Large")
     assert problem["detail"] == (
         f"The request body is larger than {LIMIT} bytes; send fewer or smaller events per batch."
     )
@@ -320,10 +295,8 @@ def assert_too_large(response) -> None:
 
 def test_body_over_limit_with_content_length_is_413(small_limit_client):
     client = small_limit_client
-    session_id = create_session_with_one_event(client)
-    response = client.post(
-        f"{SESSIONS}/{session_id}/events", content=batch_of_size(LIMIT + 1), headers=JSON_WRITE
-    )
+    session_id = new_session_with_event(client)
+    response = post_body(client, session_id, batch_of_size(LIMIT + 1))
     assert response.request.headers["content-length"] == str(LIMIT + 1)
     assert_too_large(response)
     assert event_count(client, session_id) == 1
@@ -331,12 +304,8 @@ def test_body_over_limit_with_content_length_is_413(small_limit_client):
 
 def test_chunked_body_over_limit_is_413(small_limit_client):
     client = small_limit_client
-    session_id = create_session_with_one_event(client)
-    response = client.post(
-        f"{SESSIONS}/{session_id}/events",
-        content=chunks(batch_of_size(LIMIT + 1)),
-        headers=JSON_WRITE,
-    )
+    session_id = new_session_with_event(client)
+    response = post_body(client, session_id, chunks(batch_of_size(LIMIT + 1)))
     assert "content-length" not in response.request.headers
     assert response.request.headers["transfer-encoding"] == "chunked"
     assert_too_large(response)
@@ -345,21 +314,17 @@ def test_chunked_body_over_limit_is_413(small_limit_client):
 
 def test_body_at_the_limit_is_accepted(small_limit_client):
     client = small_limit_client
-    session_id = create_session_with_one_event(client)
-    response = client.post(
-        f"{SESSIONS}/{session_id}/events", content=batch_of_size(LIMIT), headers=JSON_WRITE
-    )
+    session_id = new_session_with_event(client)
+    response = post_body(client, session_id, batch_of_size(LIMIT))
     assert response.status_code == 201, response.text
     assert event_count(client, session_id) == 2
 
 
 def test_chunked_body_under_limit_is_accepted(small_limit_client):
     client = small_limit_client
-    session_id = create_session_with_one_event(client)
+    session_id = new_session_with_event(client)
     body = batch_of_size(LIMIT - 48)
-    response = client.post(
-        f"{SESSIONS}/{session_id}/events", content=chunks(body), headers=JSON_WRITE
-    )
+    response = post_body(client, session_id, chunks(body))
     assert "content-length" not in response.request.headers
     assert response.status_code == 201, response.text
     [event] = response.json()["items"]
@@ -367,20 +332,14 @@ def test_chunked_body_under_limit_is_accepted(small_limit_client):
     assert event_count(client, session_id) == 2
 
 
-def test_chunked_body_under_default_limit_is_accepted(client, session_id):
+def test_chunked_body_under_default_limit_is_accepted(client, session_id, post_raw):
     body = json.dumps({"events": [{"event_type": "a", "message": "z" * 10_000}]}).encode()
-    response = client.post(
-        f"{SESSIONS}/{session_id}/events", content=chunks(body, 1000), headers=JSON_WRITE
-    )
+    response = post_raw(chunks(body, 1000))
     assert response.status_code == 201, response.text
     assert response.json()["items"][0]["message"] == "z" * 10_000
     assert event_count(client, session_id) == 2
 
 
-def test_chunked_malformed_body_is_400(client, session_id):
-    response = client.post(
-        f"{SESSIONS}/{session_id}/events",
-        content=chunks(b'{"events": [{"event_type": "a"}', 5),
-        headers=JSON_WRITE,
-    )
+def test_chunked_malformed_body_is_400(client, session_id, post_raw):
+    response = post_raw(chunks(b'{"events": [{"event_type": "a"}', 5))
     assert_rejected(client, session_id, response, contains="not valid JSON")

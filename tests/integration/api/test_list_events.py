@@ -2,61 +2,31 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import READ, WRITE
+from tests.conftest import READ
+from tests.integration.api.api_helpers import (
+    EVENT_FIELDS,
+    TIMESTAMP,
+    append_events,
+    assert_bad_request,
+    events_url,
+    list_events,
+    new_session,
+)
 
-TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
-EVENT_FIELDS = {
-    "id",
-    "session_id",
-    "step_id",
-    "event_type",
-    "event_data",
-    "message",
-    "timestamp",
-    "seq",
-}
 UNKNOWN_SESSION = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 
 
-def create_session(client) -> str:
-    response = client.post(
-        "/api/v2/sessions", json={"session_type": "test_generation"}, headers=WRITE
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-def append(client, session_id: str, events: list[dict]) -> list[dict]:
-    response = client.post(
-        f"/api/v2/sessions/{session_id}/events", json={"events": events}, headers=WRITE
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["items"]
-
-
 def append_numbered(client, session_id: str, count: int, event_type: str = "tick") -> list[dict]:
+    """Append `count` events of `event_type`, numbered 1 to `count` in event_data and message."""
     events = [
         {"event_type": event_type, "event_data": {"n": n}, "message": f"{event_type} {n}"}
         for n in range(1, count + 1)
     ]
-    return append(client, session_id, events)
-
-
-def events_url(session_id: str, query: str = "") -> str:
-    url = f"/api/v2/sessions/{session_id}/events"
-    return f"{url}?{query}" if query else url
-
-
-def list_events(client, session_id: str, query: str = "") -> dict:
-    response = client.get(events_url(session_id, query), headers=READ)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "application/json"
-    return response.json()
+    return append_events(client, session_id, events)
 
 
 def seqs(page: dict) -> list[int]:
@@ -70,21 +40,11 @@ def as_offset(timestamp: str, hours: int) -> str:
     return local.isoformat(timespec="microseconds")
 
 
-def assert_bad_request(response, parameter: str) -> dict:
-    assert response.status_code == 400, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["status"] == 400
-    assert problem["title"] == "Bad Request"
-    assert parameter in problem["detail"]
-    return problem
-
-
 # --- order and shape -------------------------------------------------------------------------
 
 
 def test_events_are_listed_newest_first(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     append_numbered(client, session_id, 5)
 
     page = list_events(client, session_id)
@@ -97,7 +57,7 @@ def test_events_are_listed_newest_first(client):
 
 
 def test_newest_first_holds_across_batches(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     append_numbered(client, session_id, 2, "first")
     append_numbered(client, session_id, 2, "second")
 
@@ -108,10 +68,10 @@ def test_newest_first_holds_across_batches(client):
 
 
 def test_event_item_has_exactly_the_testboost_fields_and_seq(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     step_id = "1a2b3c4d-5e6f-4a0b-8c9d-0e1f2a3b4c5d"
     event_id = "0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d"
-    stored = append(
+    stored = append_events(
         client,
         session_id,
         [
@@ -141,8 +101,8 @@ def test_event_item_has_exactly_the_testboost_fields_and_seq(client):
 
 
 def test_event_without_step_or_message_lists_them_as_null(client):
-    session_id = create_session(client)
-    append(client, session_id, [{"event_type": "workflow_started"}])
+    session_id = new_session(client)
+    append_events(client, session_id, [{"event_type": "workflow_started"}])
 
     (item,) = list_events(client, session_id)["items"]
 
@@ -152,7 +112,7 @@ def test_event_without_step_or_message_lists_them_as_null(client):
 
 
 def test_timestamps_are_utc_with_six_fractional_digits(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     append_numbered(client, session_id, 3)
 
     page = list_events(client, session_id)
@@ -165,7 +125,7 @@ def test_timestamps_are_utc_with_six_fractional_digits(client):
 
 
 def test_since_returns_only_events_strictly_after_it(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     stored = append_numbered(client, session_id, 6)
 
     page = list_events(client, session_id, f"since={stored[2]['timestamp']}")
@@ -175,7 +135,7 @@ def test_since_returns_only_events_strictly_after_it(client):
 
 
 def test_since_of_the_newest_event_returns_nothing(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     stored = append_numbered(client, session_id, 3)
 
     page = list_events(client, session_id, f"since={stored[-1]['timestamp']}")
@@ -185,7 +145,7 @@ def test_since_of_the_newest_event_returns_nothing(client):
 
 
 def test_since_lets_a_poller_get_only_new_events(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     first = append_numbered(client, session_id, 2)
     newest = list_events(client, session_id)["items"][0]["timestamp"]
     assert newest == first[-1]["timestamp"]
@@ -198,7 +158,7 @@ def test_since_lets_a_poller_get_only_new_events(client):
 
 
 def test_since_in_the_future_returns_an_empty_list(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     append_numbered(client, session_id, 3)
 
     page = list_events(client, session_id, "since=2999-01-01T00:00:00Z")
@@ -209,7 +169,7 @@ def test_since_in_the_future_returns_an_empty_list(client):
 
 
 def test_since_in_the_past_returns_every_event(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     append_numbered(client, session_id, 3)
 
     page = list_events(client, session_id, "since=2000-01-01T00:00:00Z")
@@ -219,7 +179,7 @@ def test_since_in_the_past_returns_every_event(client):
 
 
 def test_since_with_a_positive_offset_is_read_relative_to_utc(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     stored = append_numbered(client, session_id, 5)
     since = as_offset(stored[1]["timestamp"], 2)
     assert since.endswith("+02:00")
@@ -231,7 +191,7 @@ def test_since_with_a_positive_offset_is_read_relative_to_utc(client):
 
 
 def test_since_with_a_negative_offset_is_read_relative_to_utc(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     stored = append_numbered(client, session_id, 5)
     since = as_offset(stored[3]["timestamp"], -5)
     assert since.endswith("-05:00")
@@ -243,7 +203,7 @@ def test_since_with_a_negative_offset_is_read_relative_to_utc(client):
 
 
 def test_since_without_an_offset_is_rejected_with_a_plain_sentence(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
 
     response = client.get(events_url(session_id, "since=2026-01-13T14:30:00"), headers=READ)
 
@@ -267,7 +227,7 @@ def test_since_without_an_offset_is_rejected_with_a_plain_sentence(client):
     ],
 )
 def test_malformed_since_is_rejected(client, since):
-    session_id = create_session(client)
+    session_id = new_session(client)
 
     response = client.get(events_url(session_id), params={"since": since}, headers=READ)
 
@@ -278,8 +238,8 @@ def test_malformed_since_is_rejected(client, since):
 
 
 def test_event_type_filter_returns_only_that_type(client):
-    session_id = create_session(client)
-    append(
+    session_id = new_session(client)
+    append_events(
         client,
         session_id,
         [
@@ -300,8 +260,8 @@ def test_event_type_filter_returns_only_that_type(client):
 
 
 def test_event_type_and_since_combine(client):
-    session_id = create_session(client)
-    stored = append(
+    session_id = new_session(client)
+    stored = append_events(
         client,
         session_id,
         [{"event_type": "tick" if n % 2 else "tock"} for n in range(1, 9)],
@@ -314,7 +274,7 @@ def test_event_type_and_since_combine(client):
 
 
 def test_unknown_event_type_returns_an_empty_list(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     append_numbered(client, session_id, 3)
 
     page = list_events(client, session_id, "event_type=never_happened")
@@ -332,7 +292,7 @@ def test_unknown_event_type_returns_an_empty_list(client):
 
 @pytest.mark.parametrize("event_type", ["Workflow-Error", "workflow error", "tick1", ""])
 def test_event_type_breaking_the_pattern_is_rejected(client, event_type):
-    session_id = create_session(client)
+    session_id = new_session(client)
 
     response = client.get(events_url(session_id), params={"event_type": event_type}, headers=READ)
 
@@ -340,7 +300,7 @@ def test_event_type_breaking_the_pattern_is_rejected(client, event_type):
 
 
 def test_event_type_of_101_characters_is_rejected(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
 
     response = client.get(events_url(session_id, "event_type=" + "a" * 101), headers=READ)
 
@@ -349,8 +309,8 @@ def test_event_type_of_101_characters_is_rejected(client):
 
 
 def test_event_type_of_100_characters_is_accepted(client):
-    session_id = create_session(client)
-    append(client, session_id, [{"event_type": "a" * 100}, {"event_type": "b"}])
+    session_id = new_session(client)
+    append_events(client, session_id, [{"event_type": "a" * 100}, {"event_type": "b"}])
 
     page = list_events(client, session_id, "event_type=" + "a" * 100)
 
@@ -362,7 +322,7 @@ def test_event_type_of_100_characters_is_accepted(client):
 
 @pytest.fixture
 def session_of_45(client) -> str:
-    session_id = create_session(client)
+    session_id = new_session(client)
     append_numbered(client, session_id, 45)
     return session_id
 
@@ -412,8 +372,8 @@ def test_pages_concatenated_are_every_event_once_newest_first(client, session_of
 
 
 def test_pages_with_an_event_type_filter(client):
-    session_id = create_session(client)
-    append(
+    session_id = new_session(client)
+    append_events(
         client,
         session_id,
         [{"event_type": "tick" if n % 2 else "tock"} for n in range(1, 91)],
@@ -443,7 +403,7 @@ def test_pages_with_an_event_type_filter(client):
 
 
 def test_pages_with_since_count_only_newer_events(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     stored = append_numbered(client, session_id, 30)
 
     page = list_events(client, session_id, f"since={stored[4]['timestamp']}&page=2&per_page=10")
@@ -460,7 +420,7 @@ def test_pages_with_since_count_only_newer_events(client):
 
 
 def test_defaults_are_page_1_and_20_per_page(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     append_numbered(client, session_id, 21)
 
     page = list_events(client, session_id)
@@ -477,7 +437,7 @@ def test_defaults_are_page_1_and_20_per_page(client):
 
 
 def test_per_page_of_100_is_accepted(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
     append_numbered(client, session_id, 101)
 
     page = list_events(client, session_id, "per_page=100")
@@ -491,7 +451,7 @@ def test_per_page_of_100_is_accepted(client):
 
 @pytest.mark.parametrize("page_number", [1, 2])
 def test_session_without_events_lists_nothing(client, page_number):
-    session_id = create_session(client)
+    session_id = new_session(client)
 
     page = list_events(client, session_id, f"page={page_number}")
 
@@ -509,8 +469,8 @@ def test_session_without_events_lists_nothing(client, page_number):
 
 
 def test_events_of_another_session_are_not_listed(client):
-    mine = create_session(client)
-    other = create_session(client)
+    mine = new_session(client)
+    other = new_session(client)
     append_numbered(client, other, 4)
     append_numbered(client, mine, 2)
 
@@ -572,7 +532,7 @@ def test_malformed_session_id_is_rejected(client, session_id):
     ],
 )
 def test_bad_page_parameters_are_rejected(client, query, parameter):
-    session_id = create_session(client)
+    session_id = new_session(client)
 
     response = client.get(events_url(session_id, query), headers=READ)
 
@@ -581,7 +541,7 @@ def test_bad_page_parameters_are_rejected(client, query, parameter):
 
 
 def test_unknown_query_parameter_is_rejected(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
 
     response = client.get(events_url(session_id, "event_typ=tick"), headers=READ)
 
@@ -590,7 +550,7 @@ def test_unknown_query_parameter_is_rejected(client):
 
 
 def test_unknown_query_parameter_is_rejected_beside_valid_ones(client):
-    session_id = create_session(client)
+    session_id = new_session(client)
 
     response = client.get(events_url(session_id, "page=1&limit=5"), headers=READ)
 

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import pytest
 
-from tests.conftest import READ, WRITE
+from tests.conftest import READ
+from tests.integration.api.api_helpers import (
+    SESSIONS,
+    TIMESTAMP,
+    append_events,
+    assert_bad_request,
+    assert_problem,
+    create_session,
+    list_sessions,
+    new_session,
+    post_session,
+    session_total,
+    session_url,
+)
 
-TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 SESSION_FIELDS = {
     "id",
     "session_type",
@@ -25,35 +36,14 @@ CHOSEN_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 UNKNOWN_ID = "0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d"
 
 
-def post_session(client, body: dict):
-    return client.post("/api/v2/sessions", json=body, headers=WRITE)
-
-
-def create_session(client, **fields) -> dict:
-    response = post_session(client, {"session_type": "test_generation", **fields})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def append(client, session_id: str, count: int) -> list[dict]:
+def append_ticks(client, session_id: str, count: int) -> list[dict]:
+    """Append `count` events of type tick, numbered from 0 in event_data."""
     events = [{"event_type": "tick", "event_data": {"n": n}} for n in range(count)]
-    response = client.post(
-        f"/api/v2/sessions/{session_id}/events", json={"events": events}, headers=WRITE
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["items"]
+    return append_events(client, session_id, events)
 
 
 def get_session(client, session_id: str) -> dict:
-    response = client.get(f"/api/v2/sessions/{session_id}", headers=READ)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "application/json"
-    return response.json()
-
-
-def list_sessions(client, query: str = "") -> dict:
-    url = f"/api/v2/sessions?{query}" if query else "/api/v2/sessions"
-    response = client.get(url, headers=READ)
+    response = client.get(session_url(session_id), headers=READ)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     return response.json()
@@ -61,21 +51,6 @@ def list_sessions(client, query: str = "") -> dict:
 
 def ids(page: dict) -> list[str]:
     return [item["id"] for item in page["items"]]
-
-
-def assert_problem(response, status: int, title: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["status"] == status
-    assert problem["title"] == title
-    return problem
-
-
-def assert_bad_request(response, named: str) -> dict:
-    problem = assert_problem(response, 400, "Bad Request")
-    assert named in problem["detail"]
-    return problem
 
 
 # --- POST /sessions --------------------------------------------------------------------------
@@ -103,7 +78,7 @@ def test_create_session_location_names_the_new_session(client):
     response = post_session(client, {"session_type": "test_generation"})
 
     assert response.status_code == 201
-    assert response.headers["location"] == f"/api/v2/sessions/{response.json()['id']}"
+    assert response.headers["location"] == session_url(response.json()["id"])
 
 
 def test_create_session_gives_each_session_a_new_id(client):
@@ -134,7 +109,7 @@ def test_create_session_uses_the_chosen_id(client):
 
     assert response.status_code == 201
     assert response.json()["id"] == CHOSEN_ID
-    assert response.headers["location"] == f"/api/v2/sessions/{CHOSEN_ID}"
+    assert response.headers["location"] == session_url(CHOSEN_ID)
     assert get_session(client, CHOSEN_ID)["session_type"] == "build"
 
 
@@ -156,7 +131,7 @@ def test_create_session_with_a_taken_id_leaves_the_first_unchanged(client):
     post_session(client, {"id": CHOSEN_ID, "session_type": "build", "project_path": "/second"})
 
     assert get_session(client, CHOSEN_ID) == first
-    assert list_sessions(client)["pagination"]["total"] == 1
+    assert session_total(client) == 1
 
 
 @pytest.mark.parametrize("session_type", ["Test-Generation", "test generation", "build2", ""])
@@ -164,7 +139,7 @@ def test_create_session_with_a_bad_session_type_is_400(client, session_type):
     response = post_session(client, {"session_type": session_type})
 
     assert_bad_request(response, "session_type")
-    assert list_sessions(client)["pagination"]["total"] == 0
+    assert session_total(client) == 0
 
 
 def test_create_session_with_a_session_type_of_101_characters_is_400(client):
@@ -183,7 +158,7 @@ def test_create_session_with_an_unknown_field_is_400(client):
     response = post_session(client, {"session_type": "build", "owner": "alice"})
 
     assert_bad_request(response, "owner")
-    assert list_sessions(client)["pagination"]["total"] == 0
+    assert session_total(client) == 0
 
 
 def test_create_session_with_a_malformed_id_is_400(client):
@@ -198,8 +173,8 @@ def test_create_session_with_nul_in_project_path_is_400_and_stores_nothing(clien
     )
 
     assert_bad_request(response, "project_path")
-    assert list_sessions(client)["pagination"]["total"] == 0
-    assert client.get(f"/api/v2/sessions/{CHOSEN_ID}", headers=READ).status_code == 404
+    assert session_total(client) == 0
+    assert client.get(session_url(CHOSEN_ID), headers=READ).status_code == 404
 
 
 def test_create_session_with_a_config_that_is_not_an_object_is_400(client):
@@ -260,14 +235,14 @@ def test_get_session_returns_the_created_session(client):
 
 
 def test_get_unknown_session_is_404(client):
-    response = client.get(f"/api/v2/sessions/{UNKNOWN_ID}", headers=READ)
+    response = client.get(session_url(UNKNOWN_ID), headers=READ)
 
     problem = assert_problem(response, 404, "Not Found")
     assert problem["detail"] == f"Session not found: {UNKNOWN_ID}"
 
 
 def test_get_session_with_a_malformed_id_is_400(client):
-    response = client.get("/api/v2/sessions/not-a-uuid", headers=READ)
+    response = client.get(session_url("not-a-uuid"), headers=READ)
 
     assert_bad_request(response, "session_id")
 
@@ -275,17 +250,17 @@ def test_get_session_with_a_malformed_id_is_400(client):
 def test_get_session_with_a_query_parameter_is_400(client):
     created = create_session(client)
 
-    response = client.get(f"/api/v2/sessions/{created['id']}?verbose=1", headers=READ)
+    response = client.get(f"{session_url(created['id'])}?verbose=1", headers=READ)
 
     assert_bad_request(response, "verbose")
 
 
 def test_event_count_and_last_event_at_follow_appended_events(client):
-    session_id = create_session(client)["id"]
+    session_id = new_session(client)
 
-    first = append(client, session_id, 3)
+    first = append_ticks(client, session_id, 3)
     after_first = get_session(client, session_id)
-    second = append(client, session_id, 2)
+    second = append_ticks(client, session_id, 2)
     after_second = get_session(client, session_id)
 
     assert after_first["event_count"] == 3
@@ -296,18 +271,18 @@ def test_event_count_and_last_event_at_follow_appended_events(client):
 
 
 def test_event_count_counts_only_the_sessions_own_events(client):
-    mine = create_session(client)["id"]
-    other = create_session(client)["id"]
-    append(client, other, 4)
-    append(client, mine, 1)
+    mine = new_session(client)
+    other = new_session(client)
+    append_ticks(client, other, 4)
+    append_ticks(client, mine, 1)
 
     assert get_session(client, mine)["event_count"] == 1
     assert get_session(client, other)["event_count"] == 4
 
 
 def test_listed_session_shows_its_event_count(client):
-    session_id = create_session(client)["id"]
-    stored = append(client, session_id, 2)
+    session_id = new_session(client)
+    stored = append_ticks(client, session_id, 2)
 
     (item,) = list_sessions(client)["items"]
 
@@ -342,7 +317,7 @@ def test_list_sessions_page_2_when_there_are_none(client):
 
 
 def test_list_sessions_newest_first(client):
-    created = [create_session(client, session_type=name)["id"] for name in ("one", "two", "three")]
+    created = [new_session(client, session_type=name) for name in ("one", "two", "three")]
 
     page = list_sessions(client)
 
@@ -359,7 +334,7 @@ def test_listed_sessions_have_the_session_shape(client):
 
 
 def test_list_sessions_by_status_pending(client):
-    created = [create_session(client)["id"] for _ in range(3)]
+    created = [new_session(client) for _ in range(3)]
 
     page = list_sessions(client, "status=pending")
 
@@ -380,7 +355,7 @@ def test_list_sessions_by_a_status_no_session_has(client, status):
 
 @pytest.mark.parametrize("status", ["done", "PENDING", ""])
 def test_list_sessions_with_an_invalid_status_is_400(client, status):
-    response = client.get("/api/v2/sessions", params={"status": status}, headers=READ)
+    response = client.get(SESSIONS, params={"status": status}, headers=READ)
 
     assert_bad_request(response, "status")
 
@@ -388,7 +363,7 @@ def test_list_sessions_with_an_invalid_status_is_400(client, status):
 @pytest.fixture
 def five_sessions(client) -> list[str]:
     """Five session ids, newest first."""
-    return [create_session(client)["id"] for _ in range(5)][::-1]
+    return [new_session(client) for _ in range(5)][::-1]
 
 
 @pytest.mark.parametrize(
@@ -460,6 +435,6 @@ def test_list_sessions_pages_with_a_status(client, five_sessions):
     ],
 )
 def test_list_sessions_with_bad_query_parameters_is_400(client, query, parameter):
-    response = client.get(f"/api/v2/sessions?{query}", headers=READ)
+    response = client.get(f"{SESSIONS}?{query}", headers=READ)
 
     assert_bad_request(response, parameter)
