@@ -2,19 +2,22 @@
 
 Within a session, seq is 1, 2, 3, ... with no gaps and timestamps strictly increase with seq, so
 every filter becomes a seq range: `since` is turned into the seq of the newest event at or before
-it, and a listing is bounded above by the session's counter read first. Reads therefore see one
-consistent snapshot without a repeatable-read transaction, and the unfiltered total is arithmetic.
+it, and a listing is bounded above by the session's counter read first (or a client's until_seq).
+Reads therefore see one consistent snapshot without a repeatable-read transaction, pages of one
+range never shift, and the unfiltered total is arithmetic.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, union_all, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,22 +30,23 @@ ONE_MICROSECOND = timedelta(microseconds=1)
 
 @dataclass(frozen=True)
 class SeqRange:
-    """Events of one session with after_seq < seq <= upto_seq, optionally of one type."""
+    """Events of one session with after_seq < seq <= upto_seq, of any of event_types (or all)."""
 
     session_id: uuid.UUID
     after_seq: int
     upto_seq: int
-    event_type: str | None = None
+    event_types: tuple[str, ...] = ()
 
-    def where(self) -> list:
-        conditions = [
+    def where(self, after_seq: int | None = None, upto_seq: int | None = None) -> list:
+        return [
             events.c.session_id == self.session_id,
-            events.c.seq > self.after_seq,
-            events.c.seq <= self.upto_seq,
+            events.c.seq > (self.after_seq if after_seq is None else after_seq),
+            events.c.seq <= (self.upto_seq if upto_seq is None else upto_seq),
         ]
-        if self.event_type is not None:
-            conditions.append(events.c.event_type == self.event_type)
-        return conditions
+
+    @property
+    def empty(self) -> bool:
+        return self.upto_seq <= self.after_seq
 
 
 async def read_seq_at(conn: AsyncConnection, *, session_id: uuid.UUID, timestamp: datetime) -> int:
@@ -57,31 +61,65 @@ async def read_seq_at(conn: AsyncConnection, *, session_id: uuid.UUID, timestamp
 
 
 async def count_events(conn: AsyncConnection, seq_range: SeqRange) -> int:
-    if seq_range.upto_seq <= seq_range.after_seq:
+    if seq_range.empty:
         return 0
-    if seq_range.event_type is None:
+    if not seq_range.event_types:
         return seq_range.upto_seq - seq_range.after_seq  # seq has no gaps
-    query = select(func.count()).select_from(events).where(*seq_range.where())
-    return (await conn.execute(query)).scalar_one()
+    # One index range count per type, added up: an IN list over several common types tempts
+    # the planner into scanning the whole table.
+    counts = [
+        select(func.count())
+        .select_from(events)
+        .where(*seq_range.where(), events.c.event_type == event_type)
+        .scalar_subquery()
+        for event_type in seq_range.event_types
+    ]
+    return (await conn.execute(select(functools.reduce(operator.add, counts)))).scalar_one()
 
 
 async def list_events(
-    conn: AsyncConnection, seq_range: SeqRange, *, limit: int, offset: int = 0
+    conn: AsyncConnection,
+    seq_range: SeqRange,
+    *,
+    limit: int,
+    offset: int = 0,
+    ascending: bool = False,
 ) -> list[RowMapping]:
-    """Events of the range, newest first."""
-    if seq_range.upto_seq - offset <= seq_range.after_seq:
+    """One page of the range, newest first (oldest first if `ascending`)."""
+    if seq_range.empty or (
+        not seq_range.event_types and offset >= seq_range.upto_seq - seq_range.after_seq
+    ):
         return []
-    if seq_range.event_type is None:
+    order = events.c.seq.asc() if ascending else events.c.seq.desc()
+    if not seq_range.event_types:
         # No gaps: the page starts at a known seq, so deep pages need no OFFSET scan.
-        seq_range = SeqRange(seq_range.session_id, seq_range.after_seq, seq_range.upto_seq - offset)
-        offset = 0
-    query = (
-        select(events)
-        .where(*seq_range.where())
-        .order_by(events.c.seq.desc())
-        .limit(limit)
-        .offset(offset)
-    )
+        window = (
+            seq_range.where(after_seq=seq_range.after_seq + offset)
+            if ascending
+            else seq_range.where(upto_seq=seq_range.upto_seq - offset)
+        )
+        query = select(events).where(*window).order_by(order).limit(limit)
+    elif len(seq_range.event_types) == 1:
+        query = (
+            select(events)
+            .where(*seq_range.where(), events.c.event_type == seq_range.event_types[0])
+            .order_by(order)
+            .limit(limit)
+            .offset(offset)
+        )
+    else:
+        # One ordered index range per type, merged: the database never sorts a session's rows.
+        per_type = [
+            select(events)
+            .where(*seq_range.where(), events.c.event_type == event_type)
+            .order_by(order)
+            .limit(offset + limit)
+            .subquery()
+            for event_type in seq_range.event_types
+        ]
+        merged = union_all(*(select(part) for part in per_type)).subquery()
+        merged_order = merged.c.seq.asc() if ascending else merged.c.seq.desc()
+        query = select(merged).order_by(merged_order).limit(limit).offset(offset)
     return list((await conn.execute(query)).mappings().all())
 
 

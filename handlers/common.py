@@ -21,6 +21,14 @@ def database() -> Database:
     return context.scope["state"]["database"]
 
 
+def request_header(name: bytes) -> str | None:
+    """A header of the current request (name in lower case)."""
+    for key, value in context.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def base_path() -> str:
     """The API's base path as routed (/api/v2), for Location headers and links."""
     return context.scope["extensions"]["connexion_routing"]["api_base_path"]
@@ -70,15 +78,17 @@ def parse_timestamp(text: str) -> datetime:
         return (datetime.min if early else datetime.max).replace(tzinfo=UTC)
 
 
-def pagination(page: int, per_page: int, total: int) -> dict[str, Any]:
-    total_pages = math.ceil(total / per_page)
+def pagination(page: int, per_page: int, total: int | None, has_next: bool | None = None):
+    """The pagination object; with total None (not counted) the caller says whether a next page
+    holds items."""
+    total_pages = None if total is None else math.ceil(total / per_page)
     return {
         "page": page,
         "per_page": per_page,
         "total": total,
         "total_pages": total_pages,
-        "has_next": page < total_pages,
-        "has_prev": page > 1 and total > 0,
+        "has_next": page < total_pages if has_next is None else has_next,
+        "has_prev": page > 1 and total != 0,
     }
 
 

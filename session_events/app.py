@@ -20,6 +20,7 @@ from db.errors import (
 )
 from session_events.logs import configure_logging
 from session_events.middleware import AccessLog, BodyLimit
+from session_events.query_strings import ExplodedFormURIParser
 from session_events.routes import SPEC, Routes
 from session_events.security import ApiKeyHandler, KeyRing
 from session_events.settings import Settings
@@ -78,6 +79,7 @@ def create_app(settings: Settings, keyring: KeyRing | None = None) -> AsyncApp:
         validate_responses=settings.validate_responses,
         validator_map=VALIDATOR_MAP,
         security_map={"apiKey": ApiKeyHandler},
+        uri_parser_class=ExplodedFormURIParser,
     )
     app.add_api(SPEC)
     for error_class in STATUS_OF_ERROR:

@@ -465,6 +465,7 @@ def test_session_without_events_lists_nothing(client, page_number):
             "has_next": False,
             "has_prev": False,
         },
+        "latest_seq": 0,
     }
 
 

@@ -103,7 +103,7 @@ async def test_count_is_arithmetic_without_a_type_and_counted_with_one(database)
     await append(database, session_id, "a", "b", "a", "a", "b")
     async with database.read() as conn:
         assert await db_events.count_events(conn, db_events.SeqRange(session_id, 1, 4)) == 3
-        typed = db_events.SeqRange(session_id, 1, 5, "a")
+        typed = db_events.SeqRange(session_id, 1, 5, ("a",))
         assert await db_events.count_events(conn, typed) == 2
         assert await db_events.count_events(conn, db_events.SeqRange(session_id, 5, 5)) == 0
 
@@ -116,7 +116,7 @@ async def test_list_pages_newest_first_with_and_without_a_type(database):
             conn, db_events.SeqRange(session_id, 0, 20), limit=5, offset=5
         )
         typed = await db_events.list_events(
-            conn, db_events.SeqRange(session_id, 2, 20, "a"), limit=3, offset=2
+            conn, db_events.SeqRange(session_id, 2, 20, ("a",)), limit=3, offset=2
         )
         bounded = await db_events.list_events(conn, db_events.SeqRange(session_id, 0, 12), limit=3)
         beyond = await db_events.list_events(
@@ -177,3 +177,30 @@ async def test_an_id_raced_into_another_session_is_a_conflict(database):
         await task_b
     async with database.read() as conn:
         assert (await db_sessions.read_session(conn, second))["last_seq"] == 0
+
+
+async def test_pages_run_oldest_first_when_ascending(database):
+    session_id = await new_session(database)
+    await append(database, session_id, *["a", "b", "c"] * 10)  # a on seq 1, 4, 7, ...
+    async with database.read() as conn:
+
+        async def seqs(seq_range, **page):
+            return [e["seq"] for e in await db_events.list_events(conn, seq_range, **page)]
+
+        everything = db_events.SeqRange(session_id, 5, 25)
+        assert await seqs(everything, limit=4, offset=4, ascending=True) == [10, 11, 12, 13]
+        assert await seqs(everything, limit=4, offset=20, ascending=True) == []
+        typed = db_events.SeqRange(session_id, 5, 25, ("a",))
+        assert await seqs(typed, limit=3, offset=1, ascending=True) == [10, 13, 16]
+
+
+async def test_several_types_merge_in_seq_order_both_ways(database):
+    session_id = await new_session(database)
+    await append(database, session_id, *["a", "b", "c"] * 10)
+    two_types = db_events.SeqRange(session_id, 3, 30, ("c", "a"))
+    async with database.read() as conn:
+        newest = await db_events.list_events(conn, two_types, limit=4, offset=2)
+        oldest = await db_events.list_events(conn, two_types, limit=4, offset=2, ascending=True)
+        assert await db_events.count_events(conn, two_types) == 18
+    assert [e["seq"] for e in newest] == [27, 25, 24, 22]
+    assert [e["seq"] for e in oldest] == [7, 9, 10, 12]

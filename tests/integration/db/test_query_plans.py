@@ -66,10 +66,15 @@ def plan_nodes(plan: dict):
 
 
 QUERIES = [
-    "",
+    "",  # the newest page
     "per_page=100&page=50",
+    "after_seq=99000&order=asc&per_page=100",  # a cursor poller
+    "until_seq=60000&per_page=100&page=300",  # a deep page of a pinned snapshot
     "event_type=workflow_error&per_page=20",
-    "event_type=workflow_error&per_page=100&page=30",
+    "event_type=workflow_error&per_page=100&page=30&until_seq=90000",
+    "event_type=workflow_error&event_type=artifact_created&per_page=50",
+    "event_type=workflow_error&event_type=artifact_created&order=asc&after_seq=50000",
+    "event_type=workflow_error&include_total=false&per_page=100&page=10",
     "since={since}&per_page=50",
     "since={since}&event_type=artifact_created",
 ]

@@ -1,0 +1,43 @@
+"""Conditional GET and page links for listings: the ETag, If-None-Match, the Link header."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlencode
+
+
+def etag(*parts: object) -> str:
+    """A strong ETag over everything the body depends on."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return f'"{digest}"'
+
+
+def etag_matches(if_none_match: str | None, current: str) -> bool:
+    """RFC 9110 If-None-Match: a list of (possibly weak) entity tags, or *."""
+    if not if_none_match:
+        return False
+    candidates = [tag.strip() for tag in if_none_match.split(",")]
+    return any(tag == "*" or tag.removeprefix("W/") == current for tag in candidates)
+
+
+def link_header(
+    path: str,
+    query: dict[str, object],
+    *,
+    page: int,
+    has_next: bool,
+    last_page: int | None,
+) -> str:
+    """RFC 8288 first/prev/next/last links; `query` (the listing's filters) goes in every one."""
+
+    def url(number: int) -> str:
+        return f"{path}?{urlencode({**query, 'page': number}, doseq=True)}"
+
+    links = [(1, "first")]
+    if page > 1:
+        links.append((page - 1, "prev"))
+    if has_next:
+        links.append((page + 1, "next"))
+    if last_page:
+        links.append((last_page, "last"))
+    return ", ".join(f'<{url(number)}>; rel="{rel}"' for number, rel in links)
