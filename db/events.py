@@ -108,19 +108,27 @@ async def list_events(
             .offset(offset)
         )
     else:
-        # One ordered index range per type, merged: the database never sorts a session's rows.
-        per_type = [
-            select(events)
-            .where(*seq_range.where(), events.c.event_type == event_type)
-            .order_by(order)
-            .limit(offset + limit)
-            .subquery()
-            for event_type in seq_range.event_types
-        ]
-        merged = union_all(*(select(part) for part in per_type)).subquery()
-        merged_order = merged.c.seq.asc() if ascending else merged.c.seq.desc()
-        query = select(merged).order_by(merged_order).limit(limit).offset(offset)
+        query = _merged_types(conn.dialect.name, seq_range, order, limit, offset, ascending)
     return list((await conn.execute(query)).mappings().all())
+
+
+def _merged_types(dialect: str, seq_range: SeqRange, order, limit, offset, ascending):
+    """Several types: one ordered index range per type, merged, so no database sorts the rows.
+
+    PostgreSQL merges (Merge Append) ranges that are each cut to the rows a page can need;
+    SQLite cannot cut the members of a compound select, but merges them lazily as they are.
+    """
+    branches = [
+        select(events).where(*seq_range.where(), events.c.event_type == event_type).order_by(order)
+        for event_type in seq_range.event_types
+    ]
+    if dialect == "postgresql":
+        branches = [select(b.limit(offset + limit).subquery()) for b in branches]
+    else:
+        branches = [b.order_by(None) for b in branches]
+    merged = union_all(*branches)
+    seq = merged.selected_columns.seq
+    return merged.order_by(seq.asc() if ascending else seq.desc()).limit(limit).offset(offset)
 
 
 def _timestamps(previous: datetime | None, now: datetime, count: int) -> list[datetime]:

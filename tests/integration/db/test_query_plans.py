@@ -1,69 +1,29 @@
 """Every statement a read of the events endpoint runs uses an index on a 100k-event session.
 
-The statements are captured as the API's own code runs them, then EXPLAIN ANALYZEd on PostgreSQL
-with the same parameters: no sequential scan of events, no rows read only to be filtered out, no
-sort of a session's rows.
+The statements are captured as the API's own code runs them, then explained by the database with
+the same parameters. PostgreSQL (EXPLAIN ANALYZE): no sequential scan of events, no rows read only
+to be filtered out, no sort. SQLite (EXPLAIN QUERY PLAN): events are only SEARCHed through an
+index, never SCANned, and no temporary b-tree sorts them.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, text, update
 from sqlalchemy.engine import Engine
 
+from db import sessions as db_sessions
+from db.tables import sessions
 from handlers.common import format_timestamp
 from tests.conftest import READ
 
 SESSIONS = 2
 EVENTS_PER_SESSION = 100_000
-
-
-@pytest.fixture
-async def big_session(database, postgres):
-    if database.backend != "postgresql":
-        pytest.skip("query plans are checked on PostgreSQL, the backend of record")
-    async with database.write() as conn:
-        await conn.execute(
-            text(
-                """
-                INSERT INTO sessions (id, session_type, status, config, created_at, updated_at,
-                                      last_seq, last_event_at)
-                SELECT gen_random_uuid(), 'test_generation', 'in_progress', '{}', now(), now(),
-                       :n, now()
-                FROM generate_series(1, :sessions)
-                """
-            ),
-            {"n": EVENTS_PER_SESSION, "sessions": SESSIONS},
-        )
-        await conn.execute(
-            text(
-                """
-                INSERT INTO events (session_id, seq, id, event_type, event_data, message, timestamp)
-                SELECT s.id, g, gen_random_uuid(),
-                       (ARRAY['step_status_changed', 'artifact_created', 'llm_call_completed',
-                              'workflow_error'])[1 + g % 4],
-                       '{"step": "generate_tests"}', 'message ' || g,
-                       timestamp '2026-01-01' + g * interval '1 millisecond'
-                FROM sessions s, generate_series(1, :n) g
-                """
-            ),
-            {"n": EVENTS_PER_SESSION},
-        )
-    async with database.write() as conn:
-        await conn.execute(text("ANALYZE sessions"))
-        await conn.execute(text("ANALYZE events"))
-        session_id = (await conn.execute(text("SELECT id FROM sessions LIMIT 1"))).scalar()
-    return session_id
-
-
-def plan_nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from plan_nodes(child)
-
+TYPES = ("step_status_changed", "artifact_created", "llm_call_completed", "workflow_error")
 
 QUERIES = [
     "",  # the newest page
@@ -79,9 +39,53 @@ QUERIES = [
     "since={since}&event_type=artifact_created",
 ]
 
+# One event a millisecond from 2026-01-01, the four types in turn; the SQL differs per backend.
+TYPE_OF_SEQ = "CASE {n} % 4 WHEN 0 THEN :t0 WHEN 1 THEN :t1 WHEN 2 THEN :t2 ELSE :t3 END"
+FILL_EVENTS = {
+    "postgresql": f"""
+        INSERT INTO events (session_id, seq, id, event_type, event_data, message, timestamp)
+        SELECT CAST(:session_id AS uuid), g, gen_random_uuid(), {TYPE_OF_SEQ.format(n="g")},
+               '{{"step": "generate_tests"}}', 'message ' || g,
+               timestamp '2026-01-01' + g * interval '1 millisecond'
+        FROM generate_series(1, :n) g
+    """,
+    "sqlite": f"""
+        WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :n)
+        INSERT INTO events (session_id, seq, id, event_type, event_data, message, timestamp)
+        SELECT :session_id, n, lower(hex(randomblob(16))), {TYPE_OF_SEQ.format(n="n")},
+               '{{"step": "generate_tests"}}', 'message ' || n,
+               datetime('2026-01-01', '+' || (n / 1000) || ' seconds')
+                   || printf('.%03d000', n % 1000)
+        FROM g
+    """,
+}
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_reads_use_indexes(database, big_session, client):
+
+@pytest.fixture
+async def big_session(database):
+    types = {f"t{i}": event_type for i, event_type in enumerate(TYPES)}
+    session_ids = []
+    for _ in range(SESSIONS):
+        async with database.write() as conn:
+            session_id = (await db_sessions.create_session(conn, session_type="build"))["id"]
+            key = str(session_id) if database.backend == "postgresql" else session_id.hex
+            await conn.execute(
+                text(FILL_EVENTS[database.backend]),
+                {"session_id": key, "n": EVENTS_PER_SESSION, **types},
+            )
+            await conn.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id)
+                .values(last_seq=EVENTS_PER_SESSION)
+            )
+        session_ids.append(session_id)
+    async with database.write() as conn:
+        await conn.execute(text("ANALYZE"))
+    return session_ids[0]
+
+
+def captured_statements(client, session_id: uuid.UUID) -> list[tuple[str, object]]:
+    """Every SELECT on events the API runs for QUERIES, with its parameters."""
     since = format_timestamp(datetime(2026, 1, 1, 0, 1, 30, tzinfo=UTC))  # 90k events before it
     captured = []
 
@@ -92,24 +96,48 @@ async def test_reads_use_indexes(database, big_session, client):
     event.listen(Engine, "before_cursor_execute", capture)  # every engine, the app's included
     try:
         for query in QUERIES:
-            url = f"/api/v2/sessions/{big_session}/events?" + query.format(since=since)
-            assert client.get(url, headers=READ).status_code == 200
+            url = f"/api/v2/sessions/{session_id}/events?" + query.format(since=since)
+            response = client.get(url, headers=READ)
+            assert response.status_code == 200, response.text
+            assert response.json()["items"], url
     finally:
         event.remove(Engine, "before_cursor_execute", capture)
     assert len(captured) >= len(QUERIES), "the requests ran too few queries on events"
+    return captured
 
+
+def plan_nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+async def assert_postgresql_plan(conn, statement, parameters) -> None:
+    result = await conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters)
+    plan = result.scalar()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    nodes = list(plan_nodes(plan[0]["Plan"]))
+    scans = [n for n in nodes if n.get("Relation Name") == "events"]
+    assert scans, statement
+    # Index, index-only and bitmap (index-driven) scans are fine; a sequential one is not.
+    assert not [n for n in scans if n["Node Type"] == "Seq Scan"], (statement, nodes)
+    # The index condition does the selecting: rows are not read only to be thrown away.
+    assert all(n.get("Rows Removed by Filter", 0) <= 100 for n in scans), (statement, nodes)
+    assert not [n for n in nodes if n["Node Type"] == "Sort"], (statement, nodes)
+
+
+async def assert_sqlite_plan(conn, statement, parameters) -> None:
+    result = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+    details = [row[3] for row in result.all()]
+    on_events = [d for d in details if " events " in f" {d} "]
+    assert on_events, (statement, details)
+    assert all(d.startswith("SEARCH events USING") for d in on_events), (statement, details)
+    assert not [d for d in details if "TEMP B-TREE" in d], (statement, details)
+
+
+async def test_reads_use_indexes(database, big_session, client):
+    captured = captured_statements(client, big_session)
+    check = assert_postgresql_plan if database.backend == "postgresql" else assert_sqlite_plan
     async with database.read() as conn:
         for statement, parameters in captured:
-            result = await conn.exec_driver_sql(
-                f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters
-            )
-            plan = result.scalar()
-            plan = json.loads(plan) if isinstance(plan, str) else plan
-            nodes = list(plan_nodes(plan[0]["Plan"]))
-            scans = [n for n in nodes if n.get("Relation Name") == "events"]
-            assert scans, statement
-            # Index, index-only and bitmap (index-driven) scans are fine; a sequential one is not.
-            assert not [n for n in scans if n["Node Type"] == "Seq Scan"], (statement, nodes)
-            # The index condition does the selecting: rows are not read only to be thrown away.
-            assert all(n.get("Rows Removed by Filter", 0) <= 100 for n in scans), (statement, nodes)
-            assert not [n for n in nodes if n["Node Type"] == "Sort"], (statement, nodes)
+            await check(conn, statement, parameters)
