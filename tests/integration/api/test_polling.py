@@ -134,17 +134,22 @@ def test_the_last_page_has_no_next_and_the_first_no_prev(client, session_of_30):
     assert set(links(first)) == {"first", "last"}
 
 
+def walk_next_links(client, session_id: str, query: str, arriving: int) -> list[int]:
+    """Follow rel="next" from the first page, appending `arriving` events after every page."""
+    url, walked = events_url(session_id, query), []
+    while url:
+        response = client.get(url, headers=READ)
+        walked += seqs(response.json())
+        append_events(client, session_id, ticks(arriving))
+        url = links(response).get("next")
+    return walked
+
+
 def test_walking_next_links_while_events_arrive_yields_the_first_snapshot(client):
     session_id = new_session(client)
     for _ in range(5):
         append_events(client, session_id, ticks(100))
-    url = events_url(session_id, "per_page=50")
-    walked = []
-    while url:
-        response = client.get(url, headers=READ)
-        walked += seqs(response.json())
-        append_events(client, session_id, ticks(20))  # 200 more arrive during the walk
-        url = links(response).get("next")
+    walked = walk_next_links(client, session_id, "per_page=50", arriving=20)  # 10 pages, +200
     assert walked == list(range(500, 0, -1))
     assert list_events(client, session_id)["latest_seq"] == 700
 
@@ -152,13 +157,7 @@ def test_walking_next_links_while_events_arrive_yields_the_first_snapshot(client
 def test_walking_asc_from_a_cursor_while_events_arrive(client):
     session_id = new_session(client)
     append_events(client, session_id, ticks(120))
-    url = events_url(session_id, "after_seq=20&order=asc&per_page=25")
-    walked = []
-    while url:
-        response = client.get(url, headers=READ)
-        walked += seqs(response.json())
-        append_events(client, session_id, ticks(7))
-        url = links(response).get("next")
+    walked = walk_next_links(client, session_id, "after_seq=20&order=asc&per_page=25", arriving=7)
     assert walked == list(range(21, 121))
 
 
