@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.errors import EventIdConflict, SessionNotFound
+from db.notify import CHANNEL
 from db.tables import events, sessions
 
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -218,4 +219,7 @@ async def append_events(
             .where(sessions.c.id == session_id)
             .values(last_seq=fresh[-1]["seq"], last_event_at=stamps[-1], updated_at=stamps[-1])
         )
+        if conn.dialect.name == "postgresql":  # delivered to every listener when we commit
+            payload = f"{session_id}:{fresh[-1]['seq']}"
+            await conn.execute(select(func.pg_notify(CHANNEL, payload)))
     return results

@@ -6,15 +6,23 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.errors import SessionAlreadyExists
+from db.errors import ForbiddenTransition, SessionAlreadyExists, SessionNotFound
+from db.events import append_events
 from db.tables import sessions
 
 INITIAL_STATUS = "pending"
+TERMINAL = ("completed", "failed", "cancelled")
+NEXT_STATUSES = {
+    "pending": ("in_progress", "completed", "failed", "cancelled"),
+    "in_progress": ("paused", "completed", "failed", "cancelled"),
+    "paused": ("in_progress", "failed", "cancelled"),
+    **{status: () for status in TERMINAL},
+}
 
 
 async def create_session(
@@ -76,3 +84,41 @@ async def list_sessions(
 async def count_sessions(conn: AsyncConnection, *, status: str | None = None) -> int:
     query = select(func.count()).select_from(sessions).where(*_status_filter(status))
     return (await conn.execute(query)).scalar_one()
+
+
+async def update_session_status(
+    conn: AsyncConnection, session_id: uuid.UUID, status: str, *, now: datetime | None = None
+) -> RowMapping:
+    """Move a session to `status` and append its status_changed event, in the caller's transaction.
+
+    SessionNotFound, or ForbiddenTransition naming both states; the status it already has changes
+    nothing.
+    """
+    query = select(sessions.c.status).where(sessions.c.id == session_id).with_for_update()
+    old = (await conn.execute(query)).scalar()
+    if old is None:
+        raise SessionNotFound(session_id)
+    if old != status:
+        if status not in NEXT_STATUSES[old]:
+            raise ForbiddenTransition(old, status, NEXT_STATUSES[old])
+        [changed] = await append_events(
+            conn,
+            session_id=session_id,
+            new_events=[
+                {
+                    "event_type": "status_changed",
+                    "event_data": {"old_status": old, "new_status": status},
+                    "message": f"Session {old} -> {status}",
+                }
+            ],
+            now=now,
+        )
+        await conn.execute(
+            update(sessions)
+            .where(sessions.c.id == session_id)
+            .values(
+                status=status,
+                completed_at=changed["timestamp"] if status in TERMINAL else None,
+            )
+        )
+    return await read_session(conn, session_id)

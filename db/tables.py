@@ -62,6 +62,7 @@ sessions = Table(
     # The session's event counter: the seq of its newest event, so the unfiltered total is one read.
     Column("last_seq", BigInteger, nullable=False, server_default="0"),
     Column("last_event_at", UTCDateTime, nullable=True),
+    Column("completed_at", UTCDateTime, nullable=True),  # set on reaching a terminal status
     # GET /sessions: newest first, optionally of one status.
     Index("ix_sessions_created_at", "created_at", "id"),
     Index("ix_sessions_status_created_at", "status", "created_at", "id"),

@@ -14,11 +14,22 @@ from connexion import context
 from starlette.responses import Response
 
 from db.engine import Database
+from db.notify import Notifier
+from session_events.settings import Settings
 
 
 def database() -> Database:
     """The database the lifespan opened for this app."""
     return context.scope["state"]["database"]
+
+
+def notifier() -> Notifier:
+    """Wakes the requests waiting on a session (long-polls, streams) when it gets events."""
+    return context.scope["state"]["notifier"]
+
+
+def settings() -> Settings:
+    return context.scope["state"]["settings"]
 
 
 def request_header(name: bytes) -> str | None:
@@ -34,12 +45,16 @@ def base_path() -> str:
     return context.scope["extensions"]["connexion_routing"]["api_base_path"]
 
 
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None):
+def dumps(body: Any) -> bytes:
+    """Compact JSON on one line (line breaks inside strings are escaped)."""
     try:
-        content = orjson.dumps(body)
+        return orjson.dumps(body)
     except TypeError:  # an integer beyond 64 bits in a client's event_data
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(content, status, headers, media_type="application/json")
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None):
+    return Response(dumps(body), status, headers, media_type="application/json")
 
 
 def format_timestamp(value: datetime) -> str:
@@ -107,7 +122,7 @@ def event_json(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def session_json(session: Mapping[str, Any]) -> dict[str, Any]:
-    last_event_at = session["last_event_at"]
+    last_event_at, completed_at = session["last_event_at"], session["completed_at"]
     return {
         "id": str(session["id"]),
         "session_type": session["session_type"],
@@ -118,4 +133,5 @@ def session_json(session: Mapping[str, Any]) -> dict[str, Any]:
         "updated_at": format_timestamp(session["updated_at"]),
         "event_count": session["last_seq"],
         "last_event_at": None if last_event_at is None else format_timestamp(last_event_at),
+        "completed_at": None if completed_at is None else format_timestamp(completed_at),
     }

@@ -6,7 +6,14 @@ import uuid
 
 from db import sessions as db_sessions
 from db.errors import SessionNotFound
-from handlers.common import base_path, database, json_response, pagination, session_json
+from handlers.common import (
+    base_path,
+    database,
+    json_response,
+    notifier,
+    pagination,
+    session_json,
+)
 
 
 async def create_session(body):
@@ -44,3 +51,11 @@ async def list_sessions(status=None, page=1, per_page=20):
             "pagination": pagination(page, per_page, total),
         }
     )
+
+
+async def update_session(session_id, body):
+    session_id = uuid.UUID(session_id)
+    async with database().write() as conn:
+        session = await db_sessions.update_session_status(conn, session_id, body["status"])
+    notifier().committed(session_id)
+    return json_response(session_json(session))

@@ -15,9 +15,11 @@ from db.engine import Database
 from db.errors import (
     DataError,
     EventIdConflict,
+    ForbiddenTransition,
     SessionAlreadyExists,
     SessionNotFound,
 )
+from db.notify import notifier_for
 from session_events.logs import configure_logging
 from session_events.middleware import AccessLog, BodyLimit
 from session_events.query_strings import ExplodedFormURIParser
@@ -32,6 +34,7 @@ STATUS_OF_ERROR = {
     SessionNotFound: 404,
     SessionAlreadyExists: 409,
     EventIdConflict: 409,
+    ForbiddenTransition: 409,
 }
 
 
@@ -64,12 +67,21 @@ def create_app(settings: Settings, keyring: KeyRing | None = None) -> AsyncApp:
             pool_size=settings.db_pool_size,
             pool_timeout=settings.db_pool_timeout,
         )
+        notifier = notifier_for(settings.database_url)
         try:
             if settings.auto_migrate:
                 await migrate.upgrade(database)
+            await notifier.start()
             log.info("database_ready", backend=database.backend)
-            yield {"database": database, "keyring": keyring, "routes": routes}
+            yield {
+                "database": database,
+                "notifier": notifier,
+                "keyring": keyring,
+                "routes": routes,
+                "settings": settings,
+            }
         finally:
+            await notifier.stop()
             await database.dispose()
 
     app = AsyncApp(

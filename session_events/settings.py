@@ -27,6 +27,7 @@ class Settings:
     log_level: str = "info"
     db_pool_size: int = 10
     db_pool_timeout: float = 10.0
+    stream_heartbeat_seconds: float = 15.0
 
     @property
     def backend(self) -> str:
@@ -112,6 +113,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Sett
         db_pool_size=_number("EVENTS_DB_POOL_SIZE", env.get("EVENTS_DB_POOL_SIZE"), 10),
         db_pool_timeout=_number(
             "EVENTS_DB_POOL_TIMEOUT", env.get("EVENTS_DB_POOL_TIMEOUT"), 10.0, kind=float
+        ),
+        stream_heartbeat_seconds=_number(
+            "EVENTS_STREAM_HEARTBEAT_SECONDS",
+            env.get("EVENTS_STREAM_HEARTBEAT_SECONDS"),
+            15.0,
+            kind=float,
+            minimum=0.1,
         ),
     )
     values.update(overrides)

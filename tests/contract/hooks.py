@@ -1,9 +1,12 @@
-"""What the contract says in words but OpenAPI 3.0 cannot say in a schema, told to schemathesis.
+"""Adjustments of the requests schemathesis sends, made before each is sent, in every phase.
 
-Loaded with SCHEMATHESIS_HOOKS=tests.contract.hooks. `until_seq` must not be below `after_seq`
-(a 400 otherwise, documented on the parameter); no schema keyword relates two parameters, so
-schemathesis would count that 400 on a generated pair as a valid request rejected. The hook
-orders such a pair before the request is sent, in every phase; everything else is left as drawn.
+Loaded with SCHEMATHESIS_HOOKS=tests.contract.hooks.
+
+- `until_seq` must not be below `after_seq` (a 400 otherwise, documented on the parameter); no
+  schema keyword relates two parameters, so schemathesis would count that 400 on a generated pair
+  as a valid request rejected. Such a pair is sent in order.
+- `wait` holds a request up to 30 s when nothing is new, longer than schemathesis waits for an
+  answer; it is cut to one second, which still exercises the long-poll path.
 """
 
 import schemathesis
@@ -24,3 +27,6 @@ def before_call(ctx, case, **kwargs):
     after, until = _seq(query.get("after_seq")), _seq(query.get("until_seq"))
     if after is not None and until is not None and until < after:
         query["after_seq"], query["until_seq"] = query["until_seq"], query["after_seq"]
+    wait = _seq(query.get("wait"))
+    if wait is not None and wait > 1:
+        query["wait"] = 1

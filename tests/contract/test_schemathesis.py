@@ -26,6 +26,8 @@ def test_schemathesis_finds_no_failure(live_server, tmp_path):
     result = subprocess.run(
         [
             str(schemathesis),
+            "--config-file",
+            str(ROOT / "tests" / "contract" / "schemathesis.toml"),
             "run",
             f"{server.base_url}/api/v2/openapi.json",
             "--header",

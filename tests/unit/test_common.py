@@ -308,6 +308,7 @@ def session_row(**changes):
         "updated_at": utc(2026, 1, 13, 14, 31, 2, 1),
         "last_seq": 12,
         "last_event_at": utc(2026, 1, 13, 14, 31, 2, 1),
+        "completed_at": None,
     }
     row.update(changes)
     return row
@@ -324,7 +325,13 @@ def test_session_json_shape():
         "updated_at": "2026-01-13T14:31:02.000001Z",
         "event_count": 12,
         "last_event_at": "2026-01-13T14:31:02.000001Z",
+        "completed_at": None,
     }
+
+
+def test_session_json_formats_completed_at():
+    done = session_json(session_row(status="completed", completed_at=utc(2026, 1, 13, 15, 0)))
+    assert done["completed_at"] == "2026-01-13T15:00:00.000000Z"
 
 
 def test_session_json_without_events_has_null_last_event_at():

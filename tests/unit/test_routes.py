@@ -20,6 +20,8 @@ def test_templates_map_every_operation_to_method_and_path():
         "handlers.sessions.get_session": "GET /api/v2/sessions/{session_id}",
         "handlers.events.list_events": "GET /api/v2/sessions/{session_id}/events",
         "handlers.events.append_events": "POST /api/v2/sessions/{session_id}/events",
+        "handlers.sessions.update_session": "PATCH /api/v2/sessions/{session_id}",
+        "handlers.stream.stream_events": "GET /api/v2/sessions/{session_id}/events/stream",
     }
 
 
@@ -56,7 +58,7 @@ def test_sessions_allow_get_head_and_post():
 
 
 def test_one_session_allows_get_and_head():
-    assert Routes().allowed_methods(SESSION) == ["GET", "HEAD"]
+    assert Routes().allowed_methods(SESSION) == ["GET", "HEAD", "PATCH"]
 
 
 def test_events_allow_get_head_and_post():

@@ -31,6 +31,7 @@ SESSION_FIELDS = {
     "updated_at",
     "event_count",
     "last_event_at",
+    "completed_at",
 }
 CHOSEN_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 UNKNOWN_ID = "0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d"
@@ -101,6 +102,7 @@ def test_create_session_with_all_fields(client):
         "config": {"model": "gpt-4o", "max_steps": 40},
         "event_count": 0,
         "last_event_at": None,
+        "completed_at": None,
     }
 
 

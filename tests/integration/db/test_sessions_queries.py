@@ -36,6 +36,7 @@ async def test_create_reads_back_every_field(database):
         "updated_at": T0,
         "last_seq": 0,
         "last_event_at": None,
+        "completed_at": None,
     }
 
 

@@ -1,0 +1,71 @@
+"""GET /sessions/{session_id}/events/stream: the session's events as Server-Sent Events."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.responses import StreamingResponse
+
+from db import events as db_events
+from db import sessions as db_sessions
+from db.errors import SessionNotFound
+from handlers.common import database, dumps, event_json, notifier, request_header, settings
+from handlers.waiting import Woke, sleep_until_woken
+
+RETRY_MS = 3000  # how long a browser waits before reconnecting
+BATCH = 500  # events read per query while replaying
+
+
+def sse_event(event) -> bytes:
+    body = event_json(event)
+    # One line, as a data field must be; U+2028/U+2029 escaped too, for clients that split lines
+    # the way JavaScript and Python's splitlines do (they only occur inside JSON strings).
+    data = dumps(body).replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (body["seq"], body["event_type"].encode(), data)
+
+
+async def stream_events(session_id, after_seq=0, event_type=None):
+    session_id = uuid.UUID(session_id)
+    last_event_id = request_header(b"last-event-id")
+    cursor = int(last_event_id) if last_event_id is not None else after_seq
+    event_types = tuple(dict.fromkeys(event_type or ()))
+    async with database().read() as conn:
+        if await db_sessions.read_session(conn, session_id) is None:
+            raise SessionNotFound(session_id)  # answered before the stream starts
+    events = _events(session_id, cursor, event_types, settings().stream_heartbeat_seconds)
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(session_id: uuid.UUID, cursor: int, event_types: tuple, heartbeat: float):
+    """Replay after `cursor`, then follow live; end after a terminal status has been sent.
+
+    Watching starts before the first read, and every read starts at the cursor (the highest seq
+    already covered), so nothing is lost or sent twice between replay and live.
+    """
+    yield b"retry: %d\n\n" % RETRY_MS
+    with notifier().watch(session_id) as woken:
+        while True:
+            async with database().read() as conn:
+                session = await db_sessions.read_session(conn, session_id)
+                if session is None:  # deleted while we streamed
+                    return
+                upper = session["last_seq"]
+                seq_range = db_events.SeqRange(session_id, cursor, upper, event_types)
+                rows = await db_events.list_events(conn, seq_range, limit=BATCH, ascending=True)
+            for row in rows:
+                yield sse_event(row)
+            if len(rows) == BATCH:  # more to replay: carry on from the last one sent
+                cursor = rows[-1]["seq"]
+                continue
+            cursor = max(cursor, upper)
+            if session["status"] in db_sessions.TERMINAL:
+                return
+            woke = await sleep_until_woken(woken, heartbeat)
+            if woke is Woke.TIMEOUT:
+                yield b": heartbeat\n\n"
+            elif woke is Woke.GONE:
+                return

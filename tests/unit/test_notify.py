@@ -1,0 +1,59 @@
+"""db/notify.py: the in-process fan-out of wake-ups."""
+
+from __future__ import annotations
+
+import uuid
+
+from db.notify import Notifier, PostgresNotifier, notifier_for
+
+A, B = uuid.uuid4(), uuid.uuid4()
+
+
+async def test_wake_sets_the_watchers_of_that_session_only():
+    notifier = Notifier()
+    with notifier.watch(A) as on_a, notifier.watch(A) as also_on_a, notifier.watch(B) as on_b:
+        notifier.wake(A)
+        assert (on_a.is_set(), also_on_a.is_set(), on_b.is_set()) == (True, True, False)
+
+
+async def test_wake_all_sets_every_watcher():
+    notifier = Notifier()
+    with notifier.watch(A) as on_a, notifier.watch(B) as on_b:
+        notifier.wake_all()
+        assert on_a.is_set() and on_b.is_set()
+
+
+async def test_leaving_the_watch_forgets_the_watcher():
+    notifier = Notifier()
+    with notifier.watch(A), notifier.watch(A):
+        assert notifier.watching == 2
+    assert notifier.watching == 0
+    notifier.wake(A)  # no one left: nothing to do, nothing raised
+
+
+async def test_a_commit_in_this_process_wakes_its_watchers():
+    notifier = Notifier()
+    with notifier.watch(A) as on_a:
+        notifier.committed(A)
+        assert on_a.is_set()
+
+
+async def test_on_postgresql_the_commit_is_left_to_notify():
+    notifier = PostgresNotifier("postgresql://nowhere/db")
+    with notifier.watch(A) as on_a:
+        notifier.committed(A)
+        assert not on_a.is_set()
+        notifier._on_notification(None, 0, "session_events", f"{A}:7")
+        assert on_a.is_set()
+
+
+async def test_a_malformed_notification_is_ignored():
+    notifier = PostgresNotifier("postgresql://nowhere/db")
+    with notifier.watch(A) as on_a:
+        notifier._on_notification(None, 0, "session_events", "not-a-uuid:1")
+        assert not on_a.is_set()
+
+
+def test_the_backend_picks_the_notifier():
+    assert type(notifier_for("sqlite:///x.db")) is Notifier
+    assert type(notifier_for("postgresql://u@h/db")) is PostgresNotifier
