@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import text
 
@@ -22,10 +17,9 @@ from db import migrate
 from db.engine import Database
 from session_events.app import create_app
 from session_events.settings import load_settings
-from tests.pg_server import PostgresServer, PostgresUnavailable, free_port
+from tests.pg_server import PostgresServer, PostgresUnavailable
+from tests.servers import READ_KEY, WRITE_KEY, LiveServer
 
-READ_KEY = "test-read-key"
-WRITE_KEY = "test-write-key"
 READ = {"X-API-Key": READ_KEY}
 WRITE = {"X-API-Key": WRITE_KEY}
 BACKENDS = ["sqlite", "postgresql"]
@@ -130,54 +124,6 @@ async def database(database_url):
     await migrate.upgrade(db)
     yield db
     await db.dispose()
-
-
-class LiveServer:
-    """`session-events serve` in a subprocess, on a free port."""
-
-    def __init__(self, database_url: str, log_path: Path, **env: str):
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.env = {
-            **os.environ,
-            "EVENTS_DATABASE_URL": database_url,
-            "EVENTS_READ_KEYS": READ_KEY,
-            "EVENTS_WRITE_KEYS": WRITE_KEY,
-            "EVENTS_LOG_FORMAT": "json",
-            "EVENTS_LOG_LEVEL": "warning",
-            **env,
-        }
-        self.process: subprocess.Popen | None = None
-
-    def start(self, *args: str) -> LiveServer:
-        command = [sys.executable, "-m", "session_events.cli", "serve", "--port", str(self.port)]
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [*command, *args], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()}")
-            try:
-                if httpx.get(f"{self.base_url}/api/v2/openapi.json").status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log_path.read_text()}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
-
-    def output(self) -> str:
-        return self.log_path.read_text()
 
 
 @pytest.fixture
