@@ -23,7 +23,7 @@ from handlers.common import (
     request_header,
 )
 from handlers.listing import etag, etag_matches, link_header
-from handlers.waiting import Woke, sleep_until_woken
+from handlers.waiting import Sleeper, Woke
 
 
 def _filters(since, event_types, after_seq, order, per_page, include_total) -> dict:
@@ -164,10 +164,10 @@ async def list_events(
         return (await listing.read(if_none_match)).response
     # Long-poll: watch before reading, so an append between the read and the sleep still wakes.
     deadline = time.monotonic() + wait
-    with notifier().watch(listing.session_id) as woken:
+    with notifier().watch(listing.session_id) as woken, Sleeper(woken) as sleeper:
         answer = await listing.read(if_none_match)
         while answer.nothing_new:
-            if await sleep_until_woken(woken, deadline - time.monotonic()) is not Woke.WOKEN:
+            if await sleeper.sleep(deadline - time.monotonic()) is not Woke.WOKEN:
                 break
             answer = await listing.read(if_none_match, previous=answer)
     return answer.response

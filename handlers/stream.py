@@ -10,7 +10,7 @@ from db import events as db_events
 from db import sessions as db_sessions
 from db.errors import SessionNotFound
 from handlers.common import database, dumps, event_json, notifier, request_header, settings
-from handlers.waiting import Woke, sleep_until_woken
+from handlers.waiting import Sleeper, Woke
 
 RETRY_MS = 3000  # how long a browser waits before reconnecting
 BATCH = 500  # events read per query while replaying
@@ -47,7 +47,7 @@ async def _events(session_id: uuid.UUID, cursor: int, event_types: tuple, heartb
     already covered), so nothing is lost or sent twice between replay and live.
     """
     yield b"retry: %d\n\n" % RETRY_MS
-    with notifier().watch(session_id) as woken:
+    with notifier().watch(session_id) as woken, Sleeper(woken) as sleeper:
         while True:
             async with database().read() as conn:
                 session = await db_sessions.read_session(conn, session_id)
@@ -64,8 +64,8 @@ async def _events(session_id: uuid.UUID, cursor: int, event_types: tuple, heartb
             cursor = max(cursor, upper)
             if session["status"] in db_sessions.TERMINAL:
                 return
-            woke = await sleep_until_woken(woken, heartbeat)
-            if woke is Woke.TIMEOUT:
+            # Quiet until an append wakes us: heartbeats only, no reads.
+            while (woke := await sleeper.sleep(heartbeat)) is Woke.TIMEOUT:
                 yield b": heartbeat\n\n"
-            elif woke is Woke.GONE:
+            if woke is Woke.GONE:
                 return

@@ -1,5 +1,5 @@
-"""Sleeping on a session's wake-up without holding a database connection, a thread or a client
-that has gone away."""
+"""Sleeping on a session's wake-ups without holding a database connection or a thread, and
+without outliving the client."""
 
 from __future__ import annotations
 
@@ -20,20 +20,38 @@ async def _client_gone(receive) -> None:
         pass
 
 
-async def sleep_until_woken(woken: asyncio.Event, timeout: float) -> Woke:
-    """Wait for `woken` (then clear it), at most `timeout` seconds, watching for a disconnect."""
-    if timeout <= 0:
-        return Woke.TIMEOUT
-    wake = asyncio.ensure_future(woken.wait())
-    gone = asyncio.ensure_future(_client_gone(context.receive))
-    try:
+class Sleeper:
+    """Sleeps until the session's `woken` event, a timeout, or the client leaving.
+
+    The two waits are tasks kept across sleeps, so a long-lived stream that mostly times out
+    (heartbeats) does not create and cancel tasks every time. Use as a context manager.
+    """
+
+    def __init__(self, woken: asyncio.Event):
+        self._woken = woken
+        self._wake: asyncio.Future | None = None
+        self._gone = asyncio.ensure_future(_client_gone(context.receive))
+
+    async def sleep(self, timeout: float) -> Woke:
+        if self._gone.done():
+            return Woke.GONE
+        if timeout <= 0:
+            return Woke.TIMEOUT
+        if self._wake is None:
+            self._wake = asyncio.ensure_future(self._woken.wait())
         done, _ = await asyncio.wait(
-            {wake, gone}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            {self._wake, self._gone}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
-    finally:
-        wake.cancel()
-        gone.cancel()
-    if wake in done:
-        woken.clear()
-        return Woke.WOKEN
-    return Woke.GONE if gone in done else Woke.TIMEOUT
+        if self._wake in done:
+            self._wake = None
+            self._woken.clear()
+            return Woke.WOKEN
+        return Woke.GONE if self._gone in done else Woke.TIMEOUT
+
+    def __enter__(self) -> Sleeper:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for task in (self._wake, self._gone):
+            if task is not None:
+                task.cancel()

@@ -117,3 +117,33 @@ async def test_delivery_survives_the_listener_connection_being_killed(
         asyncio.gather(reader.get(poll, headers=READ), append_soon()), 15
     )
     assert [e["seq"] for e in response.json()["items"]] == [10]
+
+
+async def committed_transactions(database_url: str) -> int:
+    database = Database(database_url)
+    try:
+        async with database.read() as conn:
+            query = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            return (await conn.execute(text(query))).scalar()
+    finally:
+        await database.dispose()
+
+
+async def test_a_quiet_stream_sends_heartbeats_without_reading_the_database(
+    live_server, database_url
+):
+    server = live_server(EVENTS_STREAM_HEARTBEAT_SECONDS="0.1")
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        session_id = await new_session(http)
+        url = f"/api/v2/sessions/{session_id}/events/stream"
+        async with http.stream("GET", url, headers=READ) as response:
+            heartbeats = 0
+            before = await committed_transactions(database_url)
+            async for line in response.aiter_lines():
+                heartbeats += line == ": heartbeat"
+                if heartbeats == 30:  # three seconds of quiet
+                    break
+            after = await committed_transactions(database_url)
+    # A stream reading on every heartbeat would commit about 30 statements here; what remains is
+    # this test's own query and the listeners' liveness checks.
+    assert after - before <= 4
