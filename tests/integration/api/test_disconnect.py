@@ -1,0 +1,116 @@
+"""A client that goes away while its long-poll or stream waits frees everything at once.
+
+Drives the ASGI app directly (its lifespan included) so the test can be the client that
+disconnects and can look at the app's notifier afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import pytest
+
+from session_events.app import create_app
+from tests.conftest import READ_KEY, WRITE_KEY
+
+
+@contextlib.asynccontextmanager
+async def running(app):
+    """Run the app's lifespan; yield its state (database, notifier, ...)."""
+    inbox: asyncio.Queue = asyncio.Queue()
+    outbox: asyncio.Queue = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(scope, inbox.get, outbox.put))
+    await inbox.put({"type": "lifespan.startup"})
+    assert (await outbox.get())["type"] == "lifespan.startup.complete"
+    try:
+        yield scope["state"]
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await task
+
+
+async def request(app, state, method, path, query=b"", body=b"", key=READ_KEY, leave_after=None):
+    """One request; with `leave_after`, the client disconnects that many seconds in."""
+    sent = []
+    first = {"type": "http.request", "body": body, "more_body": False}
+
+    async def receive():
+        nonlocal first
+        if first is not None:
+            message, first = first, None
+            return message
+        if leave_after is None:
+            await asyncio.Event().wait()  # never leaves
+        await asyncio.sleep(leave_after)
+        return {"type": "http.disconnect"}
+
+    headers = [
+        (b"x-api-key", key.encode()),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "state": dict(state),
+    }
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.fixture
+async def app_and_session(settings):
+    app = create_app(settings)
+    async with running(app) as state:
+        created = await request(
+            app, state, "POST", "/api/v2/sessions", body=b'{"session_type": "x"}', key=WRITE_KEY
+        )
+        session_id = json.loads(created[1]["body"])["id"]
+        yield app, state, session_id
+
+
+async def test_a_long_poll_whose_client_leaves_ends_and_unregisters(app_and_session):
+    app, state, session_id = app_and_session
+    path = f"/api/v2/sessions/{session_id}/events"
+    sent = await asyncio.wait_for(
+        request(app, state, "GET", path, b"wait=30", leave_after=0.2), timeout=10
+    )
+    assert sent[0]["status"] == 200  # answered (to no one) long before the 30 s
+    assert state["notifier"].watching == 0
+
+
+async def test_a_stream_whose_client_leaves_ends_and_unregisters(app_and_session):
+    app, state, session_id = app_and_session
+    path = f"/api/v2/sessions/{session_id}/events/stream"
+    sent = await asyncio.wait_for(request(app, state, "GET", path, leave_after=0.2), timeout=10)
+    assert sent[0]["status"] == 200
+    assert sent[1]["body"].startswith(b"retry:")
+    assert state["notifier"].watching == 0
+
+
+async def test_while_they_wait_they_are_registered(app_and_session):
+    app, state, session_id = app_and_session
+    waiting = asyncio.create_task(
+        request(app, state, "GET", f"/api/v2/sessions/{session_id}/events", b"wait=5")
+    )
+    await asyncio.sleep(0.3)
+    assert state["notifier"].watching == 1
+    waiting.cancel()
