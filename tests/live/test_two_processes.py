@@ -99,7 +99,7 @@ async def test_delivery_survives_the_listener_connection_being_killed(
         events = EventReader(response)
         await append(writer, session_id, 3)
         first = await asyncio.wait_for(events.read(count=3), TIMEOUT)
-        assert await kill_listeners(database_url) == 2  # one per server process
+        assert await kill_listeners(database_url) >= 2  # one per server process (and this one)
         await append(writer, session_id, 3)  # possibly before the listeners are back
         await asyncio.sleep(0.3)
         await append(writer, session_id, 3)

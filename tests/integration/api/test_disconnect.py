@@ -114,3 +114,17 @@ async def test_while_they_wait_they_are_registered(app_and_session):
     await asyncio.sleep(0.3)
     assert state["notifier"].watching == 1
     waiting.cancel()
+
+
+async def test_a_stream_of_a_finished_session_replays_in_batches_and_ends(app_and_session):
+    app, state, session_id = app_and_session
+    events = json.dumps({"events": [{"event_type": "tick"}] * 1000}).encode()
+    path = f"/api/v2/sessions/{session_id}/events"
+    for _ in range(2):  # more than one replay batch
+        await request(app, state, "POST", path, body=events, key=WRITE_KEY)
+    done = b'{"status": "completed"}'
+    await request(app, state, "PATCH", f"/api/v2/sessions/{session_id}", body=done, key=WRITE_KEY)
+    sent = await asyncio.wait_for(request(app, state, "GET", f"{path}/stream"), timeout=30)
+    body = b"".join(message.get("body", b"") for message in sent[1:])
+    ids = [int(line[4:]) for line in body.split(b"\n") if line.startswith(b"id: ")]
+    assert ids == list(range(1, 2002))  # 2,000 ticks and the status change, then the end
