@@ -144,6 +144,6 @@ async def test_a_quiet_stream_sends_heartbeats_without_reading_the_database(
                 if heartbeats == 30:  # three seconds of quiet
                     break
             after = await committed_transactions(database_url)
-    # A stream reading on every heartbeat would commit about 30 statements here; what remains is
-    # this test's own query and the listeners' liveness checks.
-    assert after - before <= 4
+    # A stream reading on every heartbeat commits 30 statements or more here; what remains is
+    # this test's own query and the liveness checks of every listener on this database.
+    assert after - before <= 10
