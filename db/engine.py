@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,16 +19,17 @@ def driver_url(database_url: str) -> str:
     return f"{DRIVERS[scheme]}://{rest}"
 
 
-def _prepare_sqlite(engine: AsyncEngine, begin: str | None) -> None:
-    """WAL, foreign keys and a busy timeout on every connection, and explicit BEGINs.
+def _prepare_sqlite(engine: AsyncEngine, begin: str | None, statement_timeout: float) -> None:
+    """WAL, foreign keys, a busy timeout, a statement timeout and explicit BEGINs.
 
     The sqlite3 module would otherwise open transactions lazily on the first write, which lets two
     writers both read the session counter before either locks the file. Writes use BEGIN IMMEDIATE
-    so they take the write lock before reading anything.
+    so they take the write lock before reading anything. SQLite has no statement timeout of its
+    own: a progress handler interrupts a statement running past its deadline.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection, _record):
+    def _on_connect(dbapi_connection, record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -35,6 +37,16 @@ def _prepare_sqlite(engine: AsyncEngine, begin: str | None) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+        deadline = record.info["deadline"] = [None]
+
+        def past_deadline() -> int:
+            return int(deadline[0] is not None and time.monotonic() > deadline[0])
+
+        dbapi_connection.run_async(lambda conn: conn.set_progress_handler(past_deadline, 10_000))
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _start_clock(connection, _cursor, _statement, _parameters, _context, _many):
+        connection.info["deadline"][0] = time.monotonic() + statement_timeout
 
     if begin:
 
@@ -50,31 +62,49 @@ class Database:
     read by the session's counter, which keeps a request's statements consistent. On SQLite the
     writer holds a single connection, so appends of this process queue in the pool instead of
     failing on SQLite's file lock, and readers run beside it thanks to WAL.
+
+    Every statement has a deadline (`statement_timeout`), connecting has one (`connect_timeout`),
+    and waiting for a pooled connection has one (`pool_timeout`): a dead or slow database makes
+    requests fail fast instead of piling up.
     """
 
-    def __init__(self, database_url: str, *, pool_size: int = 10, pool_timeout: float = 10.0):
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        pool_size: int = 10,
+        pool_timeout: float = 10.0,
+        statement_timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+    ):
         self.backend = database_url.split(":", 1)[0]
+        self.pool_size = pool_size
         url = driver_url(database_url)
+        pooling = dict(max_overflow=0, pool_timeout=pool_timeout)
         if self.backend == "sqlite":
             Path(url.split("://", 1)[1][1:]).parent.mkdir(parents=True, exist_ok=True)
-            self.writer = create_async_engine(
-                url, pool_size=1, max_overflow=0, pool_timeout=pool_timeout
-            )
-            _prepare_sqlite(self.writer, "BEGIN IMMEDIATE")
+            self.writer = create_async_engine(url, pool_size=1, **pooling)
+            _prepare_sqlite(self.writer, "BEGIN IMMEDIATE", statement_timeout)
             # No BEGIN is ever sent on these connections, so there is nothing to roll back.
             self.reader = create_async_engine(
-                url,
-                pool_size=pool_size,
-                max_overflow=0,
-                pool_timeout=pool_timeout,
-                pool_reset_on_return=None,
+                url, pool_size=pool_size, pool_reset_on_return=None, **pooling
             )
-            _prepare_sqlite(self.reader, begin=None)
+            _prepare_sqlite(self.reader, None, statement_timeout)
         else:
+            connect_args = {
+                "timeout": connect_timeout,
+                "command_timeout": statement_timeout + 1,  # the client's backstop
+                "server_settings": {"statement_timeout": str(int(statement_timeout * 1000))},
+            }
             self.writer = create_async_engine(
-                url, pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout
+                url, pool_size=pool_size, connect_args=connect_args, **pooling
             )
             self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
+
+    def pool_in_use(self) -> int:
+        """Connections checked out of the pools right now."""
+        pools = {id(engine.pool): engine.pool for engine in (self.writer, self.reader)}
+        return sum(pool.checkedout() for pool in pools.values())
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

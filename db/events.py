@@ -157,13 +157,19 @@ async def _read_stored(
     return {row["id"]: row for row in rows}
 
 
+@dataclass(frozen=True)
+class Appended:
+    events: list[Mapping[str, Any]]  # one per input, in input order
+    stored: int  # how many of them this append stored (the others were there already)
+
+
 async def append_events(
     conn: AsyncConnection,
     *,
     session_id: uuid.UUID,
     new_events: list[dict[str, Any]],
     now: datetime | None = None,
-) -> list[Mapping[str, Any]]:
+) -> Appended:
     """Append events (dicts with event_type and optional id, event_data, message, step_id).
 
     Returns one stored event per input, in input order. An input whose id is already stored in
@@ -219,7 +225,11 @@ async def append_events(
             .where(sessions.c.id == session_id)
             .values(last_seq=fresh[-1]["seq"], last_event_at=stamps[-1], updated_at=stamps[-1])
         )
-        if conn.dialect.name == "postgresql":  # delivered to every listener when we commit
-            payload = f"{session_id}:{fresh[-1]['seq']}"
-            await conn.execute(select(func.pg_notify(CHANNEL, payload)))
-    return results
+        await notify_change(conn, session_id, fresh[-1]["seq"])
+    return Appended(results, len(fresh))
+
+
+async def notify_change(conn: AsyncConnection, session_id: uuid.UUID, last_seq: int) -> None:
+    """On PostgreSQL, tell every server process's listener at commit (see db/notify.py)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_notify(CHANNEL, f"{session_id}:{last_seq}")))

@@ -33,6 +33,7 @@ async def upgrade(database: Database) -> None:
     async with database.write() as conn:
         if database.backend == "postgresql":
             await conn.execute(text(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})"))
+            await conn.execute(text("SET LOCAL statement_timeout = 0"))  # DDL may take long
         await conn.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
 
 

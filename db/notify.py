@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 import asyncpg
@@ -33,14 +33,20 @@ class Notifier:
 
     def __init__(self):
         self._watchers: dict[uuid.UUID, set[asyncio.Event]] = defaultdict(set)
+        self._kinds: Counter[str] = Counter()
+        # Set when the server begins to shut down: waiters answer or end now.
+        self.closing = asyncio.Event()
 
     @contextlib.contextmanager
-    def watch(self, session_id: uuid.UUID) -> Iterator[asyncio.Event]:
+    def watch(self, session_id: uuid.UUID, kind: str = "long_poll") -> Iterator[asyncio.Event]:
+        """Register a waiter (a long_poll or a stream) for wake-ups of this session."""
         event = asyncio.Event()
         self._watchers[session_id].add(event)
+        self._kinds[kind] += 1
         try:
             yield event
         finally:
+            self._kinds[kind] -= 1
             watchers = self._watchers.get(session_id)
             if watchers is not None:
                 watchers.discard(event)
@@ -50,6 +56,14 @@ class Notifier:
     @property
     def watching(self) -> int:
         return sum(len(watchers) for watchers in self._watchers.values())
+
+    def watching_by_kind(self) -> dict[str, int]:
+        return {kind: self._kinds[kind] for kind in ("long_poll", "stream")}
+
+    def shutdown(self) -> None:
+        """The server stops: every waiter answers now (long-polls) or ends (streams)."""
+        self.closing.set()
+        self.wake_all()
 
     def wake(self, session_id: uuid.UUID) -> None:
         for event in self._watchers.get(session_id, ()):

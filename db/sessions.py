@@ -6,14 +6,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.errors import ForbiddenTransition, SessionAlreadyExists, SessionNotFound
-from db.events import append_events
-from db.tables import sessions
+from db.events import append_events, notify_change
+from db.tables import events, sessions
 
 INITIAL_STATUS = "pending"
 TERMINAL = ("completed", "failed", "cancelled")
@@ -101,7 +101,7 @@ async def update_session_status(
     if old != status:
         if status not in NEXT_STATUSES[old]:
             raise ForbiddenTransition(old, status, NEXT_STATUSES[old])
-        [changed] = await append_events(
+        appended = await append_events(
             conn,
             session_id=session_id,
             new_events=[
@@ -113,6 +113,7 @@ async def update_session_status(
             ],
             now=now,
         )
+        [changed] = appended.events
         await conn.execute(
             update(sessions)
             .where(sessions.c.id == session_id)
@@ -122,3 +123,41 @@ async def update_session_status(
             )
         )
     return await read_session(conn, session_id)
+
+
+async def delete_session(
+    conn: AsyncConnection, session_id: uuid.UUID, *, chunk: int = 50_000
+) -> int | None:
+    """Delete a session and its events in the caller's transaction; None if there is no such
+    session, else how many events went with it.
+
+    Events go in seq ranges of `chunk` rows, so no single statement runs into the statement
+    timeout however large the session; the session row is locked first, so appends wait.
+    """
+    query = select(sessions.c.last_seq).where(sessions.c.id == session_id).with_for_update()
+    last_seq = (await conn.execute(query)).scalar()
+    if last_seq is None:
+        return None
+    for low in range(0, last_seq, chunk):
+        await conn.execute(
+            delete(events).where(
+                events.c.session_id == session_id, events.c.seq > low, events.c.seq <= low + chunk
+            )
+        )
+    await conn.execute(delete(sessions).where(sessions.c.id == session_id))
+    await notify_change(conn, session_id, 0)  # streams of it end
+    return last_seq
+
+
+async def list_finished_before(
+    conn: AsyncConnection, cutoff: datetime, statuses: tuple[str, ...], *, limit: int
+) -> list[uuid.UUID]:
+    """Ids of sessions in `statuses` (terminal ones) that finished (or last changed) before."""
+    finished = func.coalesce(sessions.c.completed_at, sessions.c.updated_at)
+    query = (
+        select(sessions.c.id)
+        .where(sessions.c.status.in_(statuses), finished < cutoff)
+        .order_by(finished)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).scalars())

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from db.engine import Database
 from db.notify import Notifier
+from session_events.observability import Metrics
 from session_events.settings import Settings
 
 
@@ -26,6 +27,10 @@ def database() -> Database:
 def notifier() -> Notifier:
     """Wakes the requests waiting on a session (long-polls, streams) when it gets events."""
     return context.scope["state"]["notifier"]
+
+
+def metrics() -> Metrics:
+    return context.scope["state"]["metrics"]
 
 
 def settings() -> Settings:

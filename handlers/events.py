@@ -17,6 +17,7 @@ from handlers.common import (
     database,
     event_json,
     json_response,
+    metrics,
     notifier,
     pagination,
     parse_timestamp,
@@ -164,7 +165,11 @@ async def list_events(
         return (await listing.read(if_none_match)).response
     # Long-poll: watch before reading, so an append between the read and the sleep still wakes.
     deadline = time.monotonic() + wait
-    with notifier().watch(listing.session_id) as woken, Sleeper(woken) as sleeper:
+    waiters = notifier()
+    with (
+        waiters.watch(listing.session_id, "long_poll") as woken,
+        Sleeper(woken, waiters.closing) as sleeper,
+    ):
         answer = await listing.read(if_none_match)
         while answer.nothing_new:
             if await sleeper.sleep(deadline - time.monotonic()) is not Woke.WOKEN:
@@ -188,6 +193,7 @@ async def append_events(session_id, body):
     ]
     session_id = uuid.UUID(session_id)
     async with database().write() as conn:
-        stored = await db_events.append_events(conn, session_id=session_id, new_events=new_events)
+        appended = await db_events.append_events(conn, session_id=session_id, new_events=new_events)
     notifier().committed(session_id)
-    return json_response({"items": [event_json(event) for event in stored]}, 201)
+    metrics().appended.inc(appended.stored)
+    return json_response({"items": [event_json(event) for event in appended.events]}, 201)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from starlette.responses import Response
+
 from db import sessions as db_sessions
 from db.errors import SessionNotFound
 from handlers.common import (
@@ -59,3 +61,13 @@ async def update_session(session_id, body):
         session = await db_sessions.update_session_status(conn, session_id, body["status"])
     notifier().committed(session_id)
     return json_response(session_json(session))
+
+
+async def delete_session(session_id):
+    session_id = uuid.UUID(session_id)
+    async with database().write() as conn:
+        removed = await db_sessions.delete_session(conn, session_id)
+    if removed is None:
+        raise SessionNotFound(session_id)
+    notifier().committed(session_id)  # its streams end
+    return Response(status_code=204)

@@ -47,7 +47,8 @@ async def _events(session_id: uuid.UUID, cursor: int, event_types: tuple, heartb
     already covered), so nothing is lost or sent twice between replay and live.
     """
     yield b"retry: %d\n\n" % RETRY_MS
-    with notifier().watch(session_id) as woken, Sleeper(woken) as sleeper:
+    waiters = notifier()
+    with waiters.watch(session_id, "stream") as woken, Sleeper(woken, waiters.closing) as sleeper:
         while True:
             async with database().read() as conn:
                 session = await db_sessions.read_session(conn, session_id)
@@ -67,5 +68,5 @@ async def _events(session_id: uuid.UUID, cursor: int, event_types: tuple, heartb
             # Quiet until an append wakes us: heartbeats only, no reads.
             while (woke := await sleeper.sleep(heartbeat)) is Woke.TIMEOUT:
                 yield b": heartbeat\n\n"
-            if woke is Woke.GONE:
+            if woke is not Woke.WOKEN:  # the client left, or the server is stopping
                 return

@@ -13,6 +13,7 @@ class Woke(enum.Enum):
     WOKEN = "woken"  # something was appended to the session (or the listener says: look again)
     TIMEOUT = "timeout"
     GONE = "gone"  # the client disconnected
+    CLOSING = "closing"  # the server is shutting down
 
 
 async def _client_gone(receive) -> None:
@@ -21,18 +22,22 @@ async def _client_gone(receive) -> None:
 
 
 class Sleeper:
-    """Sleeps until the session's `woken` event, a timeout, or the client leaving.
+    """Sleeps until the session's `woken` event, a timeout, the client leaving or the server
+    closing.
 
-    The two waits are tasks kept across sleeps, so a long-lived stream that mostly times out
+    The waits are tasks kept across sleeps, so a long-lived stream that mostly times out
     (heartbeats) does not create and cancel tasks every time. Use as a context manager.
     """
 
-    def __init__(self, woken: asyncio.Event):
+    def __init__(self, woken: asyncio.Event, closing: asyncio.Event):
         self._woken = woken
         self._wake: asyncio.Future | None = None
         self._gone = asyncio.ensure_future(_client_gone(context.receive))
+        self._closing = asyncio.ensure_future(closing.wait())
 
     async def sleep(self, timeout: float) -> Woke:
+        if self._closing.done():
+            return Woke.CLOSING
         if self._gone.done():
             return Woke.GONE
         if timeout <= 0:
@@ -40,18 +45,24 @@ class Sleeper:
         if self._wake is None:
             self._wake = asyncio.ensure_future(self._woken.wait())
         done, _ = await asyncio.wait(
-            {self._wake, self._gone}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            {self._wake, self._gone, self._closing},
+            timeout=timeout,
+            return_when=asyncio.FIRST_COMPLETED,
         )
+        if self._closing in done:
+            return Woke.CLOSING
+        if self._gone in done:
+            return Woke.GONE
         if self._wake in done:
             self._wake = None
             self._woken.clear()
             return Woke.WOKEN
-        return Woke.GONE if self._gone in done else Woke.TIMEOUT
+        return Woke.TIMEOUT
 
     def __enter__(self) -> Sleeper:
         return self
 
     def __exit__(self, *_exc) -> None:
-        for task in (self._wake, self._gone):
+        for task in (self._wake, self._gone, self._closing):
             if task is not None:
                 task.cancel()

@@ -1,4 +1,4 @@
-"""The `session-events` command: serve, migrate."""
+"""The `session-events` command: serve, migrate, prune."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import uvicorn
 
 from db import migrate
 from db.engine import Database
+from db.sessions import TERMINAL
 from session_events.app import create_app
 from session_events.demo import create_demo_session, run_demo
 from session_events.logs import configure_logging
+from session_events.prune import parse_age, parse_statuses, prune
 from session_events.security import KeyRing
 from session_events.settings import Settings, SettingsError, load_settings
 
@@ -34,6 +36,17 @@ def _parser() -> argparse.ArgumentParser:
         help="also run a simulated workflow that appends events to a demo session",
     )
     commands.add_parser("migrate", help="apply pending database migrations and exit")
+    prune = commands.add_parser(
+        "prune", help="delete finished sessions (and their events) older than an age"
+    )
+    prune.add_argument(
+        "--older-than", required=True, help="age since the session finished: 30d, 12h, 90m, 2w"
+    )
+    prune.add_argument(
+        "--status",
+        default=",".join(TERMINAL),
+        help="comma-separated finished statuses to prune (default: %(default)s)",
+    )
     return parser
 
 
@@ -60,21 +73,36 @@ def _keyring(settings: Settings, demo_key: str | None) -> tuple[KeyRing, str | N
 async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
     demo_key = KeyRing.generated_key() if demo else None
     keyring, shown_key = _keyring(settings, demo_key)
-    app = create_app(settings, keyring)
+    stopping = asyncio.Event()
+    app = create_app(settings, keyring, shutdown=stopping)
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     server = uvicorn.Server(config)
-    demo_task = None
+    tasks = [asyncio.create_task(_tell_when_stopping(server, stopping))]
     if demo_key:
-        demo_task = asyncio.create_task(_demo(server, host, port, demo_key, shown_key))
+        tasks.append(asyncio.create_task(_demo(server, host, port, demo_key, shown_key)))
     try:
         await server.serve()
     finally:
-        if demo_task:
-            demo_task.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await demo_task
+                await task
+
+
+async def _tell_when_stopping(server: uvicorn.Server, stopping: asyncio.Event) -> None:
+    """On SIGTERM/SIGINT uvicorn stops accepting and waits for open requests; this makes waiting
+    long-polls answer and streams end, so that wait is short."""
+    while not server.should_exit:
+        await asyncio.sleep(0.1)
+    stopping.set()
 
 
 async def _demo(
@@ -93,6 +121,24 @@ async def _demo(
         flush=True,
     )
     await run_demo(base_url, api_key, session_id)
+
+
+async def _prune(settings: Settings, older_than: str, statuses: str) -> int:
+    try:
+        age, finished = parse_age(older_than), parse_statuses(statuses)
+    except ValueError as error:
+        print(f"session-events prune: {error}", file=sys.stderr)
+        return 2
+    database = Database(settings.database_url, statement_timeout=settings.db_statement_timeout)
+    try:
+        removed, events = await prune(database, age, finished)
+    finally:
+        await database.dispose()
+    print(
+        f"Pruned {removed} session(s) and {events} event(s) that finished more than "
+        f"{older_than} ago with status {', '.join(finished)}."
+    )
+    return 0
 
 
 async def _migrate(settings: Settings) -> None:
@@ -114,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_format, settings.log_level)
     if args.command == "serve":
         asyncio.run(_serve(settings, args.host, args.port, args.demo))
+    elif args.command == "prune":
+        return asyncio.run(_prune(settings, args.older_than, args.status))
     else:
         asyncio.run(_migrate(settings))
     return 0

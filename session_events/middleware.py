@@ -10,6 +10,8 @@ import orjson
 import structlog
 from connexion.exceptions import ProblemException
 
+from session_events.observability import Metrics
+
 access_log = structlog.get_logger("session_events.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 DEMO_REQUEST_PREFIX = "demo-"
@@ -17,15 +19,17 @@ TOO_LARGE = "The request body is larger than {limit} bytes; send fewer or smalle
 
 
 class AccessLog:
-    """One log line per request (method, route, status, duration_ms, session_id, request_id).
+    """One log line and one metrics observation per request (method, route, status, duration,
+    session_id, request_id).
 
     The request id comes from X-Request-ID when it is well-formed, is generated otherwise, is
     bound to every log line of the request and is returned on every response.
     """
 
-    def __init__(self, app, *, routes: dict[str, str]):
+    def __init__(self, app, *, routes: dict[str, str], metrics: Metrics):
         self.app = app
         self.routes = routes  # operationId -> route template
+        self.metrics = metrics
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -54,6 +58,9 @@ class AccessLog:
             await self.app(scope, receive, send_with_id)
         finally:
             routing = extensions.get("connexion_routing", {})
+            route = self.routes.get(routing.get("operation_id"), "unrouted")
+            seconds = time.perf_counter() - started
+            self.metrics.observe(scope["method"], route.split(" ", 1)[-1], status, seconds)
             # The demo producer's appends (request ids demo-...) would bury everything else.
             log = (
                 access_log.debug if request_id.startswith(DEMO_REQUEST_PREFIX) else access_log.info
@@ -61,9 +68,9 @@ class AccessLog:
             log(
                 "request",
                 method=scope["method"],
-                route=self.routes.get(routing.get("operation_id"), "unrouted"),
+                route=route,
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
                 session_id=path_params.get("session_id"),
             )
             structlog.contextvars.unbind_contextvars("request_id")

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import yaml
+from session_events.contract import load_contract
 
-SPEC = Path(__file__).resolve().parent.parent / "openapi" / "events-api.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 class Routes:
-    def __init__(self, spec_path: Path = SPEC):
-        spec = yaml.safe_load(spec_path.read_text())
+    def __init__(self, spec: dict | None = None):
+        spec = spec or load_contract()
         base = spec["servers"][0]["url"]
         self.templates: dict[str, str] = {}  # operationId -> "GET /api/v2/sessions/{session_id}"
         self._methods: list[tuple[re.Pattern, list[str]]] = []

@@ -28,6 +28,12 @@ class Settings:
     db_pool_size: int = 10
     db_pool_timeout: float = 10.0
     stream_heartbeat_seconds: float = 15.0
+    db_statement_timeout: float = 5.0
+    db_connect_timeout: float = 5.0
+    shutdown_timeout: float = 20.0
+    max_events_per_batch: int = 1000
+    max_message_length: int = 1048576
+    max_event_data_bytes: int = 1048576
 
     @property
     def backend(self) -> str:
@@ -59,6 +65,10 @@ def _number(name: str, value: str | None, default, kind=int, minimum=1):
     if not math.isfinite(number) or number < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, not {value!r}")
     return number
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    return _number(name, env.get(name), default, kind=float, minimum=0.1)
 
 
 def _choice(name: str, value: str | None, default: str, choices: tuple[str, ...]) -> str:
@@ -114,12 +124,18 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Sett
         db_pool_timeout=_number(
             "EVENTS_DB_POOL_TIMEOUT", env.get("EVENTS_DB_POOL_TIMEOUT"), 10.0, kind=float
         ),
-        stream_heartbeat_seconds=_number(
-            "EVENTS_STREAM_HEARTBEAT_SECONDS",
-            env.get("EVENTS_STREAM_HEARTBEAT_SECONDS"),
-            15.0,
-            kind=float,
-            minimum=0.1,
+        stream_heartbeat_seconds=_seconds(env, "EVENTS_STREAM_HEARTBEAT_SECONDS", 15.0),
+        db_statement_timeout=_seconds(env, "EVENTS_DB_STATEMENT_TIMEOUT", 5.0),
+        db_connect_timeout=_seconds(env, "EVENTS_DB_CONNECT_TIMEOUT", 5.0),
+        shutdown_timeout=_seconds(env, "EVENTS_SHUTDOWN_TIMEOUT", 20.0),
+        max_events_per_batch=_number(
+            "EVENTS_MAX_EVENTS_PER_BATCH", env.get("EVENTS_MAX_EVENTS_PER_BATCH"), 1000
+        ),
+        max_message_length=_number(
+            "EVENTS_MAX_MESSAGE_LENGTH", env.get("EVENTS_MAX_MESSAGE_LENGTH"), 1048576
+        ),
+        max_event_data_bytes=_number(
+            "EVENTS_MAX_EVENT_DATA_BYTES", env.get("EVENTS_MAX_EVENT_DATA_BYTES"), 1048576
         ),
     )
     values.update(overrides)

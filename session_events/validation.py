@@ -77,6 +77,22 @@ def to_json_schema(schema: Any) -> Any:
     return result
 
 
+class MaxBytes:
+    """`x-max-bytes`: the value's size as compact UTF-8 JSON, at most this many bytes.
+
+    A limit JSON Schema has no keyword for; the contract puts it on event_data.
+    """
+
+    def __init__(self, _parent_schema, limit: int, _schema_path):
+        self.limit = limit
+
+    def validate(self, instance: Any) -> None:
+        size = len(json.dumps(instance, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > self.limit:
+            raise ValueError(f"is {size} bytes as JSON, more than the {self.limit} allowed")
+
+
+KEYWORDS = {"x-max-bytes": MaxBytes}
 _compiled: dict[int, tuple[dict, Any]] = {}
 
 
@@ -89,7 +105,10 @@ def compiled(schema: dict):
     entry = _compiled.get(id(schema))
     if entry is None:
         validator = jsonschema_rs.Draft4Validator(
-            to_json_schema(schema), validate_formats=True, formats={"uuid": _is_uuid}
+            to_json_schema(schema),
+            validate_formats=True,
+            formats={"uuid": _is_uuid},
+            keywords=KEYWORDS,
         )
         entry = _compiled[id(schema)] = (schema, validator)
     return entry[1]
@@ -141,6 +160,8 @@ def describe(error: jsonschema_rs.ValidationError, name: str, schema: dict) -> s
             f"{where} has unknown field(s) {', '.join(map(repr, limit))}; "
             f"the fields allowed are {', '.join(allowed) or 'none'}."
         )
+    elif keyword in KEYWORDS:
+        return f"{where} {error.message}."
     else:
         return f"{where} is invalid: {error.message}."
     return f"{where} {rule} (got {_shown(error.instance)})."

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from session_events.routes import SPEC, Routes
+from session_events.contract import SPEC
+from session_events.routes import Routes
 
 SESSION = "/api/v2/sessions/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 
@@ -21,6 +22,7 @@ def test_templates_map_every_operation_to_method_and_path():
         "handlers.events.list_events": "GET /api/v2/sessions/{session_id}/events",
         "handlers.events.append_events": "POST /api/v2/sessions/{session_id}/events",
         "handlers.sessions.update_session": "PATCH /api/v2/sessions/{session_id}",
+        "handlers.sessions.delete_session": "DELETE /api/v2/sessions/{session_id}",
         "handlers.stream.stream_events": "GET /api/v2/sessions/{session_id}/events/stream",
     }
 
@@ -36,9 +38,8 @@ def test_templates_cover_every_operation_id_of_the_contract():
     assert set(Routes().templates) == operation_ids
 
 
-def test_templates_of_a_given_contract_file(tmp_path):
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(
+def test_templates_of_a_given_contract():
+    spec = yaml.safe_load(
         "servers: [{url: /v9}]\n"
         "paths:\n"
         "  /things/{thing_id}:\n"
@@ -58,7 +59,7 @@ def test_sessions_allow_get_head_and_post():
 
 
 def test_one_session_allows_get_and_head():
-    assert Routes().allowed_methods(SESSION) == ["GET", "HEAD", "PATCH"]
+    assert Routes().allowed_methods(SESSION) == ["DELETE", "GET", "HEAD", "PATCH"]
 
 
 def test_events_allow_get_head_and_post():

@@ -28,7 +28,10 @@ async def append(database, session_id, *event_types, now=None, ids=None):
         for i, t in enumerate(event_types)
     ]
     async with database.write() as conn:
-        return await db_events.append_events(conn, session_id=session_id, new_events=batch, now=now)
+        appended = await db_events.append_events(
+            conn, session_id=session_id, new_events=batch, now=now
+        )
+    return appended.events
 
 
 async def test_seq_is_gap_free_across_batches(database):

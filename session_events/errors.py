@@ -1,0 +1,83 @@
+"""Problem responses for what handlers raise: refusals of the data layer, 405s, and the database
+being out of reach (503 with Retry-After, never a 500)."""
+
+from __future__ import annotations
+
+import structlog
+from connexion.http_facts import HTTP_STATUS_CODES
+from connexion.problem import problem
+from sqlalchemy import exc as sa
+
+from db.errors import (
+    DataError,
+    EventIdConflict,
+    ForbiddenTransition,
+    SessionAlreadyExists,
+    SessionNotFound,
+)
+
+log = structlog.get_logger("session_events")
+
+STATUS_OF_ERROR = {
+    SessionNotFound: 404,
+    SessionAlreadyExists: 409,
+    EventIdConflict: 409,
+    ForbiddenTransition: 409,
+}
+RETRY_AFTER_SECONDS = 1
+UNREACHABLE = "The database cannot be reached right now; nothing was written. Retry in a moment."
+BUSY = (
+    "Every database connection stayed busy for the configured wait (EVENTS_DB_POOL_TIMEOUT); "
+    "nothing was written. Retry in a moment."
+)
+# Errors that mean "the database is down, restarting, unreachable or too slow", not a bug.
+UNAVAILABLE = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, OSError, TimeoutError)
+
+
+def data_error_problem(_request, error: DataError):
+    status = STATUS_OF_ERROR[type(error)]
+    return problem(status=status, title=HTTP_STATUS_CODES[status], detail=str(error))
+
+
+def method_not_allowed(request, _error):
+    """405 with an Allow header naming every method the contract gives the path."""
+    allowed = request.scope["state"]["routes"].allowed_methods(request.url.path)
+    return problem(
+        status=405,
+        title="Method Not Allowed",
+        detail=f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+        headers={"Allow": ", ".join(allowed)},
+    )
+
+
+def is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, UNAVAILABLE)
+
+
+def database_unavailable(_request, error: Exception):
+    """503 + Retry-After for an unreachable, restarting, slow or saturated database."""
+    if not is_unavailable(error):  # a DBAPIError that is a bug, not an outage
+        log.error("database_error", error=repr(error))
+        return problem(
+            status=500,
+            title="Internal Server Error",
+            detail="The server encountered an internal error and was unable to complete your "
+            "request.",
+        )
+    log.warning("database_unavailable", error=type(error).__name__)
+    return problem(
+        status=503,
+        title="Service Unavailable",
+        detail=BUSY if isinstance(error, sa.TimeoutError) else UNREACHABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def add_error_handlers(app) -> None:
+    for error_class in STATUS_OF_ERROR:
+        app.add_error_handler(error_class, data_error_problem)
+    app.add_error_handler(405, method_not_allowed)
+    for error_class in (sa.DBAPIError, *UNAVAILABLE):
+        app.add_error_handler(error_class, database_unavailable)

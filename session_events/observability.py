@@ -1,0 +1,139 @@
+"""What an operator sees: Prometheus metrics, /healthz and /readyz (outside /api/v2, no key).
+
+Metrics live in a registry of the app's own (not prometheus_client's global one), so several apps
+in one process (the tests) do not mix their figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+
+from db import migrate
+
+# An API whose p95 target is tens of milliseconds; the top buckets catch long-polls.
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        labels = ["method", "endpoint", "status"]
+        self.duration = Histogram(
+            "testboost_api_request_duration_seconds",
+            "Time to answer a request (streams: until they end), by route template.",
+            labels,
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "testboost_api_requests",
+            "Requests answered, by route template and status.",
+            labels,
+            registry=self.registry,
+        )
+        self.appended = Counter(
+            "testboost_events_appended",
+            "Events stored by appends (retried events that were already stored not counted).",
+            registry=self.registry,
+        )
+        self._state: dict | None = None
+        self.registry.register(self)
+
+    def bind(self, state: dict) -> None:
+        """Read live gauges (waiting requests, pool) from the running app's state."""
+        self._state = state
+
+    def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+        self.duration.labels(method, endpoint, str(status)).observe(seconds)
+        self.requests.labels(method, endpoint, str(status)).inc()
+
+    def collect(self):
+        """Gauges read when scraped."""
+        if self._state is None:
+            return
+        waiting = GaugeMetricFamily(
+            "testboost_active_connections",
+            "Streams and long-polls open right now.",
+            labels=["kind"],
+        )
+        for kind, count in self._state["notifier"].watching_by_kind().items():
+            waiting.add_metric([kind], count)
+        yield waiting
+        database = self._state["database"]
+        yield GaugeMetricFamily(
+            "testboost_db_pool_in_use",
+            "Database connections checked out of the pool.",
+            value=database.pool_in_use(),
+        )
+        yield GaugeMetricFamily(
+            "testboost_db_pool_size",
+            "Database connections the pool may hold.",
+            value=database.pool_size,
+        )
+
+
+async def _respond(send, status: int, body: bytes, content_type: bytes, headers=()) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), *headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _readiness(state: dict) -> tuple[int, dict]:
+    database = state["database"]
+    try:
+        async with asyncio.timeout(2):
+            revision = await migrate.current_revision(database)
+    except Exception as error:  # whatever keeps the database from answering
+        return 503, {
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": f"The database cannot be reached ({type(error).__name__}).",
+        }
+    if revision != state["head_revision"]:
+        return 503, {
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": f"The database schema is at revision {revision}; this version needs "
+            f"{state['head_revision']}. Run `session-events migrate`.",
+        }
+    return 200, {"status": "ready", "database": database.backend, "revision": revision}
+
+
+class OpsEndpoints:
+    """GET /healthz (the process answers), /readyz (the database too), /metrics."""
+
+    def __init__(self, app, *, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path") if scope["type"] == "http" else None
+        if path == "/healthz":
+            return await _respond(send, 200, b'{"status":"alive"}', b"application/json")
+        if path == "/readyz":
+            status, body = await _readiness(scope["state"])
+            problem = status != 200
+            await _respond(
+                send,
+                status,
+                orjson.dumps(body),
+                b"application/problem+json" if problem else b"application/json",
+                [(b"retry-after", b"1")] if problem else [],
+            )
+            return None
+        if path == "/metrics":
+            body = generate_latest(self.metrics.registry)
+            return await _respond(send, 200, body, CONTENT_TYPE_LATEST.encode())
+        return await self.app(scope, receive, send)

@@ -1,0 +1,54 @@
+"""`session-events prune`: remove finished sessions past an age, a session per transaction."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from db import sessions as db_sessions
+from db.engine import Database
+
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(text: str) -> timedelta:
+    """'30d', '12h', '90m', '3600s', '2w' -> a timedelta; ValueError with a sentence otherwise."""
+    match = re.fullmatch(r"(\d+)([smhdw])", text.strip())
+    if not match:
+        raise ValueError(f"--older-than must be a number and a unit (s, m, h, d, w), not {text!r}")
+    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_statuses(text: str) -> tuple[str, ...]:
+    statuses = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    unfinished = [s for s in statuses if s not in db_sessions.TERMINAL]
+    if not statuses or unfinished:
+        raise ValueError(
+            "--status takes finished statuses only ("
+            + ", ".join(db_sessions.TERMINAL)
+            + f"), not {', '.join(unfinished) or 'nothing'}"
+        )
+    return statuses
+
+
+async def prune(
+    database: Database, older_than: timedelta, statuses: tuple[str, ...], *, batch: int = 100
+) -> tuple[int, int]:
+    """Delete sessions in `statuses` that finished more than `older_than` ago, with their events.
+
+    Each session goes in a transaction of its own (its events in bounded chunks), so appends to
+    live sessions never wait behind the whole prune. Returns (sessions, events) removed.
+    """
+    cutoff = datetime.now(UTC) - older_than
+    removed_sessions = removed_events = 0
+    while True:
+        async with database.read() as conn:
+            ids = await db_sessions.list_finished_before(conn, cutoff, statuses, limit=batch)
+        if not ids:
+            return removed_sessions, removed_events
+        for session_id in ids:
+            async with database.write() as conn:
+                events = await db_sessions.delete_session(conn, session_id)
+            if events is not None:
+                removed_sessions += 1
+                removed_events += events
