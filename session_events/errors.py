@@ -30,6 +30,10 @@ BUSY = (
     "Every database connection stayed busy for the configured wait (EVENTS_DB_POOL_TIMEOUT); "
     "nothing was written. Retry in a moment."
 )
+SLOW = (
+    "The database did not answer within the statement timeout (EVENTS_DB_STATEMENT_TIMEOUT); "
+    "nothing was written. Retry in a moment."
+)
 # Errors that mean "the database is down, restarting, unreachable or too slow", not a bug.
 UNAVAILABLE = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, OSError, TimeoutError)
 
@@ -50,10 +54,27 @@ def method_not_allowed(request, _error):
     )
 
 
+# SQLSTATE classes of an outage: connection exception, insufficient resources (too many
+# connections), operator intervention (shutdown, restart, statement timeout).
+OUTAGE_SQLSTATES = ("08", "53", "57")
+STATEMENT_TIMEOUT_SQLSTATE = "57014"
+
+
+def _sqlstate(error: BaseException) -> str:
+    return str(getattr(getattr(error, "orig", None), "sqlstate", "") or "")
+
+
 def is_unavailable(error: BaseException) -> bool:
-    if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
+    if isinstance(error, sa.DBAPIError) and (
+        error.connection_invalidated or _sqlstate(error).startswith(OUTAGE_SQLSTATES)
+    ):
         return True
     return isinstance(error, UNAVAILABLE)
+
+
+def _timed_out(error: BaseException) -> bool:
+    """PostgreSQL's statement_timeout, or SQLite's progress handler interrupting a statement."""
+    return _sqlstate(error) == STATEMENT_TIMEOUT_SQLSTATE or "interrupted" in str(error)
 
 
 def database_unavailable(_request, error: Exception):
@@ -70,7 +91,11 @@ def database_unavailable(_request, error: Exception):
     return problem(
         status=503,
         title="Service Unavailable",
-        detail=BUSY if isinstance(error, sa.TimeoutError) else UNREACHABLE,
+        detail=BUSY
+        if isinstance(error, sa.TimeoutError)
+        else SLOW
+        if _timed_out(error)
+        else UNREACHABLE,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 

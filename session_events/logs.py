@@ -56,7 +56,9 @@ def configure_logging(log_format: str = "auto", level: str = "info") -> None:
     # Our access line covers every request; these would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("connexion.middleware.exceptions").setLevel(logging.ERROR)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Drivers log statements with their parameters (event payloads) at DEBUG: never show those.
+    for name in ("httpx", "aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

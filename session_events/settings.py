@@ -121,9 +121,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Sett
             ("debug", "info", "warning", "error"),
         ),
         db_pool_size=_number("EVENTS_DB_POOL_SIZE", env.get("EVENTS_DB_POOL_SIZE"), 10),
-        db_pool_timeout=_number(
-            "EVENTS_DB_POOL_TIMEOUT", env.get("EVENTS_DB_POOL_TIMEOUT"), 10.0, kind=float
-        ),
+        db_pool_timeout=_seconds(env, "EVENTS_DB_POOL_TIMEOUT", 10.0),
         stream_heartbeat_seconds=_seconds(env, "EVENTS_STREAM_HEARTBEAT_SECONDS", 15.0),
         db_statement_timeout=_seconds(env, "EVENTS_DB_STATEMENT_TIMEOUT", 5.0),
         db_connect_timeout=_seconds(env, "EVENTS_DB_CONNECT_TIMEOUT", 5.0),

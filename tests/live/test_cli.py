@@ -61,3 +61,30 @@ def test_serve_demo_prints_a_session_whose_events_arrive(live_server):
     assert seen >= 3
     first = httpx.get(f"{events_url}?per_page=100", headers={"X-API-Key": key}).json()["items"][-1]
     assert first["event_type"] == "workflow_started"
+
+
+def test_prune_reports_what_it_removed(database_url):
+    result = run_cli(
+        "prune",
+        "--older-than",
+        "30d",
+        "--status",
+        "completed,failed",
+        EVENTS_DATABASE_URL=database_url,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "Pruned 0 session(s) and 0 event(s) that finished more than 30d ago with status "
+        "completed, failed."
+    )
+
+
+def test_prune_refuses_unfinished_statuses_and_bad_ages(database_url):
+    bad_status = run_cli(
+        "prune", "--older-than", "30d", "--status", "in_progress", EVENTS_DATABASE_URL=database_url
+    )
+    assert bad_status.returncode == 2
+    assert "--status takes finished statuses only" in bad_status.stderr
+    bad_age = run_cli("prune", "--older-than", "a month", EVENTS_DATABASE_URL=database_url)
+    assert bad_age.returncode == 2
+    assert "--older-than must be a number and a unit" in bad_age.stderr

@@ -7,73 +7,13 @@ disconnects and can look at the app's notifier afterwards.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
 import pytest
 
 from session_events.app import create_app
-from tests.conftest import READ_KEY, WRITE_KEY
-
-
-@contextlib.asynccontextmanager
-async def running(app):
-    """Run the app's lifespan; yield its state (database, notifier, ...)."""
-    inbox: asyncio.Queue = asyncio.Queue()
-    outbox: asyncio.Queue = asyncio.Queue()
-    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-    task = asyncio.create_task(app(scope, inbox.get, outbox.put))
-    await inbox.put({"type": "lifespan.startup"})
-    assert (await outbox.get())["type"] == "lifespan.startup.complete"
-    try:
-        yield scope["state"]
-    finally:
-        await inbox.put({"type": "lifespan.shutdown"})
-        await outbox.get()
-        await task
-
-
-async def request(app, state, method, path, query=b"", body=b"", key=READ_KEY, leave_after=None):
-    """One request; with `leave_after`, the client disconnects that many seconds in."""
-    sent = []
-    first = {"type": "http.request", "body": body, "more_body": False}
-
-    async def receive():
-        nonlocal first
-        if first is not None:
-            message, first = first, None
-            return message
-        if leave_after is None:
-            await asyncio.Event().wait()  # never leaves
-        await asyncio.sleep(leave_after)
-        return {"type": "http.disconnect"}
-
-    headers = [
-        (b"x-api-key", key.encode()),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query,
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-        "state": dict(state),
-    }
-
-    async def send(message):
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
+from tests.asgi import request, running
+from tests.conftest import WRITE_KEY
 
 
 @pytest.fixture
@@ -113,6 +53,9 @@ async def test_while_they_wait_they_are_registered(app_and_session):
     )
     await asyncio.sleep(0.3)
     assert state["notifier"].watching == 1
+    metrics = (await request(app, state, "GET", "/metrics"))[1]["body"].decode()
+    assert 'testboost_active_connections{kind="long_poll"} 1.0' in metrics
+    assert 'testboost_active_connections{kind="stream"} 0.0' in metrics
     waiting.cancel()
 
 

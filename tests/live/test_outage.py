@@ -1,0 +1,140 @@
+"""The database stops and starts again under a running server that keeps being read and written.
+
+A PostgreSQL server of this test's own is stopped in the middle: requests get 503 with
+Retry-After (never a 500, never a hang), /readyz says not ready, and once the database is back
+the service recovers by itself. Producers retry with the same event ids until acknowledged: in
+the end every acknowledged event is stored exactly once, with seq 1..N and no gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import READ, WRITE
+from tests.pg_server import PostgresServer, PostgresUnavailable
+from tests.servers import LiveServer
+
+TIMEOUTS = {
+    "EVENTS_DB_CONNECT_TIMEOUT": "2",
+    "EVENTS_DB_STATEMENT_TIMEOUT": "2",
+    "EVENTS_DB_POOL_TIMEOUT": "2",
+}
+
+
+@pytest.fixture
+def own_postgres(postgres):
+    postgres.require()  # same rules as every PostgreSQL test: fail in CI, skip elsewhere
+    if postgres.server is None:
+        pytest.skip("needs a throwaway server it may stop (EVENTS_TEST_DATABASE_URL is set)")
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as error:
+        pytest.fail(str(error))
+    yield server
+    server.stop()
+
+
+class Producer:
+    def __init__(self, http: httpx.AsyncClient, events_url: str):
+        self.http, self.events_url = http, events_url
+        self.acknowledged: set[str] = set()
+        self.pending: list[str] = []
+        self.statuses: list[int] = []
+
+    async def append(self, event_id: str) -> int | None:
+        """One try; the status, or None when the server could not be reached at all."""
+        started = time.monotonic()
+        try:
+            response = await self.http.post(
+                self.events_url,
+                json={"events": [{"id": event_id, "event_type": "tick"}]},
+                headers=WRITE,
+            )
+        except httpx.TransportError:
+            return None
+        assert time.monotonic() - started < 8, "a request hung instead of failing fast"
+        assert response.status_code in (201, 503), response.text
+        if response.status_code == 503:
+            assert response.headers["Retry-After"] == "1"
+            assert response.headers["content-type"] == "application/problem+json"
+        self.statuses.append(response.status_code)
+        if response.status_code == 201:
+            self.acknowledged.add(event_id)
+        return response.status_code
+
+    async def run(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            event_id = str(uuid.uuid4())
+            if await self.append(event_id) != 201:
+                self.pending.append(event_id)
+            await asyncio.sleep(0.05)
+
+    async def retry_pending(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self.pending and time.monotonic() < deadline:
+            if await self.append(self.pending[0]) == 201:
+                self.pending.pop(0)
+            else:
+                await asyncio.sleep(0.5)
+
+
+async def read_until(http: httpx.AsyncClient, url: str, seconds: float) -> list[int]:
+    statuses, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        response = await http.get(url, headers=READ)
+        assert response.status_code in (200, 503), response.text
+        statuses.append(response.status_code)
+        await asyncio.sleep(0.05)
+    return statuses
+
+
+async def test_a_database_restart_loses_nothing_and_needs_no_restart(own_postgres, tmp_path):
+    url = own_postgres.create_database("outage")
+    server = LiveServer(url, tmp_path / "server.log", **TIMEOUTS).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            created = await http.post(
+                "/api/v2/sessions", json={"session_type": "build"}, headers=WRITE
+            )
+            events_url = f"/api/v2/sessions/{created.json()['id']}/events"
+            producer = Producer(http, events_url)
+
+            await producer.run(1.0)
+            assert producer.statuses and set(producer.statuses) == {201}
+
+            own_postgres.stop_server()
+            down_reads, _ = await asyncio.gather(
+                read_until(http, events_url, 3.0), producer.run(3.0)
+            )
+            assert 503 in down_reads and 503 in producer.statuses
+            assert (await http.get("/readyz")).status_code == 503
+            assert (await http.get("/healthz")).status_code == 200  # alive, just not ready
+
+            own_postgres.start_server()
+            recovered_by = time.monotonic() + 30
+            while (await http.get("/readyz")).status_code != 200:
+                assert time.monotonic() < recovered_by, "the service did not recover by itself"
+                await asyncio.sleep(0.2)
+            await producer.run(1.0)
+            await producer.retry_pending(30)
+            assert producer.pending == []
+
+            listed = []
+            page = await http.get(f"{events_url}?order=asc&per_page=100", headers=READ)
+            while True:
+                listed += page.json()["items"]
+                if not page.json()["pagination"]["has_next"]:
+                    break
+                page = await http.get(page.links["next"]["url"], headers=READ)
+        ids = [event["id"] for event in listed]
+        assert sorted(ids) == sorted(producer.acknowledged)  # each acknowledged one, once
+        assert [event["seq"] for event in listed] == list(range(1, len(listed) + 1))
+        assert '"status": 500' not in server.output()
+    finally:
+        server.stop()

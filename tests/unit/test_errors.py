@@ -1,0 +1,46 @@
+"""session_events/errors.py: which database errors are outages (503), and what they say."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import exc as sa
+
+from session_events.errors import BUSY, SLOW, UNREACHABLE, database_unavailable, is_unavailable
+
+
+class DriverError(Exception):
+    def __init__(self, sqlstate: str):
+        super().__init__(f"sqlstate {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+def dbapi(sqlstate: str) -> sa.DBAPIError:
+    return sa.DBAPIError("SELECT 1", {}, DriverError(sqlstate))
+
+
+def answer(error: Exception) -> tuple[int, dict, dict]:
+    response = database_unavailable(None, error)
+    return response.status_code, json.loads(response.body), dict(response.headers or {})
+
+
+def test_outages_are_503_with_retry_after_and_a_sentence():
+    cases = [
+        (sa.TimeoutError("pool"), BUSY),
+        (dbapi("57014"), SLOW),
+        (sa.OperationalError("SELECT 1", {}, Exception("interrupted")), SLOW),
+        (dbapi("08006"), UNREACHABLE),
+        (dbapi("57P01"), UNREACHABLE),
+        (ConnectionRefusedError(111, "refused"), UNREACHABLE),
+        (sa.InterfaceError("SELECT 1", {}, Exception("closed")), UNREACHABLE),
+    ]
+    for error, detail in cases:
+        status, body, headers = answer(error)
+        assert (status, body["detail"], headers["Retry-After"]) == (503, detail, "1"), error
+
+
+def test_a_database_error_that_is_a_bug_stays_a_500():
+    assert not is_unavailable(dbapi("42601"))  # syntax error
+    status, body, _ = answer(dbapi("42601"))
+    assert status == 500
+    assert body["title"] == "Internal Server Error"
