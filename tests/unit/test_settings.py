@@ -156,7 +156,7 @@ def test_the_minimum_itself_is_accepted():
     ("name", "value", "rule"),
     [
         ("EVENTS_DB_POOL_SIZE", "0", "must be at least 1"),
-        ("EVENTS_DB_POOL_TIMEOUT", "0.5", "must be at least 1"),
+        ("EVENTS_DB_POOL_TIMEOUT", "0.05", "must be at least 0.1"),
         ("EVENTS_MAX_BODY_BYTES", "-1", "must be at least 1"),
         ("EVENTS_MAX_BODY_BYTES", "4MB", "must be a number"),
         ("EVENTS_DB_POOL_SIZE", "2.5", "must be a number"),
