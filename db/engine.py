@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from sqlalchemy import event
+from sqlalchemy import exc as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -53,6 +56,42 @@ def _prepare_sqlite(engine: AsyncEngine, begin: str | None, statement_timeout: f
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(connection):
             connection.exec_driver_sql(begin)
+
+
+# Called with (statement, parameters) before every statement a DriverReader runs: the tests' view
+# of what the hot path asks the database (SQLAlchemy's cursor events do not see these).
+statement_listeners: list = []
+
+# asyncpg errors after which the connection must not go back to the pool.
+_BROKEN = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError, TimeoutError)
+
+
+class DriverReader:
+    """A pooled asyncpg connection used as is, for the reads on the hot path.
+
+    Each statement costs a fraction of what SQLAlchemy's execution adds per statement; asyncpg
+    prepares it once per connection and caches it. asyncpg's errors come out as SQLAlchemy's
+    (OperationalError for an outage, DBAPIError otherwise), like those of every other query.
+    """
+
+    def __init__(self, driver_connection):
+        self.driver = driver_connection
+        self.broken = False
+
+    async def fetchrow(self, statement: str, *parameters):
+        for listener in statement_listeners:
+            listener(statement, parameters)
+        try:
+            return await self.driver.fetchrow(statement, *parameters)
+        except (asyncpg.PostgresError, *_BROKEN) as error:
+            raise self._translated(statement, parameters, error) from error
+
+    def _translated(self, statement, parameters, error) -> Exception:
+        sqlstate = str(getattr(error, "sqlstate", "") or "")
+        self.broken = isinstance(error, _BROKEN) or sqlstate.startswith(("08", "57P"))
+        outage = self.broken or sqlstate.startswith(("53", "57"))
+        kind = sa.OperationalError if outage else sa.DBAPIError
+        return kind(statement, parameters, error, connection_invalidated=self.broken)
 
 
 class Database:
@@ -111,6 +150,29 @@ class Database:
         """A connection for reads, each statement on its own (autocommit)."""
         async with self.reader.connect() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def read_direct(self) -> AsyncIterator[DriverReader | AsyncConnection]:
+        """A connection for the hot read path: on PostgreSQL a DriverReader (asyncpg itself, from
+        the same pool, with the same limits), on SQLite the usual autocommit AsyncConnection."""
+        if self.backend == "sqlite":
+            async with self.read() as conn:
+                yield conn
+            return
+        try:
+            pooled = await self.writer.raw_connection()
+        except (self.writer.dialect.loaded_dbapi.Error, OSError, TimeoutError) as error:
+            # Connecting failed; SQLAlchemy wraps this only for its own Connections.
+            unreachable = sa.OperationalError("connect", None, error, connection_invalidated=True)
+            raise unreachable from error
+        reader = DriverReader(pooled.driver_connection)
+        try:
+            yield reader
+        finally:
+            if reader.broken:
+                await greenlet_spawn(pooled.invalidate)
+            else:
+                pooled.close()  # no transaction was begun: nothing to roll back, no I/O
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

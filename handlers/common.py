@@ -13,6 +13,7 @@ import orjson
 from connexion import context
 from starlette.responses import Response
 
+from db.documents import format_timestamp
 from db.engine import Database
 from db.notify import Notifier
 from session_events.observability import Metrics
@@ -62,11 +63,6 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
     return Response(dumps(body), status, headers, media_type="application/json")
 
 
-def format_timestamp(value: datetime) -> str:
-    """2026-01-13T14:30:00.123456Z: UTC with six fractional digits, fit to come back as since."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
-
-
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
 )
@@ -109,20 +105,6 @@ def pagination(page: int, per_page: int, total: int | None, has_next: bool | Non
         "total_pages": total_pages,
         "has_next": page < total_pages if has_next is None else has_next,
         "has_prev": page > 1 and total != 0,
-    }
-
-
-def event_json(event: Mapping[str, Any]) -> dict[str, Any]:
-    step_id = event["step_id"]
-    return {
-        "id": str(event["id"]),
-        "session_id": str(event["session_id"]),
-        "seq": event["seq"],
-        "step_id": None if step_id is None else str(step_id),
-        "event_type": event["event_type"],
-        "event_data": event["event_data"],
-        "message": event["message"],
-        "timestamp": format_timestamp(event["timestamp"]),
     }
 
 

@@ -10,12 +10,12 @@ from connexion.exceptions import BadRequestProblem
 from starlette.responses import Response
 
 from db import events as db_events
-from db import sessions as db_sessions
+from db import pages as db_pages
+from db.documents import event_document
 from db.errors import SessionNotFound
 from handlers.common import (
     base_path,
     database,
-    event_json,
     json_response,
     metrics,
     notifier,
@@ -75,62 +75,74 @@ class Listing:
             self.include_total,
         )
 
-    async def read(self, if_none_match: str | None, previous: Answer | None = None) -> Answer:
-        """The answer as of now; `previous` is reused if the session has not changed since."""
-        async with database().read() as conn:
-            session = await db_sessions.read_session(conn, self.session_id)
-            if session is None:
-                raise SessionNotFound(self.session_id)
-            latest_seq = session["last_seq"]
-            if previous is not None and previous.latest_seq == latest_seq:
-                return previous
-            # The body is a function of the session's identity and counter and of the query.
-            tag = etag(
-                self.session_id,
-                session["created_at"],
-                latest_seq,
-                self.filters,
-                self.until_seq,
-                self.page,
-            )
-            headers = {"ETag": tag, "Cache-Control": "no-cache"}
-            if etag_matches(if_none_match, tag):
-                return Answer(Response(status_code=304, headers=headers), latest_seq, True)
-            body, upper = await self._page(conn, latest_seq)
-        headers["Link"] = link_header(
-            f"{base_path()}/sessions/{self.session_id}/events",
-            {**self.filters, "until_seq": upper},
-            page=self.page,
-            has_next=body["pagination"]["has_next"],
-            last_page=body["pagination"]["total_pages"],
-        )
-        return Answer(json_response(body, headers=headers), latest_seq, not body["items"])
-
-    async def _page(self, conn, latest_seq: int) -> tuple[dict, int]:
-        """The body, and the upper seq bound the links pin."""
-        lower = self.after_seq
-        if self.since is not None:
-            at_since = await db_events.read_seq_at(
-                conn, session_id=self.session_id, timestamp=parse_timestamp(self.since)
-            )
-            lower = max(lower, at_since)
-        upper = latest_seq if self.until_seq is None else min(self.until_seq, latest_seq)
-        seq_range = db_events.SeqRange(self.session_id, lower, upper, self.event_types)
-        total = await db_events.count_events(conn, seq_range) if self.include_total else None
-        rows = await db_events.list_events(
-            conn,
-            seq_range,
-            limit=self.per_page if self.include_total else self.per_page + 1,  # +1: has_next
-            offset=(self.page - 1) * self.per_page,
+    def query(self) -> db_pages.ListingQuery:
+        return db_pages.ListingQuery(
+            session_id=self.session_id,
+            since=None if self.since is None else parse_timestamp(self.since),
+            event_types=self.event_types,
+            after_seq=self.after_seq,
+            until_seq=self.until_seq,
             ascending=self.order == "asc",
+            offset=(self.page - 1) * self.per_page,
+            limit=self.per_page,
+            count_total=self.include_total,
         )
-        has_next = None if self.include_total else len(rows) > self.per_page
-        body = {
-            "items": [event_json(row) for row in rows[: self.per_page]],
-            "pagination": pagination(self.page, self.per_page, total, has_next),
-            "latest_seq": latest_seq,
+
+    def etag(self, version: db_pages.Version) -> str:
+        """The body is a function of the session's identity and counter and of the query."""
+        return etag(
+            self.session_id,
+            version.created_at,
+            version.latest_seq,
+            self.filters,
+            self.until_seq,
+            self.page,
+        )
+
+    async def read(self, if_none_match: str | None, previous: Answer | None = None) -> Answer:
+        """The answer as of now; `previous` is reused if the session has not changed since.
+
+        With a tag to compare (or a previous answer), the session row alone decides first, so an
+        unchanged listing costs one primary-key read; otherwise one statement reads it all.
+        """
+        async with database().read_direct() as conn:
+            if if_none_match or previous is not None:
+                version = await db_pages.read_version(conn, self.session_id)
+                if version is None:
+                    raise SessionNotFound(self.session_id)
+                if previous is not None and previous.latest_seq == version.latest_seq:
+                    return previous
+                if etag_matches(if_none_match, self.etag(version)):
+                    return self.not_modified(version)
+            page = await db_pages.read_page(conn, self.query())
+        if page is None:
+            raise SessionNotFound(self.session_id)
+        tag = self.etag(page.version)
+        if etag_matches(if_none_match, tag):  # appended to between the two reads, then matched
+            return self.not_modified(page.version)
+        return self.answer(page, tag)
+
+    def not_modified(self, version: db_pages.Version) -> Answer:
+        headers = {"ETag": self.etag(version), "Cache-Control": "no-cache"}
+        return Answer(Response(status_code=304, headers=headers), version.latest_seq, True)
+
+    def answer(self, page: db_pages.Page, tag: str) -> Answer:
+        has_next = None if self.include_total else page.more
+        paging = pagination(self.page, self.per_page, page.total, has_next)
+        body = {"items": page.items, "pagination": paging, "latest_seq": page.version.latest_seq}
+        headers = {
+            "ETag": tag,
+            "Cache-Control": "no-cache",
+            "Link": link_header(
+                f"{base_path()}/sessions/{self.session_id}/events",
+                {**self.filters, "until_seq": page.upto_seq},
+                page=self.page,
+                has_next=paging["has_next"],
+                last_page=paging["total_pages"],
+            ),
         }
-        return body, upper
+        nothing_new = page.count == 0
+        return Answer(json_response(body, headers=headers), page.version.latest_seq, nothing_new)
 
 
 async def list_events(
@@ -196,4 +208,4 @@ async def append_events(session_id, body):
         appended = await db_events.append_events(conn, session_id=session_id, new_events=new_events)
     notifier().committed(session_id)
     metrics().appended.inc(appended.stored)
-    return json_response({"items": [event_json(event) for event in appended.events]}, 201)
+    return json_response({"items": [event_document(event) for event in appended.events]}, 201)

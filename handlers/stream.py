@@ -8,8 +8,9 @@ from starlette.responses import StreamingResponse
 
 from db import events as db_events
 from db import sessions as db_sessions
+from db.documents import event_document
 from db.errors import SessionNotFound
-from handlers.common import database, dumps, event_json, notifier, request_header, settings
+from handlers.common import database, dumps, notifier, request_header, settings
 from handlers.waiting import Sleeper, Woke
 
 RETRY_MS = 3000  # how long a browser waits before reconnecting
@@ -17,7 +18,7 @@ BATCH = 500  # events read per query while replaying
 
 
 def sse_event(event) -> bytes:
-    body = event_json(event)
+    body = event_document(event)
     # One line, as a data field must be; U+2028/U+2029 escaped too, for clients that split lines
     # the way JavaScript and Python's splitlines do (they only occur inside JSON strings).
     data = dumps(body).replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")

@@ -12,6 +12,7 @@ from connexion.middleware import MiddlewarePosition
 from db import migrate
 from db.engine import Database
 from db.notify import notifier_for
+from session_events.connexion_tuning import decorate_handlers_once
 from session_events.contract import load_contract
 from session_events.errors import add_error_handlers
 from session_events.logs import configure_logging
@@ -82,6 +83,7 @@ def create_app(
         security_map={"apiKey": ApiKeyHandler},
         uri_parser_class=ExplodedFormURIParser,
     )
+    decorate_handlers_once(app)
     app.add_api(contract)
     add_error_handlers(app)
     # Outermost first: operator endpoints (not logged), the access log, the body limit.

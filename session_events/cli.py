@@ -8,6 +8,7 @@ import contextlib
 import sys
 
 import uvicorn
+import uvloop
 
 from db import migrate
 from db.engine import Database
@@ -159,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_format, settings.log_level)
     if args.command == "serve":
-        asyncio.run(_serve(settings, args.host, args.port, args.demo))
+        # uvloop: the event loop uvicorn would pick itself when started by uvicorn.run().
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(_serve(settings, args.host, args.port, args.demo))
     elif args.command == "prune":
         return asyncio.run(_prune(settings, args.older_than, args.status))
     else:

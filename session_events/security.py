@@ -12,6 +12,8 @@ import secrets
 from connexion.exceptions import ProblemException, Unauthorized
 from connexion.security import NO_VALUE, ApiKeySecurityHandler
 
+from session_events.connexion_tuning import accepts_kwarg
+
 READ, WRITE = "read", "write"
 MISSING_KEY = "Send an API key in the X-API-Key header; this operation needs one."
 UNKNOWN_KEY = (
@@ -62,6 +64,8 @@ def write_access(apikey: str, request=None) -> dict:
 
 class ApiKeyHandler(ApiKeySecurityHandler):
     """Connexion's API-key handler, with a sentence for a missing key."""
+
+    _accepts_kwarg = staticmethod(accepts_kwarg)
 
     def _get_verify_func(self, api_key_info_func, loc, name, required_scopes):
         verify = super()._get_verify_func(api_key_info_func, loc, name, required_scopes)

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import orjson
 import pytest
 
+from db.documents import event_document, format_timestamp
 from handlers.common import (
-    event_json,
-    format_timestamp,
     json_response,
     pagination,
     parse_timestamp,
@@ -251,7 +250,7 @@ def test_json_response_keeps_extra_headers():
 
 
 # ---------------------------------------------------------------------------------------------
-# event_json / session_json
+# event_document / session_json
 
 
 def event_row(**changes):
@@ -270,8 +269,8 @@ def event_row(**changes):
     return row
 
 
-def test_event_json_shape():
-    assert event_json(event_row()) == {
+def test_event_document_shape():
+    assert event_document(event_row()) == {
         "id": "0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d",
         "session_id": "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
         "seq": 2,
@@ -283,13 +282,13 @@ def test_event_json_shape():
     }
 
 
-def test_event_json_keeps_a_null_step_id_and_message():
-    result = event_json(event_row(step_id=None, message=None))
+def test_event_document_keeps_a_null_step_id_and_message():
+    result = event_document(event_row(step_id=None, message=None))
     assert (result["step_id"], result["message"]) == (None, None)
 
 
-def test_event_json_ids_are_strings():
-    result = event_json(event_row())
+def test_event_document_ids_are_strings():
+    result = event_document(event_row())
     assert (type(result["id"]), type(result["session_id"]), type(result["step_id"])) == (
         str,
         str,

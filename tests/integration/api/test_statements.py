@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import contextlib
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
 from tests.conftest import READ
 from tests.integration.api.api_helpers import append_events, events_url, new_session
+from tests.statements import captured_statements
 
 
 @contextlib.contextmanager
 def statements():
-    """The SQL statements every engine runs inside the block (the app's included)."""
+    """The SQL statements the app runs inside the block, in lower case on one line each."""
     seen: list[str] = []
-
-    def capture(_conn, _cursor, statement, _parameters, _context, _many):
-        seen.append(" ".join(statement.split()).lower())
-
-    event.listen(Engine, "before_cursor_execute", capture)
-    try:
+    with captured_statements() as captured:
         yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", capture)
+    seen.extend(" ".join(statement.split()).lower() for statement, _ in captured)
 
 
 def test_a_304_reads_only_the_session(client):

@@ -13,13 +13,13 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import text, update
 
 from db import sessions as db_sessions
 from db.tables import sessions
 from handlers.common import format_timestamp
 from tests.conftest import READ
+from tests.statements import captured_statements
 
 SESSIONS = 2
 EVENTS_PER_SESSION = 100_000
@@ -84,24 +84,20 @@ async def big_session(database):
     return session_ids[0]
 
 
-def captured_statements(client, session_id: uuid.UUID) -> list[tuple[str, object]]:
+def statements_on_events(client, session_id: uuid.UUID) -> list[tuple[str, object]]:
     """Every SELECT on events the API runs for QUERIES, with its parameters."""
     since = format_timestamp(datetime(2026, 1, 1, 0, 1, 30, tzinfo=UTC))  # 90k events before it
-    captured = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, _many):
-        if statement.lstrip().upper().startswith("SELECT") and "events" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(Engine, "before_cursor_execute", capture)  # every engine, the app's included
-    try:
+    with captured_statements() as seen:
         for query in QUERIES:
             url = f"/api/v2/sessions/{session_id}/events?" + query.format(since=since)
             response = client.get(url, headers=READ)
             assert response.status_code == 200, response.text
             assert response.json()["items"], url
-    finally:
-        event.remove(Engine, "before_cursor_execute", capture)
+    captured = [
+        (statement, parameters)
+        for statement, parameters in seen
+        if statement.lstrip().upper().startswith("SELECT") and "events" in statement
+    ]
     assert len(captured) >= len(QUERIES), "the requests ran too few queries on events"
     return captured
 
@@ -113,7 +109,9 @@ def plan_nodes(plan: dict):
 
 
 async def assert_postgresql_plan(conn, statement, parameters) -> None:
-    result = await conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters)
+    result = await conn.exec_driver_sql(
+        f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", tuple(parameters)
+    )
     plan = result.scalar()
     plan = json.loads(plan) if isinstance(plan, str) else plan
     nodes = list(plan_nodes(plan[0]["Plan"]))
@@ -136,7 +134,7 @@ async def assert_sqlite_plan(conn, statement, parameters) -> None:
 
 
 async def test_reads_use_indexes(database, big_session, client):
-    captured = captured_statements(client, big_session)
+    captured = statements_on_events(client, big_session)
     check = assert_postgresql_plan if database.backend == "postgresql" else assert_sqlite_plan
     async with database.read() as conn:
         for statement, parameters in captured:
