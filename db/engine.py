@@ -58,7 +58,7 @@ def _prepare_sqlite(engine: AsyncEngine, begin: str | None, statement_timeout: f
             connection.exec_driver_sql(begin)
 
 
-# Called with (statement, parameters) before every statement a DriverReader runs: the tests' view
+# Called with (statement, parameters) before each statement of a DriverConnection: the tests' view
 # of what the hot path asks the database (SQLAlchemy's cursor events do not see these).
 statement_listeners: list = []
 
@@ -66,8 +66,8 @@ statement_listeners: list = []
 _BROKEN = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError, TimeoutError)
 
 
-class DriverReader:
-    """A pooled asyncpg connection used as is, for the reads on the hot path.
+class DriverConnection:
+    """A pooled asyncpg connection used as is, for the hot path (listings, appends).
 
     Each statement costs a fraction of what SQLAlchemy's execution adds per statement; asyncpg
     prepares it once per connection and caches it. asyncpg's errors come out as SQLAlchemy's
@@ -79,18 +79,32 @@ class DriverReader:
         self.broken = False
 
     async def fetchrow(self, statement: str, *parameters):
+        return await self._call(statement, parameters, self.driver.fetchrow, statement, *parameters)
+
+    async def fetch(self, statement: str, *parameters):
+        return await self._call(statement, parameters, self.driver.fetch, statement, *parameters)
+
+    async def execute(self, statement: str, *parameters):
+        return await self._call(statement, parameters, self.driver.execute, statement, *parameters)
+
+    async def _call(self, statement: str, parameters: tuple, method, *arguments):
+        """method(*arguments), shown to the listeners as `statement` and with errors translated."""
         for listener in statement_listeners:
             listener(statement, parameters)
         try:
-            return await self.driver.fetchrow(statement, *parameters)
+            return await method(*arguments)
         except (asyncpg.PostgresError, *_BROKEN) as error:
             raise self._translated(statement, parameters, error) from error
 
     def _translated(self, statement, parameters, error) -> Exception:
         sqlstate = str(getattr(error, "sqlstate", "") or "")
         self.broken = isinstance(error, _BROKEN) or sqlstate.startswith(("08", "57P"))
-        outage = self.broken or sqlstate.startswith(("53", "57"))
-        kind = sa.OperationalError if outage else sa.DBAPIError
+        if self.broken or sqlstate.startswith(("53", "57")):
+            kind = sa.OperationalError
+        elif sqlstate.startswith("23"):  # integrity constraint violation
+            kind = sa.IntegrityError
+        else:
+            kind = sa.DBAPIError
         return kind(statement, parameters, error, connection_invalidated=self.broken)
 
 
@@ -152,27 +166,50 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def read_direct(self) -> AsyncIterator[DriverReader | AsyncConnection]:
-        """A connection for the hot read path: on PostgreSQL a DriverReader (asyncpg itself, from
-        the same pool, with the same limits), on SQLite the usual autocommit AsyncConnection."""
+    async def read_direct(self) -> AsyncIterator[DriverConnection | AsyncConnection]:
+        """A connection for the hot read path: on PostgreSQL a DriverConnection (asyncpg itself,
+        from the same pool, with the same limits), on SQLite the usual autocommit connection."""
         if self.backend == "sqlite":
             async with self.read() as conn:
                 yield conn
             return
+        async with self._driver_connection() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write_direct(self) -> AsyncIterator[DriverConnection | AsyncConnection]:
+        """write() for the hot path: on PostgreSQL a DriverConnection in a transaction."""
+        if self.backend == "sqlite":
+            async with self.write() as conn:
+                yield conn
+            return
+        async with self._driver_connection() as conn:
+            transaction = conn.driver.transaction()
+            await conn._call("BEGIN", (), transaction.start)
+            try:
+                yield conn
+            except BaseException:
+                if not conn.broken:
+                    await conn._call("ROLLBACK", (), transaction.rollback)
+                raise
+            await conn._call("COMMIT", (), transaction.commit)
+
+    @asynccontextmanager
+    async def _driver_connection(self) -> AsyncIterator[DriverConnection]:
         try:
             pooled = await self.writer.raw_connection()
         except (self.writer.dialect.loaded_dbapi.Error, OSError, TimeoutError) as error:
             # Connecting failed; SQLAlchemy wraps this only for its own Connections.
             unreachable = sa.OperationalError("connect", None, error, connection_invalidated=True)
             raise unreachable from error
-        reader = DriverReader(pooled.driver_connection)
+        conn = DriverConnection(pooled.driver_connection)
         try:
-            yield reader
+            yield conn
         finally:
-            if reader.broken:
+            if conn.broken:
                 await greenlet_spawn(pooled.invalidate)
             else:
-                pooled.close()  # no transaction was begun: nothing to roll back, no I/O
+                pooled.close()  # no transaction left open: nothing to roll back, no I/O
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

@@ -20,7 +20,7 @@ import orjson
 from db import events as db_events
 from db import sessions as db_sessions
 from db.documents import event_document
-from db.engine import DriverReader
+from db.engine import DriverConnection
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Page:
 
 async def read_version(conn, session_id: uuid.UUID) -> Version | None:
     """The session's counter and identity (None if there is no such session): one PK lookup."""
-    if isinstance(conn, DriverReader):
+    if isinstance(conn, DriverConnection):
         row = await conn.fetchrow(_VERSION_SQL, session_id)
     else:
         row = await db_sessions.read_session(conn, session_id)
@@ -74,7 +74,7 @@ _VERSION_SQL = "SELECT last_seq, created_at FROM sessions WHERE id = $1"
 
 async def read_page(conn, query: ListingQuery) -> Page | None:
     """The page, or None if there is no such session."""
-    if isinstance(conn, DriverReader):
+    if isinstance(conn, DriverConnection):
         return await _read_page_postgresql(conn, query)
     version = await read_version(conn, query.session_id)
     if version is None:
@@ -101,7 +101,7 @@ async def read_page(conn, query: ListingQuery) -> Page | None:
     return Page(version, upper, total, items, len(items), len(rows) > query.limit)
 
 
-async def _read_page_postgresql(conn: DriverReader, query: ListingQuery) -> Page | None:
+async def _read_page_postgresql(conn: DriverConnection, query: ListingQuery) -> Page | None:
     types = query.event_types
     statement = _page_sql(len(types), query.ascending, query.since is not None, query.count_total)
     fetch = query.limit + (not query.count_total)

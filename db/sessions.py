@@ -11,8 +11,8 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.appends import append_events, notify_change
 from db.errors import ForbiddenTransition, SessionAlreadyExists, SessionNotFound
-from db.events import append_events, notify_change
 from db.tables import events, sessions
 
 INITIAL_STATUS = "pending"

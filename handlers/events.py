@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from connexion.exceptions import BadRequestProblem
 from starlette.responses import Response
 
-from db import events as db_events
+from db import appends as db_appends
 from db import pages as db_pages
 from db.documents import event_document
 from db.errors import SessionNotFound
@@ -204,8 +204,10 @@ async def append_events(session_id, body):
         for event in body["events"]
     ]
     session_id = uuid.UUID(session_id)
-    async with database().write() as conn:
-        appended = await db_events.append_events(conn, session_id=session_id, new_events=new_events)
+    async with database().write_direct() as conn:
+        appended = await db_appends.append_events(
+            conn, session_id=session_id, new_events=new_events
+        )
     notifier().committed(session_id)
     metrics().appended.inc(appended.stored)
     return json_response({"items": [event_document(event) for event in appended.events]}, 201)

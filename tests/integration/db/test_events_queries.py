@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from db import appends as db_appends
 from db import events as db_events
 from db import sessions as db_sessions
 from db.errors import EventIdConflict, SessionNotFound
@@ -28,7 +29,7 @@ async def append(database, session_id, *event_types, now=None, ids=None):
         for i, t in enumerate(event_types)
     ]
     async with database.write() as conn:
-        appended = await db_events.append_events(
+        appended = await db_appends.append_events(
             conn, session_id=session_id, new_events=batch, now=now
         )
     return appended.events
@@ -157,7 +158,7 @@ async def test_an_id_raced_into_another_session_is_a_conflict(database):
 
     async def writer_a():
         async with database.write() as conn:
-            await db_events.append_events(
+            await db_appends.append_events(
                 conn, session_id=first, new_events=[{"event_type": "a", "id": event_id}]
             )
             a_inserted.set()
@@ -166,7 +167,7 @@ async def test_an_id_raced_into_another_session_is_a_conflict(database):
     async def writer_b():
         await a_inserted.wait()
         async with database.write() as conn:
-            await db_events.append_events(
+            await db_appends.append_events(
                 conn, session_id=second, new_events=[{"event_type": "b", "id": event_id}]
             )
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from db import events as db_events
+from db import appends as db_appends
 from db import sessions as db_sessions
 from db.engine import Database
 from session_events.errors import is_unavailable
@@ -44,7 +44,7 @@ async def test_appended_counts_only_what_it_stored(database):
     given = uuid.uuid4()
     for expected in (2, 1):
         async with database.write() as conn:
-            appended = await db_events.append_events(
+            appended = await db_appends.append_events(
                 conn,
                 session_id=session_id,
                 new_events=[{"event_type": "a", "id": given}, {"event_type": "b"}],
@@ -55,7 +55,7 @@ async def test_appended_counts_only_what_it_stored(database):
 async def test_delete_session_takes_its_events_in_chunks(database):
     async with database.write() as conn:
         session_id = (await db_sessions.create_session(conn, session_type="t"))["id"]
-        await db_events.append_events(
+        await db_appends.append_events(
             conn, session_id=session_id, new_events=[{"event_type": "a"}] * 25
         )
     async with database.write() as conn:
@@ -70,7 +70,7 @@ async def test_delete_session_takes_its_events_in_chunks(database):
 async def make_session(database, status: str, *, when: datetime, events: int = 3) -> uuid.UUID:
     async with database.write() as conn:
         session_id = (await db_sessions.create_session(conn, session_type="t", now=when))["id"]
-        await db_events.append_events(
+        await db_appends.append_events(
             conn, session_id=session_id, new_events=[{"event_type": "a"}] * events, now=when
         )
         path = {"in_progress": ["in_progress"], "paused": ["in_progress", "paused"]}

@@ -1,0 +1,178 @@
+"""Appending events: seq and timestamps assigned under the session's row lock, idempotent by id.
+
+The logic is one; its four storage steps have two forms: SQLAlchemy Core on any connection, and
+plain SQL on a DriverConnection (PostgreSQL's hot path: asyncpg itself, one round trip a step).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.engine import DriverConnection
+from db.errors import EventIdConflict, SessionNotFound
+from db.notify import CHANNEL
+from db.tables import events, sessions
+
+ONE_MICROSECOND = timedelta(microseconds=1)
+COLUMNS = ("session_id", "seq", "id", "step_id", "event_type", "event_data", "message", "timestamp")
+
+
+def _timestamps(previous: datetime | None, now: datetime, count: int) -> list[datetime]:
+    """max(now, previous + 1 µs) for each new event: strictly increasing within the session."""
+    stamps = []
+    for _ in range(count):
+        now = now if previous is None or now > previous else previous + ONE_MICROSECOND
+        stamps.append(now)
+        previous = now
+    return stamps
+
+
+@dataclass(frozen=True)
+class Appended:
+    events: list[Mapping[str, Any]]  # one per input, in input order
+    stored: int  # how many of them this append stored (the others were there already)
+
+
+async def append_events(
+    conn: AsyncConnection | DriverConnection,
+    *,
+    session_id: uuid.UUID,
+    new_events: list[dict[str, Any]],
+    now: datetime | None = None,
+) -> Appended:
+    """Append events (dicts with event_type and optional id, event_data, message, step_id).
+
+    Returns one stored event per input, in input order. An input whose id is already stored in
+    this session returns the stored event and is not stored again. Must run in a write transaction:
+    the session row is locked first, so concurrent appends to one session take turns and commit
+    in seq order.
+    """
+    locked = await _lock_session(conn, session_id)
+    if locked is None:
+        raise SessionNotFound(session_id)
+    last_seq, last_event_at = locked
+
+    ids = [e["id"] for e in new_events if e.get("id")]
+    stored = await _read_stored(conn, session_id, ids) if ids else {}
+    results: list[Mapping[str, Any]] = []
+    fresh: list[dict[str, Any]] = []
+    fresh_by_id: dict[uuid.UUID, dict[str, Any]] = {}
+    for item in new_events:
+        event_id = item.get("id")
+        if event_id in stored:
+            results.append(stored[event_id])
+        elif event_id in fresh_by_id:  # the same id twice in one batch is stored once
+            results.append(fresh_by_id[event_id])
+        else:
+            row = dict(
+                session_id=session_id,
+                seq=last_seq + len(fresh) + 1,
+                id=event_id or uuid.uuid4(),
+                step_id=item.get("step_id"),
+                event_type=item["event_type"],
+                event_data=item.get("event_data") or {},
+                message=item.get("message"),
+            )
+            fresh.append(row)
+            fresh_by_id[row["id"]] = row
+            results.append(row)
+
+    if fresh:
+        stamps = _timestamps(last_event_at, now or datetime.now(UTC), len(fresh))
+        for row, stamp in zip(fresh, stamps, strict=True):
+            row["timestamp"] = stamp
+        try:
+            await _insert(conn, fresh)
+        except IntegrityError:
+            # Another session stored one of these ids between our read and our insert.
+            raise EventIdConflict() from None
+        await _advance(conn, session_id, fresh[-1]["seq"], stamps[-1])
+    return Appended(results, len(fresh))
+
+
+async def _lock_session(conn, session_id: uuid.UUID) -> tuple[int, datetime | None] | None:
+    if isinstance(conn, DriverConnection):
+        row = await conn.fetchrow(
+            "SELECT last_seq, last_event_at FROM sessions WHERE id = $1 FOR UPDATE", session_id
+        )
+    else:
+        query = (
+            select(sessions.c.last_seq, sessions.c.last_event_at)
+            .where(sessions.c.id == session_id)
+            .with_for_update()
+        )
+        row = (await conn.execute(query)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def _read_stored(
+    conn, session_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Mapping[str, Any]]:
+    """Events already stored under these ids; EventIdConflict if one is in another session."""
+    if isinstance(conn, DriverConnection):
+        statement = f"SELECT {', '.join(COLUMNS)} FROM events WHERE id = ANY($1::uuid[])"
+        rows: list[Mapping[str, Any]] = await conn.fetch(statement, list(ids))
+    else:
+        query = select(events).where(events.c.id.in_(list(ids)))
+        rows = list((await conn.execute(query)).mappings().all())
+    for row in rows:
+        if row["session_id"] != session_id:
+            raise EventIdConflict(row["id"])
+    return {row["id"]: row for row in rows}
+
+
+_INSERT = """INSERT INTO events (session_id, seq, id, step_id, event_type, event_data, message,
+    timestamp)
+SELECT $1::uuid, * FROM unnest($2::bigint[], $3::uuid[], $4::uuid[], $5::text[], $6::json[],
+    $7::text[], $8::timestamptz[])"""
+
+
+async def _insert(conn, rows: list[dict[str, Any]]) -> None:
+    if isinstance(conn, DriverConnection):
+        columns = [[row[name] for row in rows] for name in COLUMNS[1:]]
+        columns[4] = [_json_text(data) for data in columns[4]]  # event_data
+        await conn.execute(_INSERT, rows[0]["session_id"], *columns)
+    else:
+        await conn.execute(insert(events), rows)
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_ADVANCE = """WITH advanced AS (
+    UPDATE sessions SET last_seq = $2, last_event_at = $3, updated_at = $3 WHERE id = $1)
+SELECT pg_notify($4, $5)"""
+
+
+async def _advance(conn, session_id: uuid.UUID, last_seq: int, stamp: datetime) -> None:
+    """Move the session's counter to the appended events and tell the listeners at commit."""
+    if isinstance(conn, DriverConnection):
+        payload = f"{session_id}:{last_seq}"
+        await conn.execute(_ADVANCE, session_id, last_seq, stamp, CHANNEL, payload)
+        return
+    await conn.execute(
+        update(sessions)
+        .where(sessions.c.id == session_id)
+        .values(last_seq=last_seq, last_event_at=stamp, updated_at=stamp)
+    )
+    await notify_change(conn, session_id, last_seq)
+
+
+async def notify_change(conn: AsyncConnection, session_id: uuid.UUID, last_seq: int) -> None:
+    """On PostgreSQL, tell every server process's listener at commit (see db/notify.py)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_notify(CHANNEL, f"{session_id}:{last_seq}")))
