@@ -383,18 +383,15 @@ def soak(args, manifest: dict, server: LiveServer) -> list[tuple[float, float]]:
     """Mixed load for args.soak minutes, one wrk per kind of client, RSS every 30 s."""
     seconds = int(args.soak * 60)
     ten_k = manifest["sessions_10k"]
-    loads = [
-        ("get.lua", poll_paths(ten_k), READ_KEY, 20),
-        ("get.lua", unchanged_paths(server.base_url, ten_k), READ_KEY, 10),
-        ("get.lua", [_events(s["id"], "per_page=100") for s in ten_k], READ_KEY, 5),
-        (
-            "get.lua",
-            [_events(s["id"], "event_type=workflow_error&per_page=20") for s in ten_k],
-            READ_KEY,
-            5,
-        ),
-        ("append.lua", manifest["append_sessions"], WRITE_KEY, 5),
-    ]
+    ids = [s["id"] for s in ten_k]
+    loads = [  # name, script, arguments, key, connections
+        ("poll", "get.lua", poll_paths(ten_k), READ_KEY, 20),
+        ("unchanged poll", "get.lua", unchanged_paths(server.base_url, ten_k), READ_KEY, 10),
+        ("initial", "get.lua", [_events(i, "per_page=100") for i in ids], READ_KEY, 5),
+        ("troubleshoot", "get.lua",
+         [_events(i, "event_type=workflow_error&per_page=20") for i in ids], READ_KEY, 5),
+        ("append", "append.lua", manifest["append_sessions"], WRITE_KEY, 5),
+    ]  # fmt: skip
     processes = [
         subprocess.Popen(
             [
@@ -416,7 +413,7 @@ def soak(args, manifest: dict, server: LiveServer) -> list[tuple[float, float]]:
             stderr=subprocess.PIPE,
             text=True,
         )
-        for script, paths, key, connections in loads
+        for _name, script, paths, key, connections in loads
     ]
     samples = [(0.0, rss_mb(server.process.pid))]
     started = time.monotonic()
@@ -424,13 +421,13 @@ def soak(args, manifest: dict, server: LiveServer) -> list[tuple[float, float]]:
         time.sleep(max(0.0, min(30.0, seconds - (time.monotonic() - started))))
         samples.append((time.monotonic() - started, rss_mb(server.process.pid)))
         print(f"  {samples[-1][0] / 60:5.1f} min  RSS {samples[-1][1]:6.1f} MB", flush=True)
-    for process, (script, *_rest) in zip(processes, loads, strict=True):
+    for process, (name, *_rest) in zip(processes, loads, strict=True):
         out, _ = process.communicate()
         for line in out.splitlines():
             if line.startswith("WRK_JSON "):
                 stats = json.loads(line[9:])
                 print(
-                    f"  {script}: {stats['req_per_s']:.0f} req/s, errors "
+                    f"  {name}: {stats['req_per_s']:.0f} req/s, errors "
                     f"{sum(stats['errors'].values())}, statuses {stats['statuses']}"
                 )
     return samples

@@ -63,9 +63,15 @@ def plan_sessions(rng: random.Random, huge: bool, now: datetime) -> list[Session
         plans.append(SessionPlan(new_uuid(rng), size, status, ends_at, project))
     if huge:
         plans.append(
-            SessionPlan(new_uuid(rng), HUGE_EVENTS, "in_progress", now - timedelta(seconds=30),
-                        "/repos/monorepo", session_type="test_generation")
-        )  # fmt: skip
+            SessionPlan(
+                new_uuid(rng),
+                HUGE_EVENTS,
+                "in_progress",
+                now - timedelta(seconds=30),
+                "/repos/monorepo",
+                session_type="test_generation",
+            )
+        )
     return plans
 
 
@@ -234,9 +240,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     args = parser.parse_args(argv)
     manifest = asyncio.run(
-        generate(args.database_url, huge=args.huge, reset=args.reset, seed=args.seed,
-                 manifest_path=args.manifest)
-    )  # fmt: skip
+        generate(
+            args.database_url,
+            huge=args.huge,
+            reset=args.reset,
+            seed=args.seed,
+            manifest_path=args.manifest,
+        )
+    )
     sessions_count = sum(len(manifest[k]) for k in ("sessions_10k", "sessions_1k", "sessions_100"))
     timings = ", ".join(f"{k} {v} s" for k, v in manifest["timings_s"].items())
     print(
