@@ -528,6 +528,8 @@ def main(argv: list[str] | None = None) -> None:
             url = pg.create_database("perf")
         if args.reuse:
             manifest = json.loads(args.manifest.read_text())
+            if args.no_huge:
+                manifest["huge"] = None
         else:
             print("Generating the data set ...", flush=True)
             manifest = asyncio.run(
