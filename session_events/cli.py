@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
-
-import uvicorn
-import uvloop
 
 from db import migrate
 from db.engine import Database
 from db.sessions import TERMINAL
-from session_events.app import create_app
-from session_events.demo import create_demo_session, run_demo
 from session_events.logs import configure_logging
 from session_events.prune import parse_age, parse_statuses, prune
-from session_events.security import KeyRing
+from session_events.serving import serve
 from session_events.settings import Settings, SettingsError, load_settings
 
 
@@ -36,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run a simulated workflow that appends events to a demo session",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (more than 1 needs PostgreSQL; default 1)",
+    )
     commands.add_parser("migrate", help="apply pending database migrations and exit")
     prune = commands.add_parser(
         "prune", help="delete finished sessions (and their events) older than an age"
@@ -49,79 +49,6 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated finished statuses to prune (default: %(default)s)",
     )
     return parser
-
-
-def _keyring(settings: Settings, demo_key: str | None) -> tuple[KeyRing, str | None]:
-    """The configured keys, or one generated write key printed once when none is configured.
-
-    The demo appends with a key of its own, never printed.
-    """
-    write_keys = set(settings.write_keys)
-    generated = None
-    if not settings.read_keys and not settings.write_keys:
-        generated = KeyRing.generated_key()
-        write_keys.add(generated)
-        print(
-            "No EVENTS_READ_KEYS or EVENTS_WRITE_KEYS set: generated a write key for this run:\n"
-            f"  X-API-Key: {generated}",
-            flush=True,
-        )
-    if demo_key:
-        write_keys.add(demo_key)
-    return KeyRing(settings.read_keys, write_keys), generated
-
-
-async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
-    demo_key = KeyRing.generated_key() if demo else None
-    keyring, shown_key = _keyring(settings, demo_key)
-    stopping = asyncio.Event()
-    app = create_app(settings, keyring, shutdown=stopping)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=settings.shutdown_timeout,
-    )
-    server = uvicorn.Server(config)
-    tasks = [asyncio.create_task(_tell_when_stopping(server, stopping))]
-    if demo_key:
-        tasks.append(asyncio.create_task(_demo(server, host, port, demo_key, shown_key)))
-    try:
-        await server.serve()
-    finally:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-async def _tell_when_stopping(server: uvicorn.Server, stopping: asyncio.Event) -> None:
-    """On SIGTERM/SIGINT uvicorn stops accepting and waits for open requests; this makes waiting
-    long-polls answer and streams end, so that wait is short."""
-    while not server.should_exit:
-        await asyncio.sleep(0.1)
-    stopping.set()
-
-
-async def _demo(
-    server: uvicorn.Server, host: str, port: int, api_key: str, shown_key: str | None
-) -> None:
-    while not server.started:
-        await asyncio.sleep(0.05)
-    base_url = f"http://{host}:{port}"
-    session_id = await create_demo_session(base_url, api_key)
-    events_url = f"{base_url}/api/v2/sessions/{session_id}/events"
-    print(
-        f"\nDemo session {session_id} receives an event every half second.\n"
-        f"  Events:  {events_url}\n"
-        f"  API UI:  {base_url}/api/v2/ui/\n"
-        f"  Try:     curl -H 'X-API-Key: {shown_key or '<your key>'}' '{events_url}?per_page=5'\n",
-        flush=True,
-    )
-    await run_demo(base_url, api_key, session_id)
 
 
 async def _prune(settings: Settings, older_than: str, statuses: str) -> int:
@@ -160,9 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_format, settings.log_level)
     if args.command == "serve":
-        # uvloop: the event loop uvicorn would pick itself when started by uvicorn.run().
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(_serve(settings, args.host, args.port, args.demo))
+        return serve(settings, args.host, args.port, demo=args.demo, workers=args.workers)
     elif args.command == "prune":
         return asyncio.run(_prune(settings, args.older_than, args.status))
     else:
