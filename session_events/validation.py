@@ -100,18 +100,28 @@ def compiled(schema: dict):
     """The compiled validator of a schema object of the loaded contract, built on first use.
 
     Keyed by identity: Connexion hands the same schema object to every request of an operation. The
-    schema is kept beside its validator so that its id cannot be reused by another object.
+    schema is kept beside its validator so that its id cannot be reused by another object. The
+    one exception is "no schema" (a 304, a 204), which Connexion gives as a new {} every time:
+    those share one validator instead of filling the cache one request at a time.
     """
+    if not schema:
+        return _ANYTHING
     entry = _compiled.get(id(schema))
     if entry is None:
-        validator = jsonschema_rs.Draft4Validator(
-            to_json_schema(schema),
-            validate_formats=True,
-            formats={"uuid": _is_uuid},
-            keywords=KEYWORDS,
-        )
-        entry = _compiled[id(schema)] = (schema, validator)
+        entry = _compiled[id(schema)] = (schema, _compile(schema))
     return entry[1]
+
+
+def _compile(schema: dict):
+    return jsonschema_rs.Draft4Validator(
+        to_json_schema(schema),
+        validate_formats=True,
+        formats={"uuid": _is_uuid},
+        keywords=KEYWORDS,
+    )
+
+
+_ANYTHING = _compile({})
 
 
 def _shown(value: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from connexion.exceptions import BadRequestProblem
 
+from session_events import validation
 from session_events.validation import (
     _is_uuid,
     compiled,
@@ -486,3 +487,12 @@ def test_whitespace_only_body_is_invalid_json():
 
 def test_trailing_data_is_invalid_json():
     assert bad_request(b"{} {}").startswith("The request body is not valid JSON: Extra data")
+
+
+def test_no_schema_shares_one_validator_instead_of_growing_the_cache():
+    # Connexion gives a 304 or 204 response a new {} as its schema on every request.
+    cached = len(validation._compiled)
+    validators = {id(compiled({})) for _ in range(50)}
+    assert len(validators) == 1
+    assert len(validation._compiled) == cached
+    assert compiled({}).is_valid({"anything": [1, "x"]})
