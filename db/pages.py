@@ -148,7 +148,7 @@ def _page_sql(type_count: int, ascending: bool, since: bool, count_total: bool) 
     in_range = "session_id = $1 AND seq > b.lo AND seq <= b.hi"
     if type_count == 0:
         window = (
-            "seq > b.lo + $4::bigint AND seq <= b.hi"
+            "seq > LEAST(b.lo, b.hi) + $4::bigint AND seq <= b.hi"
             if ascending
             else "seq > b.lo AND seq <= b.hi - $4::bigint"
         )

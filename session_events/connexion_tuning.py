@@ -20,12 +20,13 @@ from connexion.security import AbstractSecurityHandler
 class _StarletteDecoratedOnce(StarletteDecorator):
     def __call__(self, function):
         decorated = self.decorate(function)
+        parser = None  # of this decorator's one operation: built on its first request
 
         @functools.wraps(function)
         async def wrapper(*_args, **_kwargs):
-            request = self.framework.get_request(
-                uri_parser=self.uri_parser, scope=scope, receive=receive
-            )
+            nonlocal parser
+            parser = parser or self.uri_parser
+            request = self.framework.get_request(uri_parser=parser, scope=scope, receive=receive)
             return await decorated(request)
 
         return wrapper

@@ -275,3 +275,18 @@ def test_clients_sending_no_new_parameter_get_the_testboost_shape(client, sessio
         "has_prev": False,
     }
     assert seqs(page) == list(range(30, 10, -1))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "after_seq=9223372036854775807&order=asc&page=2147483647&per_page=100",
+        "after_seq=9223372036854775807&until_seq=9223372036854775807&page=2147483647",
+        "until_seq=9223372036854775807&page=2147483647&per_page=100",
+        "after_seq=9223372036854775806&event_type=a&order=asc&page=2147483647&per_page=100",
+    ],
+)
+def test_the_largest_cursors_and_pages_give_an_empty_page(client, session_of_30, query):
+    page = list_events(client, session_of_30, query)
+    assert page["items"] == []
+    assert page["latest_seq"] == 30
