@@ -29,6 +29,8 @@ function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+const plural = (count, noun) => `${count} ${noun}${count === 1 ? "" : "s"}`;
+
 function formatTime(timestamp) {
   const date = new Date(timestamp);
   if (Number.isNaN(date.getTime())) return timestamp;
@@ -294,7 +296,10 @@ class Watch {
       if (badge) badge.replaceWith(statusBadge(this.status));
     }
     const count = $("event-count");
-    if (count && Number(count.textContent) < event.seq) count.textContent = String(event.seq);
+    if (count && Number(count.dataset.count) < event.seq) {
+      count.dataset.count = event.seq; // seq is 1, 2, 3, ...: the newest one is the count
+      count.textContent = plural(event.seq, "event");
+    }
     const row = renderEvent(event);
     if (live) row.classList.add("new");
     insertBySeq($("timeline"), row, event.seq);
@@ -305,7 +310,7 @@ class Watch {
   updateNote() {
     const shown = this.rows.size;
     const filtered = this.types.length ? ` of type ${this.types.join(", ")}` : "";
-    note(shown ? `${shown} event${shown === 1 ? "" : "s"}${filtered} shown, newest first.` : `No events${filtered} yet.`);
+    note(shown ? `${plural(shown, "event")}${filtered} shown, newest first.` : `No events${filtered} yet.`);
   }
 }
 
@@ -365,8 +370,7 @@ function showSession(session) {
       { class: "meta" },
       session.project_path ? `${session.project_path} · ` : "",
       `created ${new Date(session.created_at).toLocaleString()} · `,
-      el("span", { id: "event-count" }, String(session.event_count)),
-      " events",
+      el("span", { id: "event-count", "data-count": session.event_count }, plural(session.event_count, "event")),
     ),
   );
   for (const item of document.querySelectorAll("#session-list li")) {
@@ -435,7 +439,7 @@ async function loadSessions() {
         { href: `#session=${session.id}` },
         el("span", { class: "type" }, session.session_type),
         statusBadge(session.status),
-        el("span", { class: "meta" }, `${new Date(session.created_at).toLocaleString()} · ${session.event_count} events`),
+        el("span", { class: "meta" }, `${new Date(session.created_at).toLocaleString()} · ${plural(session.event_count, "event")}`),
         el("code", { class: "id" }, session.id.slice(0, 8)),
         session.project_path ? el("span", { class: "project" }, session.project_path) : null,
       );
@@ -446,7 +450,7 @@ async function loadSessions() {
     $("session-list").replaceChildren(...items);
     const total = page.pagination.total;
     $("sessions-note").textContent = total
-      ? `${total} session${total === 1 ? "" : "s"}, newest first${total > items.length ? ` (the ${items.length} newest)` : ""}.`
+      ? `${plural(total, "session")}, newest first${total > items.length ? ` (the ${items.length} newest)` : ""}.`
       : "No sessions yet.";
   } catch (error) {
     if (error.status === 401) return askForKey("The server refused this key; enter another.");
