@@ -23,6 +23,7 @@ from session_events.routes import Routes
 from session_events.security import ApiKeyHandler, KeyRing
 from session_events.settings import Settings
 from session_events.validation import VALIDATOR_MAP
+from session_events.viewer_files import ViewerFiles
 
 log = structlog.get_logger("session_events")
 
@@ -86,10 +87,12 @@ def create_app(
     decorate_handlers_once(app)
     app.add_api(contract)
     add_error_handlers(app)
-    # Outermost first: operator endpoints (not logged), the access log, the body limit.
+    # Outermost first: operator endpoints (not logged), the access log, the viewer's static
+    # files (logged, outside the contract), the body limit.
     outside_errors = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(OpsEndpoints, position=outside_errors, metrics=metrics)
     app.add_middleware(AccessLog, position=outside_errors, routes=routes.templates, metrics=metrics)
+    app.add_middleware(ViewerFiles, position=outside_errors)
     app.add_middleware(BodyLimit, position=outside_errors, max_body_bytes=settings.max_body_bytes)
     return app
 

@@ -58,7 +58,10 @@ class AccessLog:
             await self.app(scope, receive, send_with_id)
         finally:
             routing = extensions.get("connexion_routing", {})
-            route = self.routes.get(routing.get("operation_id"), "unrouted")
+            # Routes outside the contract (the viewer's files) name themselves.
+            route = extensions.get("route") or self.routes.get(
+                routing.get("operation_id"), "unrouted"
+            )
             seconds = time.perf_counter() - started
             self.metrics.observe(scope["method"], route.split(" ", 1)[-1], status, seconds)
             # The demo producer's appends (request ids demo-...) would bury everything else.

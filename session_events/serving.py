@@ -144,11 +144,14 @@ async def _demo(
     base_url = f"http://{host}:{port}"
     session_id = await create_demo_session(base_url, api_key)
     events_url = f"{base_url}/api/v2/sessions/{session_id}/events"
+    key_hint = "the X-API-Key above" if shown_key else "one of your keys"
     print(
         f"\nDemo session {session_id} receives an event every half second.\n"
         f"  Events:  {events_url}\n"
         f"  API UI:  {base_url}/api/v2/ui/\n"
-        f"  Try:     curl -H 'X-API-Key: {shown_key or '<your key>'}' '{events_url}?per_page=5'\n",
+        f"  Try:     curl -H 'X-API-Key: {shown_key or '<your key>'}' '{events_url}?per_page=5'\n"
+        f"\nWatch it live in a browser (the page asks once for {key_hint}):\n"
+        f"  {base_url}/viewer/#session={session_id}\n",
         flush=True,
     )
     await run_demo(base_url, api_key, session_id)

@@ -54,6 +54,9 @@ def test_serve_demo_prints_a_session_whose_events_arrive(live_server):
     key = re.search(r"X-API-Key: (\S+)", output).group(1)
     events_url = re.search(r"Events:\s+(\S+)", output).group(1)
     assert f"curl -H 'X-API-Key: {key}' '{events_url}?per_page=5'" in output
+    session_id = events_url.split("/")[-2]
+    watch_url = re.search(r"Watch it live in a browser.*\n\s+(\S+)", output).group(1)
+    assert watch_url == f"{server.base_url}/viewer/#session={session_id}"  # no key in it
     seen = 0
     while seen < 3 and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -1,0 +1,81 @@
+"""Headless Chromium (Debian's chromium and chromium-driver) driving the viewer of a real server.
+
+Without Chromium the tests are skipped with the reason, except in CI (EVENTS_REQUIRE_POSTGRES=1
+or CI set), where that is a failure: .ci/run installs both packages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import reset_database
+from tests.servers import LiveServer
+
+CHROMIUM = Path(os.environ.get("EVENTS_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("EVENTS_CHROMEDRIVER", "/usr/bin/chromedriver"))
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--window-size=1280,860",
+    "--lang=en-GB",
+]
+
+
+def _unavailable(reason: str):
+    if os.environ.get("EVENTS_REQUIRE_POSTGRES") == "1" or os.environ.get("CI"):
+        pytest.fail(f"{reason} (required in CI; .ci/run installs chromium and chromium-driver)")
+    pytest.skip(f"{reason} -- apt-get install chromium chromium-driver")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole run (starting one takes a couple of seconds)."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _unavailable("selenium is not installed (pip install -e '.[test]')")
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not path.exists():
+            _unavailable(f"{path} is missing")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="session")
+def viewer_server(tmp_path_factory):
+    """A server on a real SQLite file, shared by the tests that need nothing special."""
+    directory = tmp_path_factory.mktemp("viewer")
+    server = LiveServer(f"sqlite:///{directory}/events.db", directory / "server.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_server(postgres, tmp_path):
+    """A server on the run's PostgreSQL database (skipped or failed as the other PG tests are)."""
+    url = postgres.require()
+    asyncio.run(reset_database(url))
+    server = LiveServer(url, tmp_path / "server.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def api(viewer_server):
+    with httpx.Client(base_url=viewer_server.base_url, timeout=30) as client:
+        yield client
