@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -116,7 +117,10 @@ async def _serve(settings, host, port, keyring, demo_key, shown_key, sock) -> No
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     server = uvicorn.Server(config)
-    tasks = [asyncio.create_task(_tell_when_stopping(server, stopping))]
+    tasks = [
+        asyncio.create_task(_tell_when_stopping(server, stopping)),
+        asyncio.create_task(_freeze_when_started(server)),
+    ]
     if demo_key:
         tasks.append(asyncio.create_task(_demo(server, host, port, demo_key, shown_key)))
     try:
@@ -126,6 +130,16 @@ async def _serve(settings, host, port, keyring, demo_key, shown_key, sock) -> No
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def _freeze_when_started(server: uvicorn.Server) -> None:
+    """Once the app is loaded, keep its long-lived objects (the parsed contract, the compiled
+    validators, SQLAlchemy's tables) out of the garbage collector's full passes, which otherwise
+    walked them all again and again: about a tenth of the CPU time under load (py-spy --native)."""
+    while not server.started:
+        await asyncio.sleep(0.05)
+    gc.collect()
+    gc.freeze()
 
 
 async def _tell_when_stopping(server: uvicorn.Server, stopping: asyncio.Event) -> None:
