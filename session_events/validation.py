@@ -43,12 +43,10 @@ TYPE_PHRASES = {
 _ANNOTATIONS = ("nullable", "example", "discriminator", "xml", "externalDocs", "deprecated")
 
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-def _is_uuid(value: str) -> bool:
-    """The hyphenated form only, as in the contract's examples."""
-    return _UUID.fullmatch(value) is not None
+# format: uuid, the hyphenated form only (as in the contract's examples), checked as this pattern
+# by the compiled validator itself: a Python format callback cost a third of the time of
+# validating a page of events.
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 def to_json_schema(schema: Any) -> Any:
@@ -67,6 +65,10 @@ def to_json_schema(schema: Any) -> Any:
             result[key] = to_json_schema(value)
         else:
             result[key] = value
+    if result.get("format") == "uuid":
+        del result["format"]
+        uuid = {"pattern": UUID_PATTERN}
+        result = {**result, **uuid} if "pattern" not in result else {"allOf": [result, uuid]}
     if schema.get("nullable"):
         if "type" in result:
             result["type"] = [result["type"], "null"]
@@ -116,7 +118,6 @@ def _compile(schema: dict):
     return jsonschema_rs.Draft4Validator(
         to_json_schema(schema),
         validate_formats=True,
-        formats={"uuid": _is_uuid},
         keywords=KEYWORDS,
     )
 
@@ -143,6 +144,8 @@ def describe(error: jsonschema_rs.ValidationError, name: str, schema: dict) -> s
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path)
     where = f"{name}{path}" if name else (path.lstrip(".") or "The request body")
     keyword, limit = error.kind.name, error.kind.value
+    if keyword == "pattern" and limit == UUID_PATTERN:
+        keyword, limit = "format", "uuid"
     if keyword == "type":
         types = [limit] if isinstance(limit, str) else list(limit)
         rule = "must be " + " or ".join(TYPE_PHRASES.get(t, t) for t in types)
@@ -178,7 +181,10 @@ def describe(error: jsonschema_rs.ValidationError, name: str, schema: dict) -> s
 
 
 def first_error(schema: dict, value: Any) -> jsonschema_rs.ValidationError | None:
-    return next(iter(compiled(schema).iter_errors(value)), None)
+    validator = compiled(schema)
+    if validator.is_valid(value):  # the common case, without building an error iterator
+        return None
+    return next(iter(validator.iter_errors(value)), None)
 
 
 class ContractParameterValidator(ParameterValidator):

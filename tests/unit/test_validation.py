@@ -7,7 +7,6 @@ from connexion.exceptions import BadRequestProblem
 
 from session_events import validation
 from session_events.validation import (
-    _is_uuid,
     compiled,
     describe,
     first_error,
@@ -344,15 +343,25 @@ def test_other_keywords_fall_back_to_the_validator_message():
 
 
 # ---------------------------------------------------------------------------------------------
-# _is_uuid
+# format: uuid
+
+UUID_SCHEMA = {"type": "string", "format": "uuid"}
 
 
-def test_is_uuid_accepts_the_hyphenated_form():
-    assert _is_uuid(UUID) is True
+def test_uuid_format_accepts_the_hyphenated_form():
+    assert compiled(UUID_SCHEMA).is_valid(UUID)
 
 
-def test_is_uuid_accepts_upper_case():
-    assert _is_uuid(UUID.upper()) is True
+def test_uuid_format_accepts_upper_case():
+    assert compiled(UUID_SCHEMA).is_valid(UUID.upper())
+
+
+def test_uuid_format_keeps_its_own_pattern_and_nullable():
+    schema = {"type": "string", "format": "uuid", "pattern": "^6f", "nullable": True}
+    assert compiled(schema).is_valid(UUID)
+    assert compiled(schema).is_valid(None)
+    assert not compiled(schema).is_valid("7" + UUID[1:])
+    assert not compiled(schema).is_valid("6f1c")
 
 
 @pytest.mark.parametrize(
@@ -370,8 +379,8 @@ def test_is_uuid_accepts_upper_case():
         "",
     ],
 )
-def test_is_uuid_refuses_other_forms(value):
-    assert _is_uuid(value) is False
+def test_uuid_format_refuses_other_forms(value):
+    assert not compiled(UUID_SCHEMA).is_valid(value)
 
 
 def test_compiled_uuid_format_refuses_the_unhyphenated_form():
