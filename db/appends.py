@@ -1,6 +1,6 @@
 """Appending events: seq and timestamps assigned under the session's row lock, idempotent by id.
 
-The logic is one; its four storage steps have two forms: SQLAlchemy Core on any connection, and
+The logic is one; its three storage steps have two forms: SQLAlchemy Core on any connection, and
 plain SQL on a DriverConnection (PostgreSQL's hot path: asyncpg itself, one round trip a step).
 """
 
@@ -92,11 +92,10 @@ async def append_events(
         for row, stamp in zip(fresh, stamps, strict=True):
             row["timestamp"] = stamp
         try:
-            await _insert(conn, fresh)
+            await _store(conn, session_id, fresh)
         except IntegrityError:
             # Another session stored one of these ids between our read and our insert.
             raise EventIdConflict() from None
-        await _advance(conn, session_id, fresh[-1]["seq"], stamps[-1])
     return Appended(results, len(fresh))
 
 
@@ -131,19 +130,33 @@ async def _read_stored(
     return {row["id"]: row for row in rows}
 
 
-_INSERT = """INSERT INTO events (session_id, seq, id, step_id, event_type, event_data, message,
-    timestamp)
-SELECT $1::uuid, * FROM unnest($2::bigint[], $3::uuid[], $4::uuid[], $5::text[], $6::json[],
-    $7::text[], $8::timestamptz[])"""
+# One statement stores the rows, moves the session's counter and queues the NOTIFY: the session
+# row stays locked for this statement and the COMMIT only.
+_STORE = """WITH stored AS (
+    INSERT INTO events (session_id, seq, id, step_id, event_type, event_data, message, timestamp)
+    SELECT $1::uuid, * FROM unnest($2::bigint[], $3::uuid[], $4::uuid[], $5::text[], $6::json[],
+        $7::text[], $8::timestamptz[])),
+advanced AS (
+    UPDATE sessions SET last_seq = $9, last_event_at = $10, updated_at = $10 WHERE id = $1)
+SELECT pg_notify($11, $12)"""
 
 
-async def _insert(conn, rows: list[dict[str, Any]]) -> None:
+async def _store(conn, session_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows, move the session's counter to the last one, tell the listeners at commit."""
+    last_seq, stamp = rows[-1]["seq"], rows[-1]["timestamp"]
     if isinstance(conn, DriverConnection):
         columns = [[row[name] for row in rows] for name in COLUMNS[1:]]
         columns[4] = [_json_text(data) for data in columns[4]]  # event_data
-        await conn.execute(_INSERT, rows[0]["session_id"], *columns)
-    else:
-        await conn.execute(insert(events), rows)
+        payload = f"{session_id}:{last_seq}"
+        await conn.execute(_STORE, session_id, *columns, last_seq, stamp, CHANNEL, payload)
+        return
+    await conn.execute(insert(events), rows)
+    await conn.execute(
+        update(sessions)
+        .where(sessions.c.id == session_id)
+        .values(last_seq=last_seq, last_event_at=stamp, updated_at=stamp)
+    )
+    await notify_change(conn, session_id, last_seq)
 
 
 def _json_text(value: Any) -> str:
@@ -151,25 +164,6 @@ def _json_text(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError:  # an integer beyond 64 bits
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-_ADVANCE = """WITH advanced AS (
-    UPDATE sessions SET last_seq = $2, last_event_at = $3, updated_at = $3 WHERE id = $1)
-SELECT pg_notify($4, $5)"""
-
-
-async def _advance(conn, session_id: uuid.UUID, last_seq: int, stamp: datetime) -> None:
-    """Move the session's counter to the appended events and tell the listeners at commit."""
-    if isinstance(conn, DriverConnection):
-        payload = f"{session_id}:{last_seq}"
-        await conn.execute(_ADVANCE, session_id, last_seq, stamp, CHANNEL, payload)
-        return
-    await conn.execute(
-        update(sessions)
-        .where(sessions.c.id == session_id)
-        .values(last_seq=last_seq, last_event_at=stamp, updated_at=stamp)
-    )
-    await notify_change(conn, session_id, last_seq)
 
 
 async def notify_change(conn: AsyncConnection, session_id: uuid.UUID, last_seq: int) -> None:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text, update
 
 from db import sessions as db_sessions
+from db.engine import Database
 from db.tables import sessions
 from handlers.common import format_timestamp
 from tests.conftest import READ
@@ -62,11 +63,13 @@ FILL_EVENTS = {
 
 
 @pytest.fixture
-async def big_session(database):
+async def big_session(database, database_url):
     types = {f"t{i}": event_type for i, event_type in enumerate(TYPES)}
     session_ids = []
+    # Filling takes seconds, more than the default statement timeout on a busy machine.
+    filler = Database(database_url, statement_timeout=300)
     for _ in range(SESSIONS):
-        async with database.write() as conn:
+        async with filler.write() as conn:
             session_id = (await db_sessions.create_session(conn, session_type="build"))["id"]
             key = str(session_id) if database.backend == "postgresql" else session_id.hex
             await conn.execute(
@@ -79,8 +82,9 @@ async def big_session(database):
                 .values(last_seq=EVENTS_PER_SESSION)
             )
         session_ids.append(session_id)
-    async with database.write() as conn:
+    async with filler.write() as conn:
         await conn.execute(text("ANALYZE"))
+    await filler.dispose()
     return session_ids[0]
 
 
