@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -188,6 +189,9 @@ class Database:
             await conn._call("BEGIN", (), transaction.start)
             try:
                 yield conn
+            except asyncio.CancelledError:
+                conn.broken = True  # mid-statement, maybe: closing the connection rolls back
+                raise
             except BaseException:
                 if not conn.broken:
                     await conn._call("ROLLBACK", (), transaction.rollback)
@@ -205,6 +209,9 @@ class Database:
         conn = DriverConnection(pooled.driver_connection)
         try:
             yield conn
+        except asyncio.CancelledError:
+            conn.broken = True  # a statement may still be running on it: never reuse it
+            raise
         finally:
             if conn.broken:
                 await greenlet_spawn(pooled.invalidate)
