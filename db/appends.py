@@ -1,6 +1,6 @@
 """Appending events: seq and timestamps assigned under the session's row lock, idempotent by id.
 
-The logic is one; its three storage steps have two forms: SQLAlchemy Core on any connection, and
+The logic is one; its storage steps have two forms: SQLAlchemy Core on any connection, and
 plain SQL on a DriverConnection (PostgreSQL's hot path: asyncpg itself, one round trip a step).
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,13 +16,14 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.engine import DriverConnection
 from db.errors import EventIdConflict, SessionNotFound
 from db.notify import CHANNEL
-from db.tables import events, sessions
+from db.tables import event_type_counts, events, sessions
 
 ONE_MICROSECOND = timedelta(microseconds=1)
 COLUMNS = ("session_id", "seq", "id", "step_id", "event_type", "event_data", "message", "timestamp")
@@ -130,12 +132,17 @@ async def _read_stored(
     return {row["id"]: row for row in rows}
 
 
-# One statement stores the rows, moves the session's counter and queues the NOTIFY: the session
-# row stays locked for this statement and the COMMIT only.
+# One statement stores the rows, adds them to the per-type counts, moves the session's counter and
+# queues the NOTIFY: the session row stays locked for this statement and the COMMIT only.
 _STORE = """WITH stored AS (
     INSERT INTO events (session_id, seq, id, step_id, event_type, event_data, message, timestamp)
     SELECT $1::uuid, * FROM unnest($2::bigint[], $3::uuid[], $4::uuid[], $5::text[], $6::json[],
         $7::text[], $8::timestamptz[])),
+counted AS (
+    INSERT INTO event_type_counts (session_id, event_type, events)
+    SELECT $1::uuid, event_type, count(*) FROM unnest($5::text[]) AS event_type GROUP BY 2
+    ON CONFLICT (session_id, event_type)
+    DO UPDATE SET events = event_type_counts.events + excluded.events),
 advanced AS (
     UPDATE sessions SET last_seq = $9, last_event_at = $10, updated_at = $10 WHERE id = $1)
 SELECT pg_notify($11, $12)"""
@@ -151,12 +158,27 @@ async def _store(conn, session_id: uuid.UUID, rows: list[dict[str, Any]]) -> Non
         await conn.execute(_STORE, session_id, *columns, last_seq, stamp, CHANNEL, payload)
         return
     await conn.execute(insert(events), rows)
+    await _count(conn, session_id, Counter(row["event_type"] for row in rows))
     await conn.execute(
         update(sessions)
         .where(sessions.c.id == session_id)
         .values(last_seq=last_seq, last_event_at=stamp, updated_at=stamp)
     )
     await notify_change(conn, session_id, last_seq)
+
+
+async def _count(conn: AsyncConnection, session_id: uuid.UUID, added: Counter) -> None:
+    """Add to the session's per-type counts (PostgreSQL and SQLite share the upsert syntax)."""
+    upsert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[conn.dialect.name]
+    statement = upsert(event_type_counts).values(
+        [{"session_id": session_id, "event_type": t, "events": n} for t, n in added.items()]
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["session_id", "event_type"],
+            set_={"events": event_type_counts.c.events + statement.excluded.events},
+        )
+    )
 
 
 def _json_text(value: Any) -> str:

@@ -136,7 +136,8 @@ def _page_sql(type_count: int, ascending: bool, since: bool, count_total: bool) 
 
     The bounds are computed once per statement (lateral `b`), then every read of events is an
     index range: (session_id, seq) for all types, (session_id, event_type, seq) per type, merged
-    in seq order without a sort when there are several types.
+    in seq order without a sort when there are several types. A typed total over the whole
+    session is a lookup of the counts appends keep.
     """
     order = "ASC" if ascending else "DESC"
     first_type = 8 if since else 7
@@ -168,10 +169,18 @@ def _page_sql(type_count: int, ascending: bool, since: bool, count_total: bool) 
         )
     total = "NULL::bigint"
     if count_total and type_count:
-        total = " + ".join(
+        # Over the whole session the per-type counts appends keep are the answer; over part of
+        # it, each type's index range is counted (CASE evaluates only the branch it takes).
+        types = ", ".join(f"${first_type + i}" for i in range(type_count))
+        kept = (
+            "(SELECT COALESCE(sum(events), 0) FROM event_type_counts"
+            f" WHERE session_id = $1 AND event_type IN ({types}))::bigint"
+        )
+        counted = " + ".join(
             f"(SELECT count(*) FROM events WHERE {in_range} AND event_type = ${first_type + i})"
             for i in range(type_count)
         )
+        total = f"CASE WHEN b.lo = 0 AND b.hi = s.last_seq THEN {kept} ELSE {counted} END"
     # json_agg keeps the order of the rows it is given (the ordered, limited subquery), numbered
     # as they come to leave out the look-ahead; as text, to be embedded in the body unparsed.
     return f"""SELECT s.last_seq, s.created_at, b.lo, b.hi, {total} AS total, p.items, p.fetched

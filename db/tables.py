@@ -92,3 +92,18 @@ events = Table(
     # since: the newest event at or before an instant.
     Index("ix_events_session_timestamp", "session_id", "timestamp"),
 )
+
+# Each session's number of events of each type, kept by appends in their transaction: the total
+# of a filtered listing over the whole session is a lookup (PostgreSQL's hot path reads it).
+event_type_counts = Table(
+    "event_type_counts",
+    metadata,
+    Column(
+        "session_id",
+        Uuid,
+        ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("event_type", String(100), primary_key=True),
+    Column("events", BigInteger, nullable=False),
+)

@@ -35,7 +35,7 @@ from sqlalchemy import func, insert, select, text
 
 from db import migrate
 from db.engine import Database
-from db.tables import events, sessions
+from db.tables import event_type_counts, events, sessions
 from perf.workload import EventMaker, SessionPlan, new_uuid
 
 DEFAULT_MANIFEST = Path(".data/perf-manifest.json")
@@ -88,9 +88,10 @@ class Writer:
     async def reset(self) -> None:
         async with self.database.write() as conn:
             if self.database.backend == "postgresql":
-                await conn.execute(text("TRUNCATE events, sessions"))
+                await conn.execute(text("TRUNCATE events, event_type_counts, sessions"))
             else:
                 await conn.execute(events.delete())
+                await conn.execute(event_type_counts.delete())
                 await conn.execute(sessions.delete())
 
     async def sessions(self, rows: list[dict]) -> None:
@@ -112,11 +113,22 @@ class Writer:
                 await conn.execute(insert(events), records)
 
     async def finish(self) -> None:
-        """Fresh statistics (and a visibility map) for the planner, as a settled table has."""
+        """The per-type counts appends would have kept, then fresh statistics (and a visibility
+        map) for the planner, as a settled table has."""
+        async with self.database.write() as conn:
+            if self.database.backend == "postgresql":
+                await conn.execute(text("SET LOCAL statement_timeout = 0"))
+            await conn.execute(
+                text(
+                    "INSERT INTO event_type_counts (session_id, event_type, events)"
+                    " SELECT session_id, event_type, count(*) FROM events"
+                    " GROUP BY session_id, event_type"
+                )
+            )
         if self.database.backend == "postgresql":
             async with self.database.reader.connect() as conn:
                 await conn.execute(text("SET statement_timeout = 0"))
-                await conn.execute(text("VACUUM ANALYZE sessions, events"))
+                await conn.execute(text("VACUUM ANALYZE sessions, events, event_type_counts"))
         else:
             async with self.database.write() as conn:
                 await conn.execute(text("ANALYZE"))

@@ -66,9 +66,10 @@ async def reset_database(url: str) -> None:
         await migrate.upgrade(database)
         async with database.write() as conn:
             if database.backend == "postgresql":
-                await conn.execute(text("TRUNCATE events, sessions"))
+                await conn.execute(text("TRUNCATE events, event_type_counts, sessions"))
             else:
                 await conn.execute(text("DELETE FROM events"))
+                await conn.execute(text("DELETE FROM event_type_counts"))
                 await conn.execute(text("DELETE FROM sessions"))
     finally:
         await database.dispose()
