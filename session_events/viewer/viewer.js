@@ -7,7 +7,10 @@ import { readStream } from "./sse.js";
 
 const PAGE_SIZE = 50;
 const POLL_MS = 2000; // the contract's recommended polling interval
-const STREAM_AGAIN_MS = 30000; // while polling, try the stream again this often
+// While polling, try the stream again after 3 s, then 6, 12, ... up to every 30 s: a stream that
+// failed because the server was restarting comes back at once, a blocked one is not hammered.
+const STREAM_FIRST_RETRY_MS = 3000;
+const STREAM_AGAIN_MS = 30000;
 const SESSIONS_REFRESH_MS = 10000;
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -173,6 +176,7 @@ class Watch {
     let transport = "stream";
     let failures = 0;
     let pollingSince = 0;
+    let streamAgainMs = STREAM_FIRST_RETRY_MS;
     while (!this.stopped) {
       if (transport === "stream") {
         showTransport("stream");
@@ -180,6 +184,7 @@ class Watch {
         if (outcome === "finished") return showConnection("finished");
         if (outcome === "ended") {
           failures = 0;
+          streamAgainMs = STREAM_FIRST_RETRY_MS;
           showConnection("reconnecting");
           await sleep(Math.min(this.retryMs, 1000), this.abort.signal);
           continue;
@@ -198,8 +203,10 @@ class Watch {
         const ok = await this.pollOnce();
         showConnection(ok ? "connected" : "reconnecting");
         if (ok && this.caughtUp && TERMINAL.has(this.status)) return showConnection("finished");
-        if (Date.now() - pollingSince > STREAM_AGAIN_MS) transport = "stream";
-        else await sleep(POLL_MS, this.abort.signal);
+        if (Date.now() - pollingSince > streamAgainMs) {
+          transport = "stream";
+          streamAgainMs = Math.min(streamAgainMs * 2, STREAM_AGAIN_MS);
+        } else await sleep(POLL_MS, this.abort.signal);
       }
     }
   }
