@@ -88,6 +88,23 @@ class DriverConnection:
     async def execute(self, statement: str, *parameters):
         return await self._call(statement, parameters, self.driver.execute, statement, *parameters)
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """BEGIN ... COMMIT, or ROLLBACK on error. A cancelled block may have left a statement
+        running: the connection is then marked broken (closing it rolls back) instead."""
+        transaction = self.driver.transaction()
+        await self._call("BEGIN", (), transaction.start)
+        try:
+            yield
+        except asyncio.CancelledError:
+            self.broken = True
+            raise
+        except BaseException:
+            if not self.broken:
+                await self._call("ROLLBACK", (), transaction.rollback)
+            raise
+        await self._call("COMMIT", (), transaction.commit)
+
     async def _call(self, statement: str, parameters: tuple, method, *arguments):
         """method(*arguments), shown to the listeners as `statement` and with errors translated."""
         for listener in statement_listeners:
@@ -184,19 +201,8 @@ class Database:
             async with self.write() as conn:
                 yield conn
             return
-        async with self._driver_connection() as conn:
-            transaction = conn.driver.transaction()
-            await conn._call("BEGIN", (), transaction.start)
-            try:
-                yield conn
-            except asyncio.CancelledError:
-                conn.broken = True  # mid-statement, maybe: closing the connection rolls back
-                raise
-            except BaseException:
-                if not conn.broken:
-                    await conn._call("ROLLBACK", (), transaction.rollback)
-                raise
-            await conn._call("COMMIT", (), transaction.commit)
+        async with self._driver_connection() as conn, conn.transaction():
+            yield conn
 
     @asynccontextmanager
     async def _driver_connection(self) -> AsyncIterator[DriverConnection]:

@@ -49,6 +49,14 @@ class UTCDateTime(TypeDecorator):
 # and may hold \u0000, which jsonb refuses. Nothing queries inside them.
 JSONDocument = JSON()
 
+
+def _session_key() -> Column:
+    """A session's rows are keyed by its id first, and go when it goes."""
+    return Column(
+        "session_id", Uuid, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 sessions = Table(
     "sessions",
     metadata,
@@ -71,12 +79,7 @@ sessions = Table(
 events = Table(
     "events",
     metadata,
-    Column(
-        "session_id",
-        Uuid,
-        ForeignKey("sessions.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _session_key(),
     # 1, 2, 3, ... within a session, no gaps; the primary key walks a session in either order.
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("id", Uuid, nullable=False),
@@ -98,12 +101,7 @@ events = Table(
 event_type_counts = Table(
     "event_type_counts",
     metadata,
-    Column(
-        "session_id",
-        Uuid,
-        ForeignKey("sessions.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _session_key(),
     Column("event_type", String(100), primary_key=True),
     Column("events", BigInteger, nullable=False),
 )

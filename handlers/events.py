@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ class Listing:
     per_page: int
     include_total: bool
 
-    @property
+    @functools.cached_property
     def filters(self) -> dict:
         return _filters(
             self.since,
@@ -112,18 +113,19 @@ class Listing:
                     raise SessionNotFound(self.session_id)
                 if previous is not None and previous.latest_seq == version.latest_seq:
                     return previous
-                if etag_matches(if_none_match, self.etag(version)):
-                    return self.not_modified(version)
+                tag = self.etag(version)
+                if etag_matches(if_none_match, tag):
+                    return self.not_modified(version, tag)
             page = await db_pages.read_page(conn, self.query())
         if page is None:
             raise SessionNotFound(self.session_id)
         tag = self.etag(page.version)
         if etag_matches(if_none_match, tag):  # appended to between the two reads, then matched
-            return self.not_modified(page.version)
+            return self.not_modified(page.version, tag)
         return self.answer(page, tag)
 
-    def not_modified(self, version: db_pages.Version) -> Answer:
-        headers = {"ETag": self.etag(version), "Cache-Control": "no-cache"}
+    def not_modified(self, version: db_pages.Version, tag: str) -> Answer:
+        headers = {"ETag": tag, "Cache-Control": "no-cache"}
         return Answer(Response(status_code=304, headers=headers), version.latest_seq, True)
 
     def answer(self, page: db_pages.Page, tag: str) -> Answer:

@@ -246,24 +246,17 @@ def read_scenarios(bench: Bench, label: str, sessions: list[dict], targets: dict
         poll_paths(sessions),
         target=targets.get("poll", ""),
     )
-    bench.scenario(
-        f"initial{label}",
-        "per_page=100",
-        [_events(s["id"], "per_page=100") for s in sessions],
-        target=targets.get("initial", ""),
-    )
-    bench.scenario(
-        f"troubleshoot{label}",
-        "event_type=workflow_error&per_page=20",
-        [_events(s["id"], "event_type=workflow_error&per_page=20") for s in sessions],
-        target=targets.get("troubleshoot", ""),
-    )
-    bench.scenario(
-        f"deep page{label}",
-        "page=50&per_page=100",
-        [_events(s["id"], "page=50&per_page=100") for s in sessions],
-        target=targets.get("deep", ""),
-    )
+    for name, target, query in (
+        ("initial", "initial", "per_page=100"),
+        ("troubleshoot", "troubleshoot", "event_type=workflow_error&per_page=20"),
+        ("deep page", "deep", "page=50&per_page=100"),
+    ):
+        bench.scenario(
+            f"{name}{label}",
+            query,
+            [_events(s["id"], query) for s in sessions],
+            target=targets.get(target, ""),
+        )
 
 
 TARGETS_10K = {

@@ -167,6 +167,11 @@ class Reader(FastHttpUser):
         headers = {"X-API-Key": read_key(), **kwargs.pop("headers", {})}
         return self.client.get(path, name=name, headers=headers, **kwargs)
 
+    def get_big_session_events(self, query: str, name: str):
+        """A page of one of the big sessions' events."""
+        session = random.choice(list(Sessions.big))
+        return self.get(f"{API}/{session}/events?{query}", name)
+
 
 class Poller(Reader):
     """A browser tab on a session, polling every 2 s from the latest event on."""
@@ -200,8 +205,7 @@ class InitialLoad(Reader):
 
     @task
     def initial(self):
-        session = random.choice(list(Sessions.big))
-        self.get(f"{API}/{session}/events?per_page=100", "initial (per_page=100)")
+        self.get_big_session_events("per_page=100", "initial (per_page=100)")
 
 
 class Troubleshooter(Reader):
@@ -210,16 +214,13 @@ class Troubleshooter(Reader):
 
     @task(2)
     def errors(self):
-        session = random.choice(list(Sessions.big))
-        self.get(
-            f"{API}/{session}/events?event_type=workflow_error&per_page=20",
-            "troubleshoot (event_type=workflow_error)",
+        self.get_big_session_events(
+            "event_type=workflow_error&per_page=20", "troubleshoot (event_type=workflow_error)"
         )
 
     @task(1)
     def deep_page(self):
-        session = random.choice(list(Sessions.big))
-        self.get(f"{API}/{session}/events?page=50&per_page=100", "deep page (page=50)")
+        self.get_big_session_events("page=50&per_page=100", "deep page (page=50)")
 
 
 class Producer(FastHttpUser):

@@ -30,3 +30,12 @@ def captured_statements() -> Iterator[list[tuple[str, object]]]:
     finally:
         event.remove(Engine, "before_cursor_execute", on_cursor)
         db_engine.statement_listeners.remove(on_driver)
+
+
+@contextlib.contextmanager
+def statements() -> Iterator[list[str]]:
+    """The statements run inside the block, in lower case on one line each."""
+    seen: list[str] = []
+    with captured_statements() as captured:
+        yield seen
+    seen.extend(" ".join(statement.split()).lower() for statement, _ in captured)

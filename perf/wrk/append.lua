@@ -4,9 +4,6 @@
 
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")
 
-local requests = {}
-local position = 1
-
 local function batch()
   local events = {}
   for n = 1, 10 do
@@ -28,10 +25,4 @@ function init(args)
     requests[#requests + 1] = wrk.format("POST", "/api/v2/sessions/" .. session_id .. "/events", headers, body)
   end
   position = ((thread_index - 1) * 7) % #requests + 1  -- threads start on different sessions
-end
-
-function request()
-  local next_request = requests[position]
-  position = position % #requests + 1
-  return next_request
 end

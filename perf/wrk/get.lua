@@ -4,9 +4,6 @@
 
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")
 
-local requests = {}
-local position = 1
-
 function init(args)
   for _, arg in ipairs(args) do
     local path, etag = arg:match("^(%S+)%s+(.+)$")
@@ -15,10 +12,4 @@ function init(args)
     requests[#requests + 1] = wrk.format("GET", path, base_headers(extra))
   end
   position = (thread_index - 1) % #requests + 1  -- threads start apart
-end
-
-function request()
-  local next_request = requests[position]
-  position = position % #requests + 1
-  return next_request
 end

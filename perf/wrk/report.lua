@@ -1,9 +1,12 @@
--- Shared by the scenario scripts (loaded with dofile): counts the status of every response per
+-- Shared by the scenario scripts (loaded with dofile): sends the prepared `requests` round robin
+-- from `position` (each script's init() fills them), counts the status of every response per
 -- thread, and done() prints one line `WRK_JSON {...}` with the throughput, the latency
 -- percentiles (ms), the errors (non-2xx/3xx statuses and socket errors) and the status counts.
 
 statuses = {}
 thread_index = 1
+requests = {}
+position = 1
 local threads = {}
 
 function setup(thread)
@@ -13,6 +16,12 @@ end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+end
+
+function request()
+  local next_request = requests[position]
+  position = position % #requests + 1
+  return next_request
 end
 
 function base_headers(extra)

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from tests.conftest import READ
 from tests.integration.api.api_helpers import append_events, events_url, new_session
-from tests.statements import captured_statements
-
-
-@contextlib.contextmanager
-def statements():
-    """The SQL statements the app runs inside the block, in lower case on one line each."""
-    seen: list[str] = []
-    with captured_statements() as captured:
-        yield seen
-    seen.extend(" ".join(statement.split()).lower() for statement, _ in captured)
+from tests.statements import statements
 
 
 def test_a_304_reads_only_the_session(client):

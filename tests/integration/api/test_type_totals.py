@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from tests.conftest import READ, WRITE
 from tests.integration.api.api_helpers import append_events, events_url, list_events, new_session
-from tests.integration.api.test_statements import statements
+from tests.statements import statements
 
 
 def total(client, session_id: str, query: str) -> int:
