@@ -26,8 +26,11 @@ async def running(app):
         await task
 
 
-async def request(app, state, method, path, query=b"", body=b"", key=READ_KEY, leave_after=None):
-    """One request; with `leave_after`, the client disconnects that many seconds in."""
+async def request(
+    app, state, method, path, query=b"", body=b"", key=READ_KEY, leave_after=None, headers=()
+):
+    """One request (`headers`: more of them, as byte pairs); with `leave_after`, the client
+    disconnects that many seconds in."""
     sent = []
     first = {"type": "http.request", "body": body, "more_body": False}
 
@@ -45,6 +48,7 @@ async def request(app, state, method, path, query=b"", body=b"", key=READ_KEY, l
         (b"x-api-key", key.encode()),
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
+        *headers,
     ]
     scope = {
         "type": "http",

@@ -1,0 +1,84 @@
+"""CPU time per request of the app itself: no HTTP server, no load tool, one request at a time.
+
+    .venv/bin/python -m perf.request_cpu --database-url postgresql://... --session ID [-n 1000]
+        [scenario ...]        # poll initial troubleshoot deep 304 append (default: all)
+
+The ASGI app (lifespan, middleware, validation, handlers, database) is called directly as
+tests/asgi.py does, and `time.process_time()` is read around n requests of each scenario (after
+a warm-up round): steadier than throughput on a shared machine, and blind to uvicorn and to the
+database server's own CPU. The session must hold at least 11 events; `append` adds 10 per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import orjson
+import uvloop
+
+from session_events.app import create_app
+from session_events.settings import load_settings
+from tests.asgi import request, running
+
+KEY = "request-cpu"
+BATCH = orjson.dumps(
+    {
+        "events": [
+            {
+                "event_type": "test_generated",
+                "event_data": {"class": "OwnerController", "tokens": 1234},
+                "message": "Generated 4 tests for OwnerController",
+            }
+        ]
+        * 10
+    }
+)
+
+
+async def measure(database_url: str, session_id: str, count: int, names: list[str]) -> None:
+    settings = load_settings(
+        {"EVENTS_DATABASE_URL": database_url, "EVENTS_WRITE_KEYS": KEY, "EVENTS_LOG_FORMAT": "json"}
+    )
+    app = create_app(settings)
+    path = f"/api/v2/sessions/{session_id}/events"
+    async with running(app) as state:
+
+        async def get(query: bytes, *headers: tuple[bytes, bytes]) -> list[dict]:
+            return await request(app, state, "GET", path, query, key=KEY, headers=headers)
+
+        body = orjson.loads((await get(b"per_page=11"))[-1]["body"])
+        since = body["items"][10]["timestamp"]
+        latest = body["latest_seq"]
+        unchanged = f"after_seq={latest}".encode()
+        tag = dict((await get(unchanged))[0]["headers"])[b"etag"]
+        scenarios = {
+            "poll": lambda: get(f"since={since}&per_page=50".encode()),
+            "initial": lambda: get(b"per_page=100"),
+            "troubleshoot": lambda: get(b"event_type=workflow_error&per_page=20"),
+            "deep": lambda: get(b"page=50&per_page=100"),
+            "304": lambda: get(unchanged, (b"if-none-match", tag)),
+            "append": lambda: request(app, state, "POST", path, body=BATCH, key=KEY),
+        }
+        for name in names or list(scenarios):
+            for _ in range(2):  # warm-up round, then the measured one
+                started = time.process_time()
+                for _ in range(count):
+                    sent = await scenarios[name]()
+                spent = time.process_time() - started
+            status = sent[0]["status"]
+            print(f"{name}: {spent / count * 1000:.3f} ms CPU per request (status {status})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--session", required=True, help="a session with at least 11 events")
+    parser.add_argument("-n", type=int, default=1000, help="requests per scenario")
+    parser.add_argument("scenarios", nargs="*")
+    args = parser.parse_args()
+    uvloop.run(measure(args.database_url, args.session, args.n, args.scenarios))
+
+
+if __name__ == "__main__":
+    main()
