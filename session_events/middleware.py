@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 import orjson
 import structlog
@@ -36,7 +36,7 @@ class AccessLog:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         sent_id = _header(scope, b"x-request-id")
-        request_id = sent_id if sent_id and _REQUEST_ID.fullmatch(sent_id) else uuid.uuid4().hex
+        request_id = sent_id if sent_id and _REQUEST_ID.fullmatch(sent_id) else os.urandom(16).hex()
         status = 500
         # Connexion's router fills these two dicts in place; Connexion passes shallow copies of the
         # scope down and Starlette's mounts replace scope["path_params"], so keep the dicts.

@@ -42,6 +42,7 @@ class Metrics:
             registry=self.registry,
         )
         self._state: dict | None = None
+        self._children: dict[tuple, tuple] = {}  # labels -> (histogram, counter) children
         self.registry.register(self)
 
     def bind(self, state: dict) -> None:
@@ -49,8 +50,16 @@ class Metrics:
         self._state = state
 
     def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
-        self.duration.labels(method, endpoint, str(status)).observe(seconds)
-        self.requests.labels(method, endpoint, str(status)).inc()
+        # labels() validates and locks on every call; the set of label values is small.
+        children = self._children.get((method, endpoint, status))
+        if children is None:
+            labels = (method, endpoint, str(status))
+            children = self._children[(method, endpoint, status)] = (
+                self.duration.labels(*labels),
+                self.requests.labels(*labels),
+            )
+        children[0].observe(seconds)
+        children[1].inc()
 
     def collect(self):
         """Gauges read when scraped."""

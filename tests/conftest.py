@@ -11,6 +11,7 @@ import asyncio
 import os
 
 import pytest
+import structlog
 from sqlalchemy import text
 
 from db import migrate
@@ -50,6 +51,16 @@ class Postgres:
     def stop(self):
         if self.server:
             self.server.stop()
+
+
+@pytest.fixture
+def service_logs():
+    """The lines the service's own (structlog) loggers write during the test, as dicts with the
+    request id and logger name they are written with."""
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_logger_name]
+    ) as lines:
+        yield lines
 
 
 @pytest.fixture(scope="session")

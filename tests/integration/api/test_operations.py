@@ -133,7 +133,7 @@ def test_metrics_show_the_pool_and_no_waiters_at_rest(client):
 # Logs
 
 
-def test_no_api_key_or_event_payload_in_any_log_line(client, caplog):
+def test_no_api_key_or_event_payload_in_any_log_line(client, caplog, service_logs):
     secret_payload = "payload-4f1e2d-do-not-log"
     with caplog.at_level(logging.DEBUG):
         session_id = new_session(client)
@@ -143,7 +143,9 @@ def test_no_api_key_or_event_payload_in_any_log_line(client, caplog):
         post_events(client, session_id, [{"event_type": "BAD", "message": secret_payload}])
         client.get(events_url(session_id), headers=READ)
         client.get(events_url(session_id), headers={"X-API-Key": "wrong-" + secret_payload})
-    lines = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    lines = "\n".join(
+        [f"{r.getMessage()} {r.__dict__}" for r in caplog.records] + list(map(repr, service_logs))
+    )
     assert "request" in lines  # the access log did run
     for secret in (READ_KEY, WRITE_KEY, secret_payload):
         assert secret not in lines
