@@ -1,12 +1,14 @@
 """CPU time per request of the app itself: no HTTP server, no load tool, one request at a time.
 
     .venv/bin/python -m perf.request_cpu --database-url postgresql://... --session ID [-n 1000]
-        [scenario ...]        # poll initial troubleshoot deep 304 append (default: all)
+        [--connexion-stack] [scenario ...]  # poll initial troubleshoot deep 304 append
 
 The ASGI app (lifespan, middleware, validation, handlers, database) is called directly as
 tests/asgi.py does, and `time.process_time()` is read around n requests of each scenario (after
 a warm-up round): steadier than throughput on a shared machine, and blind to uvicorn and to the
 database server's own CPU. The session must hold at least 11 events; `append` adds 10 per request.
+--connexion-stack sends the GETs through Connexion's whole middleware stack instead of
+session_events/direct_dispatch.py, to compare the two.
 """
 
 from __future__ import annotations
@@ -36,11 +38,13 @@ BATCH = orjson.dumps(
 )
 
 
-async def measure(database_url: str, session_id: str, count: int, names: list[str]) -> None:
+async def measure(
+    database_url: str, session_id: str, count: int, names: list[str], direct_dispatch: bool
+) -> None:
     settings = load_settings(
         {"EVENTS_DATABASE_URL": database_url, "EVENTS_WRITE_KEYS": KEY, "EVENTS_LOG_FORMAT": "json"}
     )
-    app = create_app(settings)
+    app = create_app(settings, direct_dispatch=direct_dispatch)
     path = f"/api/v2/sessions/{session_id}/events"
     async with running(app) as state:
 
@@ -75,9 +79,12 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--session", required=True, help="a session with at least 11 events")
     parser.add_argument("-n", type=int, default=1000, help="requests per scenario")
+    parser.add_argument("--connexion-stack", action="store_true", help="no direct dispatch")
     parser.add_argument("scenarios", nargs="*")
     args = parser.parse_args()
-    uvloop.run(measure(args.database_url, args.session, args.n, args.scenarios))
+    uvloop.run(
+        measure(args.database_url, args.session, args.n, args.scenarios, not args.connexion_stack)
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from db.engine import Database
 from db.notify import notifier_for
 from session_events.connexion_tuning import decorate_handlers_once
 from session_events.contract import load_contract
+from session_events.direct_dispatch import DirectDispatch
 from session_events.errors import add_error_handlers
 from session_events.logs import configure_logging
 from session_events.middleware import AccessLog, BodyLimit
@@ -29,12 +30,17 @@ log = structlog.get_logger("session_events")
 
 
 def create_app(
-    settings: Settings, keyring: KeyRing | None = None, shutdown: asyncio.Event | None = None
+    settings: Settings,
+    keyring: KeyRing | None = None,
+    shutdown: asyncio.Event | None = None,
+    *,
+    direct_dispatch: bool = True,
 ) -> AsyncApp:
     """The ASGI application. The database is opened (and migrated) by the lifespan.
 
     Setting `shutdown` tells waiting long-polls to answer and streams to end, so that a stopping
-    server can finish its requests (the `serve` command sets it on SIGTERM).
+    server can finish its requests (the `serve` command sets it on SIGTERM). `direct_dispatch`
+    off sends every request through Connexion's middleware stack (the tests compare the two).
     """
     configure_logging(settings.log_format, settings.log_level)
     keyring = keyring or KeyRing(settings.read_keys, settings.write_keys)
@@ -94,6 +100,8 @@ def create_app(
     app.add_middleware(AccessLog, position=outside_errors, routes=routes.templates, metrics=metrics)
     app.add_middleware(ViewerFiles, position=outside_errors)
     app.add_middleware(BodyLimit, position=outside_errors, max_body_bytes=settings.max_body_bytes)
+    if direct_dispatch:
+        app.add_middleware(DirectDispatch, position=MiddlewarePosition.BEFORE_SWAGGER)
     return app
 
 

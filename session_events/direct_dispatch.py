@@ -1,0 +1,177 @@
+"""Connexion's request pipeline for the body-less GET operations, run as one step.
+
+For each request Connexion passes through nine middlewares, three Starlette routers and two
+decorators; it parses and coerces the query string twice (once to validate it, once to build the
+handler's arguments), and each layer looks the operation up again. On a poll that was half of the
+server's CPU time (perf/RESULTS.md). For the contract's GET operations without a request body,
+this middleware runs the same pieces of Connexion, built from the same contract with the same
+options (security handlers, validator map, URI parser, strict validation, response validation),
+in one call:
+
+    match the path (Starlette's compiled path of the operation, under the API's base path)
+    -> Connexion's security check of the operation (SecurityOperation's verification function)
+    -> Connexion's parameter validation (the validator map's parameter validator)
+    -> the handler's arguments (Connexion's get_arguments, from the request already parsed)
+    -> the handler, its result made a response by Connexion's response decorator
+    -> Connexion's response validation (ResponseValidationOperation), and the response is sent.
+
+Errors are Connexion's exceptions, raised where Connexion raises them and turned into problem
+responses by Connexion's exception middleware, outside this one. A request this middleware does
+not take (another method or path, an operation with a body, a root path) goes down Connexion's
+stack unchanged. tests/integration/api/test_direct_dispatch.py compares both ways request by
+request.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+from connexion.context import _context, _operation, _receive, _scope
+from connexion.decorators.parameter import (
+    get_arguments,
+    inspect_function_arguments,
+    pythonic,
+    sanitized,
+    unwrap_decorators,
+)
+from connexion.decorators.response import AsyncResponseDecorator
+from connexion.frameworks.starlette import Starlette as StarletteFramework
+from connexion.frameworks.starlette import starlettify_path
+from connexion.jsonifier import Jsonifier
+from connexion.lifecycle import ConnexionRequest
+from connexion.middleware.abstract import ROUTING_CONTEXT, SpecMiddleware
+from connexion.middleware.request_validation import RequestValidationOperation
+from connexion.middleware.response_validation import ResponseValidationOperation
+from connexion.middleware.security import SecurityOperation
+from connexion.operations import AbstractOperation
+from connexion.resolver import Resolver
+from connexion.security import SecurityHandlerFactory
+from connexion.validators import VALIDATOR_MAP
+from starlette.routing import compile_path
+
+
+class _Operation:
+    """One contract operation, with the Connexion pieces each of its requests goes through."""
+
+    def __init__(self, operation: AbstractOperation, base_path: str, options: dict):
+        self.operation = operation
+        self.base_path = base_path
+        self.validator_map = {**VALIDATOR_MAP, **(options.get("validator_map") or {})}
+        validator_map = self.validator_map
+        self.security = SecurityOperation.from_operation(
+            operation,
+            next_app=None,
+            security_handler_factory=SecurityHandlerFactory(options.get("security_map")),
+        )
+        self.uri_parser = operation.uri_parser_class(
+            operation.parameters, operation.body_definition()
+        )
+        strict = bool(options.get("strict_validation"))
+        request_validation = RequestValidationOperation(
+            None, operation=operation, strict_validation=strict, validator_map=validator_map
+        )
+        self.parameters = validator_map["parameter"](
+            operation.parameters,
+            uri_parser=self.uri_parser,
+            strict_validation=strict,
+            security_query_params=request_validation.security_query_params,
+        )
+        self.arguments, self.has_kwargs = inspect_function_arguments(
+            unwrap_decorators(operation.function)
+        )
+        # The names Connexion gives handler arguments, computed once per name, not per request.
+        self.sanitize = functools.cache(pythonic if options.get("pythonic_params") else sanitized)
+        self.handler = AsyncResponseDecorator(
+            framework=StarletteFramework, jsonifier=options.get("jsonifier") or Jsonifier()
+        )(operation.function)
+        self.validate_responses = bool(options.get("validate_responses"))
+        path = starlettify_path(operation.path, operation.get_path_parameter_types())
+        self.path_regex, _, self.convertors = compile_path(path)
+
+    async def __call__(self, scope, receive, send) -> None:
+        routing = scope["extensions"].setdefault(ROUTING_CONTEXT, {})
+        routing["api_base_path"] = self.base_path
+        routing["operation_id"] = self.operation.operation_id
+        request = ConnexionRequest(scope, receive, uri_parser=self.uri_parser)
+        if self.security.security:
+            await self.security.verification_fn(request)
+        self.parameters.validate_request(request)
+        _context.set(scope["extensions"].setdefault("connexion_context", {}))
+        _operation.set(self.operation)
+        _receive.set(receive)
+        _scope.set(scope)
+        kwargs = get_arguments(
+            self.operation,
+            path_params=request.path_params,
+            query_params=request.query_params,
+            body=None,
+            files={},
+            arguments=self.arguments,
+            has_kwargs=self.has_kwargs,
+            sanitize=self.sanitize,
+            content_type=request.mimetype,
+        )
+        response = await self.handler(**kwargs)
+        if self.validate_responses:
+            response = ResponseValidationOperation(
+                response, operation=self.operation, validator_map=self.validator_map
+            )
+        await response(scope, receive, send)
+
+
+def _takes(operation: AbstractOperation) -> bool:
+    """Whether a request of this operation can run here: a GET without a body, with parameters
+    only in the path, query or headers, and an async handler."""
+    return (
+        operation.method == "get"
+        and not operation.request_body
+        and all(p["in"] in ("path", "query", "header") for p in operation.parameters)
+        and inspect.iscoroutinefunction(operation.function)
+    )
+
+
+class DirectDispatch(SpecMiddleware):
+    """Placed just inside Connexion's exception middleware (MiddlewarePosition.BEFORE_SWAGGER)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.routes: list[tuple[str, _Operation]] = []  # (base path, operation)
+
+    def add_api(self, specification, base_path: str | None = None, **options) -> None:
+        base_path = specification.base_path if base_path is None else base_path
+        resolver = options.get("resolver") or Resolver()
+        for path, methods in specification.get("paths", {}).items():
+            if "get" not in methods:
+                continue
+            operation = specification.operation_cls.from_spec(
+                specification,
+                path=path,
+                method="get",
+                resolver=resolver,
+                uri_parser_class=options.get("uri_parser_class"),
+            )
+            if _takes(operation):
+                self.routes.append((base_path, _Operation(operation, base_path, options)))
+
+    def _match(self, scope) -> _Operation | None:
+        path = scope["path"]
+        for base_path, operation in self.routes:
+            if path.startswith(base_path):
+                match = operation.path_regex.match(path[len(base_path) :])
+                if match:
+                    scope.setdefault("path_params", {}).update(
+                        (name, operation.convertors[name].convert(value))
+                        for name, value in match.groupdict().items()
+                    )
+                    return operation
+        return None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
+            operation = self._match(scope)
+            if operation is not None:
+                # A copy sharing the nested dicts, as Connexion's routing passes on.
+                scope = {**scope, "extensions": scope.setdefault("extensions", {})}
+                return await operation(scope, receive, send)
+        return await self.app(scope, receive, send)

@@ -1,0 +1,166 @@
+"""The body-less GETs run Connexion's pieces in one step (session_events/direct_dispatch.py): every
+answer must be the one Connexion's whole middleware stack gives, byte for byte, good or bad."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from connexion.middleware.routing import RoutingMiddleware
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from session_events.app import create_app
+from tests.conftest import READ, READ_KEY, WRITE
+from tests.integration.api.api_helpers import SESSIONS, append_events, new_session
+
+# Headers that differ between any two answers.
+UNSTABLE = {"x-request-id", "date"}
+
+
+@pytest.fixture
+def stack_client(settings, _running_apps):
+    """The same app without direct dispatch: every request through Connexion's stack."""
+    key = ("connexion-stack", settings.database_url)
+    if key not in _running_apps:
+        test_client = create_app(settings, direct_dispatch=False).test_client()
+        test_client.__enter__()
+        _running_apps[key] = test_client
+    return _running_apps[key]
+
+
+@pytest.fixture
+def session_id(client) -> str:
+    session_id = new_session(client)
+    append_events(client, session_id, [{"event_type": t} for t in ("a", "b", "a", "c")] * 3)
+    return session_id
+
+
+def answer(test_client, path: str, headers: dict) -> tuple:
+    response = test_client.get(path, headers=headers)
+    kept = sorted((k, v) for k, v in response.headers.items() if k not in UNSTABLE)
+    return response.status_code, kept, response.content
+
+
+def assert_same(client, stack_client, path: str, headers: dict = READ) -> int:
+    direct = answer(client, path, headers)
+    assert direct == answer(stack_client, path, headers), path
+    return direct[0]
+
+
+QUERIES = [
+    "",
+    "per_page=3",
+    "per_page=3&page=2",
+    "page=99",
+    "order=asc&after_seq=4",
+    "after_seq=2&until_seq=9&order=asc&per_page=2",
+    "event_type=a",
+    "event_type=a&event_type=c",
+    "event_type=a,c",
+    "event_type=",
+    "since=2020-01-01T00:00:00Z",
+    "since=2020-01-01T00:00:00%2B02:00",
+    "since=yesterday",
+    "include_total=false&per_page=2",
+    "include_total=False",
+    "include_total=0",
+    "include_total=maybe",
+    "per_page=0",
+    "per_page=abc",
+    "per_page=",
+    "per_page=1&per_page=2",
+    "per_page=1_0",
+    "per_page=%205",
+    "page=-1",
+    "after_seq=9223372036854775808",
+    "until_seq=1&after_seq=5",
+    "wait=abc",
+    "wait=0",
+    "unknown=1",
+    "per_page=2&unknown=1&other=2",
+    "order=sideways",
+    "%ZZ=1",
+    "event_type=%C3%A9",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_a_listing_answers_as_connexion_does(client, stack_client, session_id, query):
+    assert_same(client, stack_client, f"{SESSIONS}/{session_id}/events?{query}")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-API-Key": "wrong"},
+        {"X-API-Key": ""},
+        {"x-api-key": READ_KEY},
+        {**READ, "Content-Type": "text/plain"},
+        {**READ, "If-None-Match": '"nope"'},
+        {**READ, "If-None-Match": "*"},
+    ],
+    ids=["no key", "wrong key", "empty key", "lower-case", "content-type", "etag", "star"],
+)
+def test_keys_and_headers_are_answered_as_connexion_does(client, stack_client, session_id, headers):
+    assert_same(client, stack_client, f"{SESSIONS}/{session_id}/events", headers)
+
+
+def test_an_unchanged_listing_is_a_304_both_ways(client, stack_client, session_id):
+    path = f"{SESSIONS}/{session_id}/events?after_seq=12&order=asc"
+    tag = client.get(path, headers=READ).headers["etag"]
+    assert assert_same(client, stack_client, path, {**READ, "If-None-Match": tag}) == 304
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "{sessions}/{id}",
+        "{sessions}",
+        "{sessions}?status=running&per_page=1",
+        "{sessions}?status=sleeping",
+        "{sessions}/not-a-uuid",
+        "{sessions}/00000000-0000-4000-8000-000000000000/events",
+        "{sessions}/not-a-uuid/events",
+        "{sessions}/{id}/events/",
+        "{sessions}/{id}/events/extra",
+        "{sessions}//events",
+        "/api/v2/nowhere",
+    ],
+)
+def test_the_other_gets_answer_as_connexion_does(client, stack_client, session_id, path):
+    assert_same(client, stack_client, path.format(sessions=SESSIONS, id=session_id))
+
+
+PARAMETERS = ["since", "event_type", "after_seq", "until_seq", "order", "page", "per_page"]
+VALUES = st.one_of(
+    st.integers(min_value=-5, max_value=2**64).map(str),
+    st.sampled_from(["a", "b", "asc", "desc", "true", "false", "", "2026-01-01T00:00:00Z"]),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(pairs=st.lists(st.tuples(st.sampled_from([*PARAMETERS, "include_total", "x"]), VALUES)))
+def test_any_query_is_answered_as_connexion_does(client, stack_client, session_id, pairs):
+    query = "&".join(f"{quote(name)}={quote(value)}" for name, value in pairs)
+    assert_same(client, stack_client, f"{SESSIONS}/{session_id}/events?{query}")
+
+
+def test_the_gets_skip_connexions_routing_and_the_rest_do_not(client, session_id, monkeypatch):
+    """Observed, not mocked: Connexion's router still runs, and is counted."""
+    routed = []
+    original = RoutingMiddleware.__call__
+
+    async def counting(self, scope, receive, send):
+        routed.append(scope["method"])
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(RoutingMiddleware, "__call__", counting)
+    assert client.get(f"{SESSIONS}/{session_id}/events", headers=READ).status_code == 200
+    assert client.get(f"{SESSIONS}/{session_id}", headers=READ).status_code == 200
+    assert routed == []
+    append_events(client, session_id, [{"event_type": "a"}])
+    assert client.delete(f"{SESSIONS}/{session_id}", headers=WRITE).status_code == 204
+    assert routed == ["POST", "DELETE"]
