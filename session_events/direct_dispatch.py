@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections import defaultdict
 
 from connexion.context import _context, _operation, _receive, _scope
 from connexion.decorators.parameter import (
@@ -38,6 +39,7 @@ from connexion.decorators.parameter import (
 from connexion.decorators.response import AsyncResponseDecorator
 from connexion.frameworks.starlette import Starlette as StarletteFramework
 from connexion.frameworks.starlette import starlettify_path
+from connexion.http_facts import METHODS
 from connexion.jsonifier import Jsonifier
 from connexion.lifecycle import ConnexionRequest
 from connexion.middleware.abstract import ROUTING_CONTEXT, SpecMiddleware
@@ -47,8 +49,11 @@ from connexion.middleware.security import SecurityOperation
 from connexion.operations import AbstractOperation
 from connexion.resolver import Resolver
 from connexion.security import SecurityHandlerFactory
+from connexion.utils import is_json_mimetype, is_nullable
 from connexion.validators import VALIDATOR_MAP
 from starlette.routing import compile_path
+
+JSON = "application/json"
 
 
 class _Operation:
@@ -68,20 +73,21 @@ class _Operation:
             operation.parameters, operation.body_definition()
         )
         strict = bool(options.get("strict_validation"))
-        request_validation = RequestValidationOperation(
+        self.request_validation = RequestValidationOperation(
             None, operation=operation, strict_validation=strict, validator_map=validator_map
         )
         self.parameters = validator_map["parameter"](
             operation.parameters,
             uri_parser=self.uri_parser,
             strict_validation=strict,
-            security_query_params=request_validation.security_query_params,
+            security_query_params=self.request_validation.security_query_params,
         )
         self.arguments, self.has_kwargs = inspect_function_arguments(
             unwrap_decorators(operation.function)
         )
         # The names Connexion gives handler arguments, computed once per name, not per request.
         self.sanitize = functools.cache(pythonic if options.get("pythonic_params") else sanitized)
+        self.body_name = self.sanitize(operation.body_name(JSON))
         self.handler = AsyncResponseDecorator(
             framework=StarletteFramework, jsonifier=options.get("jsonifier") or Jsonifier()
         )(operation.function)
@@ -97,6 +103,11 @@ class _Operation:
         if self.security.security:
             await self.security.verification_fn(request)
         self.parameters.validate_request(request)
+        if self.operation.request_body:
+            receive, scope = await self._validated_body(scope, receive)
+        body = None
+        if self.body_name in self.arguments or self.has_kwargs:
+            body = await ConnexionRequest(scope, receive).get_body()
         _context.set(scope["extensions"].setdefault("connexion_context", {}))
         _operation.set(self.operation)
         _receive.set(receive)
@@ -105,8 +116,8 @@ class _Operation:
             self.operation,
             path_params=request.path_params,
             query_params=request.query_params,
-            body=None,
-            files={},
+            body=body,
+            files={},  # the request is JSON (checked above): Connexion would find no files
             arguments=self.arguments,
             has_kwargs=self.has_kwargs,
             sanitize=self.sanitize,
@@ -119,14 +130,32 @@ class _Operation:
             )
         await response(scope, receive, send)
 
+    async def _validated_body(self, scope, receive):
+        """RequestValidationOperation.__call__'s body part: the content type must be one the
+        operation consumes, and the body validator reads, checks and replays the body."""
+        mime_type, encoding = self.request_validation.extract_content_type(scope["headers"])
+        self.request_validation.validate_mime_type(mime_type)
+        schema = self.operation.body_schema(mime_type)
+        validator_class = self.validator_map["body"].get(mime_type) if schema else None
+        if validator_class is None:
+            return receive, scope
+        validator = validator_class(
+            schema=schema,
+            required=self.operation.request_body.get("required", False),
+            nullable=is_nullable(self.operation.body_definition(mime_type)),
+            encoding=encoding,
+            strict_validation=self.request_validation.strict_validation,
+            uri_parser=self.uri_parser,
+        )
+        return await validator.wrap_receive(receive, scope=scope)
+
 
 def _takes(operation: AbstractOperation) -> bool:
-    """Whether a request of this operation can run here: a GET without a body, with parameters
-    only in the path, query or headers, and an async handler."""
+    """Whether a request of this operation can run here: parameters only in the path, query or
+    headers, a JSON body if any (no forms, no files), and an async handler."""
     return (
-        operation.method == "get"
-        and not operation.request_body
-        and all(p["in"] in ("path", "query", "header") for p in operation.parameters)
+        all(p["in"] in ("path", "query", "header") for p in operation.parameters)
+        and all(is_json_mimetype(t) for t in operation.request_body.get("content", {}))
         and inspect.iscoroutinefunction(operation.function)
     )
 
@@ -136,27 +165,31 @@ class DirectDispatch(SpecMiddleware):
 
     def __init__(self, app):
         self.app = app
-        self.routes: list[tuple[str, _Operation]] = []  # (base path, operation)
+        # HTTP method -> [(base path, operation)]
+        self.routes: dict[str, list[tuple[str, _Operation]]] = defaultdict(list)
 
     def add_api(self, specification, base_path: str | None = None, **options) -> None:
         base_path = specification.base_path if base_path is None else base_path
         resolver = options.get("resolver") or Resolver()
         for path, methods in specification.get("paths", {}).items():
-            if "get" not in methods:
-                continue
-            operation = specification.operation_cls.from_spec(
-                specification,
-                path=path,
-                method="get",
-                resolver=resolver,
-                uri_parser_class=options.get("uri_parser_class"),
-            )
-            if _takes(operation):
-                self.routes.append((base_path, _Operation(operation, base_path, options)))
+            for method in methods:
+                if method not in METHODS:
+                    continue
+                operation = specification.operation_cls.from_spec(
+                    specification,
+                    path=path,
+                    method=method,
+                    resolver=resolver,
+                    uri_parser_class=options.get("uri_parser_class"),
+                )
+                if _takes(operation):
+                    self.routes[method.upper()].append(
+                        (base_path, _Operation(operation, base_path, options))
+                    )
 
     def _match(self, scope) -> _Operation | None:
         path = scope["path"]
-        for base_path, operation in self.routes:
+        for base_path, operation in self.routes.get(scope["method"], ()):
             if path.startswith(base_path):
                 match = operation.path_regex.match(path[len(base_path) :])
                 if match:
@@ -168,7 +201,7 @@ class DirectDispatch(SpecMiddleware):
         return None
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
+        if scope["type"] == "http" and not scope.get("root_path"):
             operation = self._match(scope)
             if operation is not None:
                 # A copy sharing the nested dicts, as Connexion's routing passes on.

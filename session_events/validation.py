@@ -40,6 +40,7 @@ TYPE_PHRASES = {
     "null": "null",
 }
 # OpenAPI keywords that JSON Schema draft 4 does not have and that do not constrain values.
+JSON_TYPE = b"application/json"
 _ANNOTATIONS = ("nullable", "example", "discriminator", "xml", "externalDocs", "deprecated")
 
 
@@ -284,7 +285,7 @@ class ContractBodyValidator(JSONRequestBodyValidator):
     """JSON request bodies: strict parsing, compiled validation, sentences naming the field.
 
     Reads the body itself (Connexion's base class ignores a chunked body without Content-Length)
-    and replays it to the handler unchanged.
+    and replays it to the handler unchanged. A body without a Content-Type is JSON.
     """
 
     async def wrap_receive(self, receive, *, scope):
@@ -303,6 +304,10 @@ class ContractBodyValidator(JSONRequestBodyValidator):
             messages.append(message)
             more_body = message.get("more_body", False)
         self._validate(parse_json_body(b"".join(m.get("body", b"") for m in messages)))
+        if "content-type" not in headers:
+            # Connexion validates a body sent without a Content-Type as the JSON the operation
+            # consumes; the handler must then be given it as JSON too, not as bytes.
+            scope = {**scope, "headers": [*scope["headers"], (b"content-type", JSON_TYPE)]}
         return self._insert_messages(receive, messages=messages), scope
 
     def _validate(self, body):
