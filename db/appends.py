@@ -2,6 +2,9 @@
 
 The logic is one; its storage steps have two forms: SQLAlchemy Core on any connection, and
 plain SQL on a DriverConnection (PostgreSQL's hot path: asyncpg itself, one round trip a step).
+On a DriverConnection an append is its own unit of work: a batch without client ids is one
+statement (lock, insert, counts, counter, NOTIFY: atomic by itself, one round trip instead of
+four), a batch with ids the same steps as elsewhere inside one transaction.
 """
 
 from __future__ import annotations
@@ -55,16 +58,25 @@ async def append_events(
     """Append events (dicts with event_type and optional id, event_data, message, step_id).
 
     Returns one stored event per input, in input order. An input whose id is already stored in
-    this session returns the stored event and is not stored again. Must run in a write transaction:
-    the session row is locked first, so concurrent appends to one session take turns and commit
-    in seq order.
+    this session returns the stored event and is not stored again. On an AsyncConnection it must
+    run in a write transaction (a DriverConnection: outside one, see above): the session row is
+    locked first, so concurrent appends to one session take turns and commit in seq order.
     """
+    ids = [e["id"] for e in new_events if e.get("id")]
+    if isinstance(conn, DriverConnection):
+        if not ids:
+            return await _append_at_once(conn, session_id, new_events, now or datetime.now(UTC))
+        async with conn.transaction():
+            return await _append(conn, session_id, new_events, ids, now)
+    return await _append(conn, session_id, new_events, ids, now)
+
+
+async def _append(conn, session_id, new_events, ids, now) -> Appended:
     locked = await _lock_session(conn, session_id)
     if locked is None:
         raise SessionNotFound(session_id)
     last_seq, last_event_at = locked
 
-    ids = [e["id"] for e in new_events if e.get("id")]
     stored = await _read_stored(conn, session_id, ids) if ids else {}
     results: list[Mapping[str, Any]] = []
     fresh: list[dict[str, Any]] = []
@@ -99,6 +111,72 @@ async def append_events(
             # Another session stored one of these ids between our read and our insert.
             raise EventIdConflict() from None
     return Appended(results, len(fresh))
+
+
+# The whole append of a batch without client ids. `locked` takes the row lock and, once it has it,
+# reads the session's newest counter and stamp (READ COMMITTED re-reads a row it waited for); every
+# other part depends on it, so nothing touches the session before the lock is held. Stamps follow
+# _timestamps: max(now, last + 1 us), then 1 us apart. No row: the session does not exist.
+_APPEND_AT_ONCE = """WITH locked AS (
+    SELECT last_seq, CASE WHEN last_event_at IS NULL OR $7 > last_event_at THEN $7
+        ELSE last_event_at + interval '1 microsecond' END AS first_stamp
+    FROM sessions WHERE id = $1 FOR UPDATE),
+fresh AS (
+    SELECT locked.last_seq + e.n AS seq, e.id, e.step_id, e.event_type, e.event_data, e.message,
+        locked.first_stamp + (e.n - 1) * interval '1 microsecond' AS stamp
+    FROM locked, unnest($2::uuid[], $3::uuid[], $4::text[], $5::json[], $6::text[])
+        WITH ORDINALITY AS e(id, step_id, event_type, event_data, message, n)),
+stored AS (
+    INSERT INTO events (session_id, seq, id, step_id, event_type, event_data, message, timestamp)
+    SELECT $1, seq, id, step_id, event_type, event_data, message, stamp FROM fresh),
+counted AS (
+    INSERT INTO event_type_counts (session_id, event_type, events)
+    SELECT $1, event_type, count(*) FROM fresh GROUP BY 2
+    ON CONFLICT (session_id, event_type)
+    DO UPDATE SET events = event_type_counts.events + excluded.events),
+newest AS (SELECT max(seq) AS seq, max(stamp) AS stamp, min(stamp) AS first FROM fresh),
+advanced AS (
+    UPDATE sessions SET last_seq = newest.seq, last_event_at = newest.stamp,
+        updated_at = newest.stamp
+    FROM newest WHERE sessions.id = $1 AND newest.seq IS NOT NULL)
+SELECT newest.seq, newest.first, pg_notify($8, $1 || ':' || newest.seq)
+FROM newest WHERE newest.seq IS NOT NULL"""
+
+
+async def _append_at_once(
+    conn: DriverConnection, session_id: uuid.UUID, new_events: list[dict[str, Any]], now: datetime
+) -> Appended:
+    rows = [
+        dict(
+            session_id=session_id,
+            id=uuid.uuid4(),
+            step_id=item.get("step_id"),
+            event_type=item["event_type"],
+            event_data=item.get("event_data") or {},
+            message=item.get("message"),
+        )
+        for item in new_events
+    ]
+    columns = [[row[name] for row in rows] for name in ("id", "step_id", "event_type", "message")]
+    data = [_json_text(row["event_data"]) for row in rows]
+    appended = await conn.fetchrow(
+        _APPEND_AT_ONCE,
+        session_id,
+        columns[0],
+        columns[1],
+        columns[2],
+        data,
+        columns[3],
+        now,
+        CHANNEL,
+    )
+    if appended is None:
+        raise SessionNotFound(session_id)
+    last_seq, first_stamp = appended[0], appended[1]
+    for n, row in enumerate(rows):
+        row["seq"] = last_seq - len(rows) + 1 + n
+        row["timestamp"] = first_stamp + n * ONE_MICROSECOND
+    return Appended(rows, len(rows))
 
 
 async def _lock_session(conn, session_id: uuid.UUID) -> tuple[int, datetime | None] | None:

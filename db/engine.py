@@ -196,12 +196,14 @@ class Database:
 
     @asynccontextmanager
     async def write_direct(self) -> AsyncIterator[DriverConnection | AsyncConnection]:
-        """write() for the hot path: on PostgreSQL a DriverConnection in a transaction."""
+        """write() for the hot path (appends): on SQLite the usual transaction; on PostgreSQL a
+        DriverConnection outside any, where a write is one statement (atomic by itself) or opens
+        conn.transaction() for its statements."""
         if self.backend == "sqlite":
             async with self.write() as conn:
                 yield conn
             return
-        async with self._driver_connection() as conn, conn.transaction():
+        async with self._driver_connection() as conn:
             yield conn
 
     @asynccontextmanager

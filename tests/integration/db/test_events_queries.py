@@ -8,11 +8,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from db import appends as db_appends
 from db import events as db_events
 from db import sessions as db_sessions
 from db.errors import EventIdConflict, SessionNotFound
+from db.tables import event_type_counts
 
 T0 = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
@@ -23,67 +25,74 @@ async def new_session(database) -> uuid.UUID:
         return (await db_sessions.create_session(conn, session_type="test_generation"))["id"]
 
 
-async def append(database, session_id, *event_types, now=None, ids=None):
+@pytest.fixture(params=["write", "write_direct"])
+def via(request) -> str:
+    """Both ways handlers append: a Core transaction, and the hot path (on PostgreSQL asyncpg
+    itself, a batch without ids as one statement)."""
+    return request.param
+
+
+async def append(database, session_id, *event_types, now=None, ids=None, via="write"):
     batch = [
         {"event_type": t, "event_data": {"n": i}, "id": ids[i] if ids else None}
         for i, t in enumerate(event_types)
     ]
-    async with database.write() as conn:
+    async with getattr(database, via)() as conn:
         appended = await db_appends.append_events(
             conn, session_id=session_id, new_events=batch, now=now
         )
     return appended.events
 
 
-async def test_seq_is_gap_free_across_batches(database):
+async def test_seq_is_gap_free_across_batches(database, via):
     session_id = await new_session(database)
-    first = await append(database, session_id, "a", "b", "c")
-    second = await append(database, session_id, "d")
+    first = await append(database, session_id, "a", "b", "c", via=via)
+    second = await append(database, session_id, "d", via=via)
     assert [e["seq"] for e in first + second] == [1, 2, 3, 4]
 
 
-async def test_timestamps_of_one_instant_are_spread_by_a_microsecond(database):
+async def test_timestamps_of_one_instant_are_spread_by_a_microsecond(database, via):
     session_id = await new_session(database)
-    stored = await append(database, session_id, "a", "b", "c", now=T0)
+    stored = await append(database, session_id, "a", "b", "c", now=T0, via=via)
     assert [e["timestamp"] for e in stored] == [T0, T0 + MICRO, T0 + 2 * MICRO]
 
 
-async def test_a_clock_going_back_still_gives_later_timestamps(database):
+async def test_a_clock_going_back_still_gives_later_timestamps(database, via):
     session_id = await new_session(database)
-    await append(database, session_id, "a", now=T0)
-    later = await append(database, session_id, "b", now=T0 - timedelta(seconds=5))
+    await append(database, session_id, "a", now=T0, via=via)
+    later = await append(database, session_id, "b", now=T0 - timedelta(seconds=5), via=via)
     assert later[0]["timestamp"] == T0 + MICRO
 
 
-async def test_append_updates_the_session_counter(database):
+async def test_append_updates_the_session_counter(database, via):
     session_id = await new_session(database)
-    await append(database, session_id, "a", "b", now=T0)
+    await append(database, session_id, "a", "b", now=T0, via=via)
     async with database.read() as conn:
         session = await db_sessions.read_session(conn, session_id)
     assert (session["last_seq"], session["last_event_at"]) == (2, T0 + MICRO)
 
 
-async def test_append_to_an_unknown_session_raises(database):
+async def test_append_to_an_unknown_session_raises(database, via):
     with pytest.raises(SessionNotFound):
-        await append(database, uuid.uuid4(), "a")
+        await append(database, uuid.uuid4(), "a", via=via)
 
 
-async def test_a_stored_id_is_returned_not_stored_again(database):
+async def test_a_stored_id_is_returned_not_stored_again(database, via):
     session_id = await new_session(database)
     event_id = uuid.uuid4()
-    first = await append(database, session_id, "a", ids=[event_id])
-    again = await append(database, session_id, "a", "b", ids=[event_id, None])
+    first = await append(database, session_id, "a", ids=[event_id], via=via)
+    again = await append(database, session_id, "a", "b", ids=[event_id, None], via=via)
     assert again[0]["seq"] == first[0]["seq"] == 1
     assert again[0]["timestamp"] == first[0]["timestamp"]
     assert again[1]["seq"] == 2
 
 
-async def test_an_id_of_another_session_is_a_conflict_and_stores_nothing(database):
+async def test_an_id_of_another_session_is_a_conflict_and_stores_nothing(database, via):
     first, second = await new_session(database), await new_session(database)
     event_id = uuid.uuid4()
-    await append(database, first, "a", ids=[event_id])
+    await append(database, first, "a", ids=[event_id], via=via)
     with pytest.raises(EventIdConflict, match=str(event_id)):
-        await append(database, second, "b", "a", ids=[None, event_id])
+        await append(database, second, "b", "a", ids=[None, event_id], via=via)
     async with database.read() as conn:
         assert (await db_sessions.read_session(conn, second))["last_seq"] == 0
 
@@ -132,12 +141,12 @@ async def test_list_pages_newest_first_with_and_without_a_type(database):
     assert beyond == []
 
 
-async def test_eight_concurrent_writers_give_gap_free_seq_and_increasing_timestamps(database):
+async def test_eight_concurrent_writers_give_gap_free_seq_and_increasing_timestamps(database, via):
     session_id = await new_session(database)
 
     async def writer(number):
         for _ in range(50):
-            await append(database, session_id, f"writer_{chr(97 + number)}")
+            await append(database, session_id, f"writer_{chr(97 + number)}", via=via)
 
     await asyncio.gather(*(writer(n) for n in range(8)))
     async with database.read() as conn:
@@ -148,6 +157,12 @@ async def test_eight_concurrent_writers_give_gap_free_seq_and_increasing_timesta
     assert [r["seq"] for r in rows] == list(range(1, 401))
     stamps = [r["timestamp"] for r in rows]
     assert all(a < b for a, b in itertools.pairwise(stamps))
+    async with database.read() as conn:
+        query = select(event_type_counts.c.event_type, event_type_counts.c.events)
+        counts = {event_type: n for event_type, n in (await conn.execute(query)).all()}
+        session = await db_sessions.read_session(conn, session_id)
+    assert counts == {f"writer_{chr(97 + n)}": 50 for n in range(8)}
+    assert (session["last_seq"], session["last_event_at"]) == (400, stamps[-1])
 
 
 async def test_an_id_raced_into_another_session_is_a_conflict(database):
