@@ -171,16 +171,44 @@ class Database:
                 url, pool_size=pool_size, connect_args=connect_args, **pooling
             )
             self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
+        # PostgreSQL's hot path keeps the pool's connections it has finished with (see
+        # _driver_connection); `_waiting` counts the requests waiting for one of the pool.
+        self._idle: list = []
+        self._waiting = 0
+        # At most pool_size hot-path requests hold or fetch a connection; the others queue here,
+        # in turn, rather than in SQLAlchemy's pool, whose waiting cost a fifth of a request.
+        self._slots = asyncio.Semaphore(pool_size)
+        self.pool_timeout = pool_timeout
 
     def pool_in_use(self) -> int:
-        """Connections checked out of the pools right now."""
+        """Connections checked out of the pools right now (and not idle in the hot path's hand)."""
         pools = {id(engine.pool): engine.pool for engine in (self.writer, self.reader)}
-        return sum(pool.checkedout() for pool in pools.values())
+        return sum(pool.checkedout() for pool in pools.values()) - len(self._idle)
+
+    @asynccontextmanager
+    async def _core(self, connecting) -> AsyncIterator[AsyncConnection]:
+        """A Core connection: the hot path's idle connections go back to the pool first, and the
+        hot path hands back what it finishes with while this waits for one."""
+        self._return_idle()
+        self._waiting += 1
+        waiting = True
+        try:
+            async with connecting() as conn:
+                self._waiting -= 1
+                waiting = False
+                yield conn
+        finally:
+            if waiting:
+                self._waiting -= 1
+
+    def _return_idle(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads, each statement on its own (autocommit)."""
-        async with self.reader.connect() as conn:
+        async with self._core(self.reader.connect) as conn:
             yield conn
 
     @asynccontextmanager
@@ -208,12 +236,38 @@ class Database:
 
     @asynccontextmanager
     async def _driver_connection(self) -> AsyncIterator[DriverConnection]:
+        """A connection of the pool, kept when done (up to the pool's size) for the next hot-path
+        request instead of being checked in and out of SQLAlchemy's pool each time (45 us a
+        request, a tenth of an unchanged poll). Handed back to the pool whenever a request (of
+        the hot path or Core) waits there, so waiters are served in turn; all handed back when
+        a Core user arrives; all dropped when one turns out broken (the database restarted)."""
         try:
-            pooled = await self.writer.raw_connection()
-        except (self.writer.dialect.loaded_dbapi.Error, OSError, TimeoutError) as error:
-            # Connecting failed; SQLAlchemy wraps this only for its own Connections.
-            unreachable = sa.OperationalError("connect", None, error, connection_invalidated=True)
-            raise unreachable from error
+            async with asyncio.timeout(self.pool_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise sa.TimeoutError(f"no connection free within {self.pool_timeout} s") from None
+        try:
+            async with self._slot_held() as conn:
+                yield conn
+        finally:
+            self._slots.release()
+
+    @asynccontextmanager
+    async def _slot_held(self) -> AsyncIterator[DriverConnection]:
+        if self._idle:
+            pooled = self._idle.pop()
+        else:
+            self._waiting += 1
+            try:
+                pooled = await self.writer.raw_connection()
+            except (self.writer.dialect.loaded_dbapi.Error, OSError, TimeoutError) as error:
+                # Connecting failed; SQLAlchemy wraps this only for its own Connections.
+                unreachable = sa.OperationalError(
+                    "connect", None, error, connection_invalidated=True
+                )
+                raise unreachable from error
+            finally:
+                self._waiting -= 1
         conn = DriverConnection(pooled.driver_connection)
         try:
             yield conn
@@ -222,17 +276,22 @@ class Database:
             raise
         finally:
             if conn.broken:
-                await greenlet_spawn(pooled.invalidate)
-            else:
+                idle, self._idle = self._idle, []
+                for connection in (pooled, *idle):
+                    await greenlet_spawn(connection.invalidate)
+            elif self._waiting or pooled.driver_connection.is_in_transaction():
                 pooled.close()  # no transaction left open: nothing to roll back, no I/O
+            else:
+                self._idle.append(pooled)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a transaction, committed when the block ends and rolled back on error."""
-        async with self.writer.begin() as conn:
+        async with self._core(self.writer.begin) as conn:
             yield conn
 
     async def dispose(self) -> None:
+        self._return_idle()
         await self.writer.dispose()
         if self.backend == "sqlite":
             await self.reader.dispose()

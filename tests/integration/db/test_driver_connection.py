@@ -49,3 +49,90 @@ async def test_a_cancelled_statement_never_returns_its_connection_to_the_pool(da
         assert second["pid"] != first["pid"]
     finally:
         await database.dispose()
+
+
+async def backend_pid(conn) -> int:
+    return (await conn.fetchrow("SELECT pg_backend_pid() AS pid"))["pid"]
+
+
+async def test_the_hot_path_keeps_its_connection_without_counting_it_in_use(database_url):
+    database = Database(database_url, pool_size=2)
+    try:
+        async with database.read_direct() as conn:
+            first = await backend_pid(conn)
+        assert database.pool_in_use() == 0
+        async with database.read_direct() as conn:
+            assert await backend_pid(conn) == first
+            assert database.pool_in_use() == 1
+    finally:
+        await database.dispose()
+
+
+async def test_a_core_user_gets_the_connections_the_hot_path_keeps(database_url):
+    database = Database(database_url, pool_size=1, pool_timeout=2)
+    try:
+        async with database.read_direct() as conn:
+            await backend_pid(conn)
+        # The pool's only connection is idle in the hot path's hand: Core must get it at once.
+        async with asyncio.timeout(1), database.read() as conn:
+            assert (await conn.exec_driver_sql("SELECT 1")).scalar() == 1
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize("waiter", ["write", "read_direct"])
+async def test_a_waiting_request_is_handed_the_next_connection_the_hot_path_finishes(
+    database_url, waiter
+):
+    """Core or hot path: whoever waits in the pool gets the connection a hot-path request
+    finishes with, instead of it being kept for a request that has not come yet."""
+    database = Database(database_url, pool_size=1, pool_timeout=5)
+    try:
+        holding = asyncio.Event()
+        release = asyncio.Event()
+
+        async def hot():
+            async with database.read_direct() as conn:
+                await backend_pid(conn)
+                holding.set()
+                await release.wait()
+
+        async def waiting():
+            async with getattr(database, waiter)() as conn:
+                if waiter == "write":
+                    return (await conn.exec_driver_sql("SELECT 2")).scalar()
+                return (await conn.fetchrow("SELECT 2 AS two"))["two"]
+
+        hot_task = asyncio.create_task(hot())
+        await holding.wait()
+        waiting_task = asyncio.create_task(waiting())
+        await asyncio.sleep(0.2)  # it now waits in the pool
+        release.set()
+        await hot_task
+        # Kept by the hot path instead, the connection would reach it after pool_timeout (5 s).
+        assert await asyncio.wait_for(waiting_task, 1) == 2
+    finally:
+        await database.dispose()
+
+
+async def test_a_broken_connection_drops_every_kept_one(database_url):
+    database = Database(database_url, pool_size=3)
+    pids = []
+
+    async def hold(seconds):
+        async with database.read_direct() as conn:
+            pids.append(await backend_pid(conn))
+            await asyncio.sleep(seconds)
+
+    try:
+        await asyncio.gather(hold(0.1), hold(0.1), hold(0.1))
+        assert len(database._idle) == 3
+        with pytest.raises(sa.OperationalError):
+            async with database.read_direct() as conn:
+                # The server ends this session, as a restart would end them all.
+                await conn.fetchrow("SELECT pg_terminate_backend(pg_backend_pid())")
+        assert database._idle == []
+        async with database.read_direct() as conn:
+            assert await backend_pid(conn) not in pids
+    finally:
+        await database.dispose()
