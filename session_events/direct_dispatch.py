@@ -1,25 +1,27 @@
-"""Connexion's request pipeline for the body-less GET operations, run as one step.
+"""Connexion's request pipeline for the contract's operations, run as one step.
 
 For each request Connexion passes through nine middlewares, three Starlette routers and two
 decorators; it parses and coerces the query string twice (once to validate it, once to build the
-handler's arguments), and each layer looks the operation up again. On a poll that was half of the
-server's CPU time (perf/RESULTS.md). For the contract's GET operations without a request body,
+handler's arguments), and each layer looks the operation up again. On an unchanged poll that was
+half of the server's CPU time (perf/RESULTS.md). For every operation of the contract whose
+parameters are in the path, query or headers and whose body, if any, is JSON (all of them today),
 this middleware runs the same pieces of Connexion, built from the same contract with the same
 options (security handlers, validator map, URI parser, strict validation, response validation),
 in one call:
 
-    match the path (Starlette's compiled path of the operation, under the API's base path)
+    match the method and path (Starlette's compiled path of the operation, under the base path)
     -> Connexion's security check of the operation (SecurityOperation's verification function)
     -> Connexion's parameter validation (the validator map's parameter validator)
+    -> Connexion's content-type check and body validator (RequestValidationOperation's steps)
     -> the handler's arguments (Connexion's get_arguments, from the request already parsed)
     -> the handler, its result made a response by Connexion's response decorator
     -> Connexion's response validation (ResponseValidationOperation), and the response is sent.
 
 Errors are Connexion's exceptions, raised where Connexion raises them and turned into problem
 responses by Connexion's exception middleware, outside this one. A request this middleware does
-not take (another method or path, an operation with a body, a root path) goes down Connexion's
-stack unchanged. tests/integration/api/test_direct_dispatch.py compares both ways request by
-request.
+not take (a method or path the contract does not name, the Swagger UI, a root path) goes down
+Connexion's stack unchanged. tests/integration/api/test_direct_dispatch.py compares both ways
+request by request.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import re
 import pytest
 from sqlalchemy import text
 
+from db.engine import DriverConnection
 from session_events.app import create_app
 from session_events.settings import load_settings
 from tests.asgi import request, running
@@ -211,11 +212,20 @@ async def running_app(database_url):
         yield app, state
 
 
-async def test_a_saturated_pool_answers_503_with_retry_after(running_app):
+EVENTS_OF_ANY = "/api/v2/sessions/00000000-0000-4000-8000-000000000000/events"
+
+
+@pytest.mark.parametrize("holder", ["read", "read_direct"])
+@pytest.mark.parametrize("path", ["/api/v2/sessions", EVENTS_OF_ANY])
+async def test_a_saturated_pool_answers_503_with_retry_after(running_app, holder, path):
+    """Whether Core or the hot path holds the only connection, and whichever asks next."""
     app, state = running_app
-    async with state["database"].read() as held:  # the only connection readers may use
-        await held.execute(text("SELECT 1"))
-        sent = await asyncio.wait_for(request(app, state, "GET", "/api/v2/sessions"), timeout=10)
+    async with getattr(state["database"], holder)() as held:
+        if isinstance(held, DriverConnection):
+            await held.fetchrow("SELECT 1")
+        else:
+            await held.execute(text("SELECT 1"))
+        sent = await asyncio.wait_for(request(app, state, "GET", path), timeout=10)
     start, body = sent[0], json.loads(sent[1]["body"])
     assert start["status"] == 503
     assert (b"retry-after", b"1") in start["headers"]
