@@ -30,8 +30,11 @@ def link_header(
 ) -> str:
     """RFC 8288 first/prev/next/last links; `query` (the listing's filters) goes in every one."""
 
+    shared = urlencode(query, doseq=True)  # encoded once for the up to four links
+    prefix = f"{path}?{shared}&page=" if shared else f"{path}?page="
+
     def url(number: int) -> str:
-        return f"{path}?{urlencode({**query, 'page': number}, doseq=True)}"
+        return f"{prefix}{number}"
 
     links = [(1, "first")]
     if page > 1:

@@ -94,6 +94,7 @@ class _Operation:
             framework=StarletteFramework, jsonifier=options.get("jsonifier") or Jsonifier()
         )(operation.function)
         self.validate_responses = bool(options.get("validate_responses"))
+        self.produced: set[str] = set()  # response media types found among those it produces
         path = starlettify_path(operation.path, operation.get_path_parameter_types())
         self.path_regex, _, self.convertors = compile_path(path)
 
@@ -127,8 +128,11 @@ class _Operation:
         )
         response = await self.handler(**kwargs)
         if self.validate_responses:
-            response = ResponseValidationOperation(
-                response, operation=self.operation, validator_map=self.validator_map
+            response = _ResponseValidation(
+                response,
+                operation=self.operation,
+                validator_map=self.validator_map,
+                produced=self.produced,
             )
         await response(scope, receive, send)
 
@@ -150,6 +154,20 @@ class _Operation:
             uri_parser=self.uri_parser,
         )
         return await validator.wrap_receive(receive, scope=scope)
+
+
+class _ResponseValidation(ResponseValidationOperation):
+    """Connexion's response validation; a media type found among those the operation produces is
+    remembered (Connexion builds a MediaTypeDict to look for it in on every response)."""
+
+    def __init__(self, next_app, *, operation, validator_map, produced: set[str]):
+        super().__init__(next_app, operation=operation, validator_map=validator_map)
+        self.produced = produced
+
+    def validate_mime_type(self, mime_type: str) -> None:
+        if mime_type not in self.produced:
+            super().validate_mime_type(mime_type)
+            self.produced.add(mime_type)
 
 
 def _takes(operation: AbstractOperation) -> bool:

@@ -334,8 +334,29 @@ class ContractResponseValidator(JSONResponseBodyValidator):
             )
 
 
+class RememberedMediaTypes(MediaTypeDict):
+    """Connexion's MediaTypeDict, remembering what each media type it was asked for matched: the
+    lookup sorts the keys and runs fnmatch against each, on every request and every response.
+    Only matches are remembered, and only so many (clients choose the Content-Type)."""
+
+    LIMIT = 64
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._matched: dict[str, Any] = {}
+
+    def __getitem__(self, item):
+        try:
+            return self._matched[item]
+        except KeyError:
+            value = super().__getitem__(item)
+            if len(self._matched) < self.LIMIT:
+                self._matched[item] = value
+            return value
+
+
 VALIDATOR_MAP = {
     "parameter": ContractParameterValidator,
-    "body": MediaTypeDict({"*/*json": ContractBodyValidator}),
-    "response": MediaTypeDict({"*/*json": ContractResponseValidator}),
+    "body": RememberedMediaTypes({"*/*json": ContractBodyValidator}),
+    "response": RememberedMediaTypes({"*/*json": ContractResponseValidator}),
 }

@@ -16,6 +16,7 @@ from handlers.common import (
     parse_timestamp,
     session_json,
 )
+from handlers.listing import link_header
 
 SESSION_ID = uuid.UUID("6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
 EVENT_ID = uuid.UUID("0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d")
@@ -339,4 +340,22 @@ def test_session_json_without_events_has_null_last_event_at():
         0,
         None,
         None,
+    )
+
+
+def test_page_links_repeat_the_filters_and_name_each_page():
+    links = link_header(
+        "/api/v2/sessions/s/events",
+        {"per_page": 2, "event_type": ["a b", "c"], "until_seq": 9},
+        page=2,
+        has_next=True,
+        last_page=4,
+    )
+    query = "per_page=2&event_type=a+b&event_type=c&until_seq=9"
+    assert links == ", ".join(
+        f'</api/v2/sessions/s/events?{query}&page={n}>; rel="{rel}"'
+        for n, rel in ((1, "first"), (1, "prev"), (3, "next"), (4, "last"))
+    )
+    assert (
+        link_header("/x", {}, page=1, has_next=False, last_page=None) == '</x?page=1>; rel="first"'
     )

@@ -7,6 +7,7 @@ from connexion.exceptions import BadRequestProblem
 
 from session_events import validation
 from session_events.validation import (
+    RememberedMediaTypes,
     compiled,
     describe,
     first_error,
@@ -505,3 +506,16 @@ def test_no_schema_shares_one_validator_instead_of_growing_the_cache():
     assert len(validators) == 1
     assert len(validation._compiled) == cached
     assert compiled({}).is_valid({"anything": [1, "x"]})
+
+
+def test_media_types_are_matched_as_connexion_does_and_remembered_within_a_limit():
+    types = RememberedMediaTypes({"*/*json": "json", "text/*": "text"})
+    assert types["application/json"] == "json"
+    assert types["application/problem+json"] == "json"
+    assert types["text/plain"] == "text"
+    assert "application/xml" not in types
+    assert types.get("image/png") is None
+    assert set(types._matched) == {"application/json", "application/problem+json", "text/plain"}
+    for n in range(RememberedMediaTypes.LIMIT * 2):
+        assert types[f"application/x-{n}+json"] == "json"
+    assert len(types._matched) == RememberedMediaTypes.LIMIT
