@@ -1,14 +1,16 @@
 """CPU time per request of the app itself: no HTTP server, no load tool, one request at a time.
 
     .venv/bin/python -m perf.request_cpu --database-url postgresql://... --session ID [-n 1000]
-        [--connexion-stack] [scenario ...]  # poll initial troubleshoot deep 304 append
+        [--connexion-stack] [--no-response-validation] [scenario ...]
+        # scenarios: poll initial troubleshoot deep 304 append
 
 The ASGI app (lifespan, middleware, validation, handlers, database) is called directly as
 tests/asgi.py does, and `time.process_time()` is read around n requests of each scenario (after
 a warm-up round): steadier than throughput on a shared machine, and blind to uvicorn and to the
 database server's own CPU. The session must hold at least 11 events; `append` adds 10 per request.
---connexion-stack sends the GETs through Connexion's whole middleware stack instead of
-session_events/direct_dispatch.py, to compare the two.
+--connexion-stack sends the requests through Connexion's whole middleware stack instead of
+session_events/direct_dispatch.py, --no-response-validation sets EVENTS_VALIDATE_RESPONSES=false:
+to compare.
 """
 
 from __future__ import annotations
@@ -39,10 +41,20 @@ BATCH = orjson.dumps(
 
 
 async def measure(
-    database_url: str, session_id: str, count: int, names: list[str], direct_dispatch: bool
+    database_url: str,
+    session_id: str,
+    count: int,
+    names: list[str],
+    direct_dispatch: bool,
+    validate_responses: bool,
 ) -> None:
     settings = load_settings(
-        {"EVENTS_DATABASE_URL": database_url, "EVENTS_WRITE_KEYS": KEY, "EVENTS_LOG_FORMAT": "json"}
+        {
+            "EVENTS_DATABASE_URL": database_url,
+            "EVENTS_WRITE_KEYS": KEY,
+            "EVENTS_LOG_FORMAT": "json",
+            "EVENTS_VALIDATE_RESPONSES": str(validate_responses).lower(),
+        }
     )
     app = create_app(settings, direct_dispatch=direct_dispatch)
     path = f"/api/v2/sessions/{session_id}/events"
@@ -80,10 +92,18 @@ def main() -> None:
     parser.add_argument("--session", required=True, help="a session with at least 11 events")
     parser.add_argument("-n", type=int, default=1000, help="requests per scenario")
     parser.add_argument("--connexion-stack", action="store_true", help="no direct dispatch")
+    parser.add_argument("--no-response-validation", action="store_true")
     parser.add_argument("scenarios", nargs="*")
     args = parser.parse_args()
     uvloop.run(
-        measure(args.database_url, args.session, args.n, args.scenarios, not args.connexion_stack)
+        measure(
+            args.database_url,
+            args.session,
+            args.n,
+            args.scenarios,
+            not args.connexion_stack,
+            not args.no_response_validation,
+        )
     )
 
 
