@@ -175,8 +175,9 @@ class Database:
         # _driver_connection); `_waiting` counts the requests waiting for one of the pool.
         self._idle: list = []
         self._waiting = 0
-        # At most pool_size hot-path requests hold or fetch a connection; the others queue here,
-        # in turn, rather than in SQLAlchemy's pool, whose waiting cost a fifth of a request.
+        # At most pool_size hot-path requests hold or fetch a connection; the others queue here
+        # in arrival order, and the connection one finishes with goes to the next without
+        # passing through SQLAlchemy's pool (whose queue waits with a timer per request).
         self._slots = asyncio.Semaphore(pool_size)
         self.pool_timeout = pool_timeout
 
@@ -280,7 +281,7 @@ class Database:
                 for connection in (pooled, *idle):
                     await greenlet_spawn(connection.invalidate)
             elif self._waiting or pooled.driver_connection.is_in_transaction():
-                pooled.close()  # no transaction left open: nothing to roll back, no I/O
+                pooled.close()  # back to the pool (which rolls back a transaction left open)
             else:
                 self._idle.append(pooled)
 

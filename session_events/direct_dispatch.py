@@ -108,9 +108,11 @@ class _Operation:
         self.parameters.validate_request(request)
         if self.operation.request_body:
             receive, scope = await self._validated_body(scope, receive)
+            # What the handler's decorators would see: the scope and body the validator passed on.
+            request = ConnexionRequest(scope, receive, uri_parser=self.uri_parser)
         body = None
         if self.body_name in self.arguments or self.has_kwargs:
-            body = await ConnexionRequest(scope, receive).get_body()
+            body = await request.get_body()
         _context.set(scope["extensions"].setdefault("connexion_context", {}))
         _operation.set(self.operation)
         _receive.set(receive)
