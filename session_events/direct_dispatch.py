@@ -55,7 +55,7 @@ from connexion.utils import is_json_mimetype, is_nullable
 from connexion.validators import VALIDATOR_MAP
 from starlette.routing import compile_path
 
-JSON = "application/json"
+from session_events.validation import JSON_MEDIA_TYPE
 
 
 class _Operation:
@@ -64,8 +64,10 @@ class _Operation:
     def __init__(self, operation: AbstractOperation, base_path: str, options: dict):
         self.operation = operation
         self.base_path = base_path
-        self.validator_map = {**VALIDATOR_MAP, **(options.get("validator_map") or {})}
-        validator_map = self.validator_map
+        self.validator_map = validator_map = {
+            **VALIDATOR_MAP,
+            **(options.get("validator_map") or {}),
+        }
         self.security = SecurityOperation.from_operation(
             operation,
             next_app=None,
@@ -89,7 +91,7 @@ class _Operation:
         )
         # The names Connexion gives handler arguments, computed once per name, not per request.
         self.sanitize = functools.cache(pythonic if options.get("pythonic_params") else sanitized)
-        self.body_name = self.sanitize(operation.body_name(JSON))
+        self.body_name = self.sanitize(operation.body_name(JSON_MEDIA_TYPE))
         self.handler = AsyncResponseDecorator(
             framework=StarletteFramework, jsonifier=options.get("jsonifier") or Jsonifier()
         )(operation.function)

@@ -39,8 +39,8 @@ TYPE_PHRASES = {
     "array": "a JSON array",
     "null": "null",
 }
+JSON_MEDIA_TYPE = "application/json"
 # OpenAPI keywords that JSON Schema draft 4 does not have and that do not constrain values.
-JSON_TYPE = b"application/json"
 _ANNOTATIONS = ("nullable", "example", "discriminator", "xml", "externalDocs", "deprecated")
 
 
@@ -307,7 +307,10 @@ class ContractBodyValidator(JSONRequestBodyValidator):
         if "content-type" not in headers:
             # Connexion validates a body sent without a Content-Type as the JSON the operation
             # consumes; the handler must then be given it as JSON too, not as bytes.
-            scope = {**scope, "headers": [*scope["headers"], (b"content-type", JSON_TYPE)]}
+            scope = {
+                **scope,
+                "headers": [*scope["headers"], (b"content-type", JSON_MEDIA_TYPE.encode())],
+            }
         return self._insert_messages(receive, messages=messages), scope
 
     def _validate(self, body):

@@ -62,3 +62,10 @@ class LiveServer:
 
     def output(self) -> str:
         return self.log_path.read_text()
+
+    def output_once_it_shows(self, text: str, timeout: float = 20) -> str:
+        """The output, once it holds `text` (or `timeout` seconds on, whatever it holds then)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.output()

@@ -234,10 +234,7 @@ def test_the_demo_url_preselects_the_demo_session(browser, tmp_path):
         EVENTS_WRITE_KEYS="",
     ).start("--demo")
     try:
-        deadline = time.monotonic() + 20
-        while "/viewer/#session=" not in server.output() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        output = server.output()
+        output = server.output_once_it_shows("/viewer/#session=")
         key = re.search(r"X-API-Key: (\S+)", output).group(1)
         url = re.search(r"Watch it live.*\n\s+(\S+)\n", output).group(1)
         session_id = re.search(r"Demo session (\S+)", output).group(1)

@@ -47,10 +47,8 @@ def test_serve_without_keys_prints_a_write_key_that_works(live_server):
 
 def test_serve_demo_prints_a_session_whose_events_arrive(live_server):
     server = live_server("--demo", EVENTS_READ_KEYS="", EVENTS_WRITE_KEYS="")
-    deadline = time.monotonic() + 20
-    while "Events:" not in server.output() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    output = server.output()
+    deadline = time.monotonic() + 20  # for the output and the events both
+    output = server.output_once_it_shows("Events:", timeout=20)
     key = re.search(r"X-API-Key: (\S+)", output).group(1)
     events_url = re.search(r"Events:\s+(\S+)", output).group(1)
     assert f"curl -H 'X-API-Key: {key}' '{events_url}?per_page=5'" in output

@@ -36,15 +36,16 @@ def session_id(client) -> str:
     return session_id
 
 
-def answer(test_client, path: str, headers: dict) -> tuple:
-    response = test_client.get(path, headers=headers)
+def answer(test_client, method: str, path: str, headers: dict, content: bytes | None = None):
+    """Status, headers (but those that differ between any two answers) and body."""
+    response = test_client.request(method, path, content=content, headers=headers)
     kept = sorted((k, v) for k, v in response.headers.items() if k not in UNSTABLE)
     return response.status_code, kept, response.content
 
 
 def assert_same(client, stack_client, path: str, headers: dict = READ) -> int:
-    direct = answer(client, path, headers)
-    assert direct == answer(stack_client, path, headers), path
+    direct = answer(client, "GET", path, headers)
+    assert direct == answer(stack_client, "GET", path, headers), path
     return direct[0]
 
 
@@ -168,12 +169,6 @@ def test_the_contract_operations_skip_connexions_routing(client, session_id, mon
     assert routed == ["PUT"]
 
 
-def send(test_client, method: str, path: str, content: bytes | None, headers: dict) -> tuple:
-    response = test_client.request(method, path, content=content, headers=headers)
-    kept = sorted((k, v) for k, v in response.headers.items() if k not in UNSTABLE)
-    return response.status_code, kept, response.content
-
-
 JSON_WRITE = {**WRITE, "Content-Type": "application/json"}
 REFUSED_WRITES = [
     ("POST", "{events}", b'{"events": []}', JSON_WRITE),
@@ -222,8 +217,8 @@ def test_a_refused_write_is_answered_as_connexion_does(
         session=f"{SESSIONS}/{session_id}",
         events=f"{SESSIONS}/{session_id}/events",
     )
-    direct = send(client, method, path, content, headers)
-    assert direct == send(stack_client, method, path, content, headers)
+    direct = answer(client, method, path, headers, content)
+    assert direct == answer(stack_client, method, path, headers, content)
     assert 400 <= direct[0] < 500
 
 

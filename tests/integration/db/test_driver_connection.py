@@ -12,6 +12,10 @@ from db.engine import Database
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
+async def backend_pid(conn) -> int:
+    return (await conn.fetchrow("SELECT pg_backend_pid() AS pid"))["pid"]
+
+
 async def test_errors_come_out_as_sqlalchemys(database_url):
     database = Database(database_url, statement_timeout=0.2)
     try:
@@ -32,7 +36,7 @@ async def test_a_cancelled_statement_never_returns_its_connection_to_the_pool(da
     database = Database(database_url, pool_size=1)
     try:
         async with database.read_direct() as conn:
-            first = await conn.fetchrow("SELECT pg_backend_pid() AS pid")
+            first = await backend_pid(conn)
 
         async def slow():
             async with database.read_direct() as conn:
@@ -45,14 +49,10 @@ async def test_a_cancelled_statement_never_returns_its_connection_to_the_pool(da
             await task
         # The pool's only connection was the cancelled one: the next use gets a new one, at once.
         async with database.read_direct() as conn:
-            second = await asyncio.wait_for(conn.fetchrow("SELECT pg_backend_pid() AS pid"), 5)
-        assert second["pid"] != first["pid"]
+            second = await asyncio.wait_for(backend_pid(conn), 5)
+        assert second != first
     finally:
         await database.dispose()
-
-
-async def backend_pid(conn) -> int:
-    return (await conn.fetchrow("SELECT pg_backend_pid() AS pid"))["pid"]
 
 
 async def test_the_hot_path_keeps_its_connection_without_counting_it_in_use(database_url):
