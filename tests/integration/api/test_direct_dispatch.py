@@ -10,6 +10,7 @@ from connexion.middleware.routing import RoutingMiddleware
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import handlers.events
 from session_events.app import create_app
 from tests.conftest import READ, READ_KEY, WRITE
 from tests.integration.api.api_helpers import SESSIONS, append_events, new_session
@@ -112,6 +113,33 @@ def test_an_unchanged_listing_is_a_304_both_ways(client, stack_client, session_i
     path = f"{SESSIONS}/{session_id}/events?after_seq=12&order=asc"
     tag = client.get(path, headers=READ).headers["etag"]
     assert assert_same(client, stack_client, path, {**READ, "If-None-Match": tag}) == 304
+
+
+@pytest.mark.parametrize(
+    "breaking",
+    [
+        lambda body: {**body, "latest_seq": "many"},
+        lambda body: {name: value for name, value in body.items() if name != "items"},
+        lambda body: None,
+    ],
+    ids=["wrong type", "field missing", "null"],
+)
+def test_a_response_the_contract_forbids_is_a_500_both_ways(
+    client, stack_client, session_id, caplog, monkeypatch, breaking
+):
+    """Response validation. The service never builds such a response, so the listing's JSON
+    response is replaced by a broken one: the only stand-in in this file."""
+    shaped = handlers.events.json_response
+    monkeypatch.setattr(
+        handlers.events,
+        "json_response",
+        lambda body, headers=None: shaped(breaking(body), headers=headers),
+    )
+    path = f"{SESSIONS}/{session_id}/events"
+    assert assert_same(client, stack_client, path) == 500
+    # Logged by Connexion's exception middleware, once for each of the two answers.
+    refused = [r for r in caplog.records if "does not conform" in r.getMessage()]
+    assert len(refused) == 2, caplog.records
 
 
 @pytest.mark.parametrize(
