@@ -13,7 +13,7 @@ in one call:
     -> Connexion's security check of the operation (SecurityOperation's verification function)
     -> Connexion's parameter validation (the validator map's parameter validator)
     -> Connexion's content-type check and body validator (RequestValidationOperation's steps)
-    -> the handler's arguments (Connexion's get_arguments, from the request already parsed)
+    -> the handler's arguments (Connexion's get_arguments steps, from the request already parsed)
     -> the handler, its result made a response by Connexion's response decorator
     -> Connexion's response validation (ResponseValidationOperation), and the response is sent.
 
@@ -26,13 +26,17 @@ request by request.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections import defaultdict
 
 from connexion.context import _context, _operation, _receive, _scope
 from connexion.decorators.parameter import (
-    get_arguments,
+    _get_body_argument,
+    _get_query_defaults,
+    _get_val_from_param,
+    _query_args_helper,
     inspect_function_arguments,
     pythonic,
     sanitized,
@@ -52,7 +56,7 @@ from connexion.middleware.security import SecurityOperation
 from connexion.operations import AbstractOperation
 from connexion.resolver import Resolver
 from connexion.security import SecurityHandlerFactory
-from connexion.utils import is_json_mimetype, is_nullable
+from connexion.utils import deep_merge, is_json_mimetype, is_nullable
 from connexion.validators import VALIDATOR_MAP
 from starlette.routing import compile_path
 
@@ -93,6 +97,13 @@ class _Operation:
         # The names Connexion gives handler arguments, computed once per name, not per request.
         self.sanitize = functools.cache(pythonic if options.get("pythonic_params") else sanitized)
         self.body_name = self.sanitize(operation.body_name(JSON_MEDIA_TYPE))
+        self.path_definitions = _definitions(operation, "path")
+        self.query_definitions = _definitions(operation, "query")
+        self.query_defaults = _get_query_defaults(self.query_definitions)
+        # Connexion deep-copies the defaults for every request; a copy of the dict is the same
+        # unless a default is itself a container.
+        containers = any(isinstance(v, dict | list) for v in self.query_defaults.values())
+        self.copy_defaults = copy.deepcopy if containers else dict
         self.handler = AsyncResponseDecorator(
             framework=StarletteFramework, jsonifier=options.get("jsonifier") or Jsonifier()
         )(operation.function)
@@ -123,22 +134,40 @@ class _Operation:
         _operation.set(self.operation)
         _receive.set(receive)
         _scope.set(scope)
-        kwargs = get_arguments(
-            self.operation,
-            path_params=request.path_params,
-            query_params=request.query_params,
-            body=body,
-            files={},  # the request is JSON (checked above): Connexion would find no files
-            arguments=self.arguments,
-            has_kwargs=self.has_kwargs,
-            sanitize=self.sanitize,
-            content_type=request.mimetype,
-        )
-        response = await self.handler(**kwargs)
+        response = await self.handler(**self._arguments(request, body))
         if self.response_validation:
             await self.response_validation.send(response, scope, receive, send)
         else:
             await response(scope, receive, send)
+
+    def _arguments(self, request: ConnexionRequest, body) -> dict:
+        """Connexion's get_arguments, step by step, with the parameter definitions and query
+        defaults it gathers from the operation on every call gathered once. No files: the
+        request is JSON (checked before)."""
+        arguments = {}
+        for name, value in request.path_params.items():
+            definition = self.path_definitions.get(name)
+            arguments[self.sanitize(name)] = (
+                value if definition is None else _get_val_from_param(value, definition)
+            )
+        query = deep_merge(self.copy_defaults(self.query_defaults), request.query_params)
+        arguments.update(
+            _query_args_helper(
+                self.query_definitions, query, self.arguments, self.has_kwargs, self.sanitize
+            )
+        )
+        if self.operation.is_request_body_defined and self.operation.method.upper() != "TRACE":
+            arguments.update(
+                _get_body_argument(
+                    body,
+                    operation=self.operation,
+                    arguments=self.arguments,
+                    has_kwargs=self.has_kwargs,
+                    sanitize=self.sanitize,
+                    content_type=request.mimetype,
+                )
+            )
+        return arguments
 
     async def _validated_body(self, scope, receive):
         """RequestValidationOperation.__call__'s body part: the content type must be one the
@@ -234,6 +263,10 @@ class _ResponseValidation(ResponseValidationOperation):
             return await send(message)
 
         await response(scope, receive, wrapped_send)
+
+
+def _definitions(operation: AbstractOperation, location: str) -> dict[str, dict]:
+    return {p["name"]: p for p in operation.parameters if p["in"] == location}
 
 
 def _takes(operation: AbstractOperation) -> bool:
