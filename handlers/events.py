@@ -90,14 +90,21 @@ class Listing:
         )
 
     def etag(self, version: db_pages.Version) -> str:
-        """The body is a function of the session's identity and counter and of the query."""
+        """The body is a function of the session's identity and counter and of the query: its
+        fields with defaults applied (the parameters' order or an explicit default change
+        nothing), as plain values, whose repr costs less than the UUID's or a dict's."""
         return etag(
-            self.session_id,
+            self.session_id.int,
             version.created_at,
             version.latest_seq,
-            self.filters,
+            self.since,
+            self.event_types,
+            self.after_seq,
             self.until_seq,
+            self.order,
             self.page,
+            self.per_page,
+            self.include_total,
         )
 
     async def read(self, if_none_match: str | None, previous: Answer | None = None) -> Answer:
