@@ -1,7 +1,8 @@
 """The benchmark of issue 6: one server process, each scenario driven by wrk, one table.
 
     perf/bench [--duration 10] [--connections 50] [--threads 2] [--workers N] [--no-huge]
-               [--soak MINUTES] [--database-url postgresql://... [--reuse | --reset]]
+               [--paced-rate 1200] [--soak MINUTES]
+               [--database-url postgresql://... [--reuse | --reset]]
 
 How the measurement is done:
 - A throwaway PostgreSQL (tests/pg_server.py: fsync and synchronous_commit off, as a test
@@ -20,6 +21,10 @@ How the measurement is done:
 - errors = responses outside 2xx/3xx plus socket errors (connect, read, write, timeout > 10 s).
   The statuses column shows what came back (the unchanged poll must be all 304).
 - RSS = VmRSS of the server process (and its children) read from /proc after each scenario.
+- poll, paced: the poll scenario with requests offered at --paced-rate a second (default
+  1,200, the poll target) on a fixed schedule (perf/wrk/paced.lua) instead of as fast as the
+  server answers: its latencies are the service's at that rate. At saturation wrk's latency is
+  mostly queueing (50 connections / throughput), which no p95 target can mean.
 - validation: the poll scenario again against a second server with EVENTS_VALIDATE_RESPONSES=false.
 - --soak MINUTES: instead of the scenarios, mixed load (poll, unchanged poll, initial load,
   troubleshoot, appends at once, one wrk each) for MINUTES, RSS sampled every 30 s.
@@ -148,6 +153,7 @@ def run_wrk(
     duration: float,
     connections: int,
     threads: int,
+    env: dict[str, str] | None = None,
 ) -> dict:
     command = [
         _wrk(),
@@ -164,7 +170,8 @@ def run_wrk(
         "--",
         *args,
     ]
-    result = subprocess.run(command, capture_output=True, text=True)
+    environment = {**os.environ, **(env or {})}
+    result = subprocess.run(command, capture_output=True, text=True, env=environment)
     for line in result.stdout.splitlines():
         if line.startswith("WRK_JSON "):
             return json.loads(line[len("WRK_JSON ") :])
@@ -178,7 +185,9 @@ class Bench:
         self.server = server
         self.results: list[Result] = []
 
-    def wrk(self, script: str, args: list[str], key: str = READ_KEY, duration=None) -> dict:
+    def wrk(
+        self, script: str, args: list[str], key: str = READ_KEY, duration=None, env=None
+    ) -> dict:
         return run_wrk(
             self.server.base_url,
             script,
@@ -187,6 +196,7 @@ class Bench:
             duration=duration or self.args.duration,
             connections=self.args.connections,
             threads=self.args.threads,
+            env=env,
         )
 
     def scenario(
@@ -199,8 +209,9 @@ class Bench:
         key=READ_KEY,
         per_request=1,
         target="",
+        env=None,
     ) -> Result:
-        stats = self.wrk(script, paths, key=key)
+        stats = self.wrk(script, paths, key=key, env=env)
         result = Result(name, request, stats, rss_mb(self.server.process.pid), per_request, target)
         self.results.append(result)
         print(
@@ -278,6 +289,7 @@ def run_scenarios(bench: Bench) -> dict:
         unchanged_paths(base_url, ten_k),
         target=">= 2,000 req/s",
     )
+    paced_poll(bench)
     ratios = {}
     if manifest.get("huge"):
         huge = [manifest["huge"]]
@@ -297,6 +309,24 @@ def run_scenarios(bench: Bench) -> dict:
         target=">= 5,000 events/s",
     )
     return ratios
+
+
+def paced_poll(bench: Bench) -> Result:
+    """The poll scenario at --paced-rate requests a second offered (perf/wrk/paced.lua), as a
+    fleet of pollers sends them, instead of as fast as the server answers: the latency of the
+    service at that rate. Saturated, wrk's latency is mostly the queue of 50 connections."""
+    rate = bench.args.paced_rate
+    result = bench.scenario(
+        "poll, paced",
+        f"as poll, {rate:,} req/s offered",
+        poll_paths(bench.manifest["sessions_10k"]),
+        script="paced.lua",
+        target="p95 <= 30 ms at 1,200 req/s",
+        env={"PACED_PERIOD_MS": f"{bench.args.threads * 1000 / rate:.4f}"},
+    )
+    if result.rate < 0.97 * rate:
+        result.notes.append(f"fell behind: {result.rate:,.0f} of {rate:,} req/s sent")
+    return result
 
 
 def _rate(result: Result) -> str:
@@ -491,6 +521,9 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, help="passed to `session-events serve --workers`")
     parser.add_argument("--no-huge", action="store_true", help="skip the 1M-event session")
+    parser.add_argument(
+        "--paced-rate", type=int, default=1200, help="offered req/s of the paced poll scenario"
+    )
     parser.add_argument("--soak", type=float, metavar="MINUTES", help="mixed load, RSS series")
     parser.add_argument("--log-level", default="info", help="EVENTS_LOG_LEVEL of the server")
     parser.add_argument("--database-url", help="an existing PostgreSQL (default: a throwaway)")
