@@ -62,6 +62,8 @@ from starlette.routing import compile_path
 
 from session_events.validation import JSON_MEDIA_TYPE
 
+_UNREAD = object()  # no body read and parsed by the body validator
+
 
 class _Operation:
     """One contract operation, with the Connexion pieces each of its requests goes through."""
@@ -123,13 +125,15 @@ class _Operation:
         if self.security.security:
             await self.security.verification_fn(request)
         self.parameters.validate_request(request)
+        body = _UNREAD
         if self.operation.request_body:
-            receive, scope = await self._validated_body(scope, receive)
+            receive, scope, body = await self._validated_body(scope, receive)
             # What the handler's decorators would see: the scope and body the validator passed on.
             request = ConnexionRequest(scope, receive, uri_parser=self.uri_parser)
-        body = None
-        if self.body_name in self.arguments or self.has_kwargs:
-            body = await request.get_body()
+        if body is _UNREAD:
+            body = None
+            if self.body_name in self.arguments or self.has_kwargs:
+                body = await request.get_body()
         _context.set(scope["extensions"].setdefault("connexion_context", {}))
         _operation.set(self.operation)
         _receive.set(receive)
@@ -171,13 +175,15 @@ class _Operation:
 
     async def _validated_body(self, scope, receive):
         """RequestValidationOperation.__call__'s body part: the content type must be one the
-        operation consumes, and the body validator reads, checks and replays the body."""
+        operation consumes, and the body validator reads, checks and replays the body. Also
+        returns the JSON the validator parsed (_UNREAD if it read none), which the handler is
+        given instead of the same bytes parsed again."""
         mime_type, encoding = self.request_validation.extract_content_type(scope["headers"])
         self.request_validation.validate_mime_type(mime_type)
         schema = self.operation.body_schema(mime_type)
         validator_class = self.validator_map["body"].get(mime_type) if schema else None
         if validator_class is None:
-            return receive, scope
+            return receive, scope, _UNREAD
         validator = validator_class(
             schema=schema,
             required=self.operation.request_body.get("required", False),
@@ -186,7 +192,8 @@ class _Operation:
             strict_validation=self.request_validation.strict_validation,
             uri_parser=self.uri_parser,
         )
-        return await validator.wrap_receive(receive, scope=scope)
+        receive, scope = await validator.wrap_receive(receive, scope=scope)
+        return receive, scope, getattr(validator, "parsed", _UNREAD)
 
 
 class _ResponseValidation(ResponseValidationOperation):

@@ -285,7 +285,8 @@ class ContractBodyValidator(JSONRequestBodyValidator):
     """JSON request bodies: strict parsing, compiled validation, sentences naming the field.
 
     Reads the body itself (Connexion's base class ignores a chunked body without Content-Length)
-    and replays it to the handler unchanged. A body without a Content-Type is JSON.
+    and replays it to the handler unchanged. A body without a Content-Type is JSON. What it parsed
+    is kept in `parsed`, for a caller that would otherwise parse it again.
     """
 
     async def wrap_receive(self, receive, *, scope):
@@ -303,7 +304,8 @@ class ContractBodyValidator(JSONRequestBodyValidator):
             message = await receive()
             messages.append(message)
             more_body = message.get("more_body", False)
-        self._validate(parse_json_body(b"".join(m.get("body", b"") for m in messages)))
+        self.parsed = parse_json_body(b"".join(m.get("body", b"") for m in messages))
+        self._validate(self.parsed)
         if "content-type" not in headers:
             # Connexion validates a body sent without a Content-Type as the JSON the operation
             # consumes; the handler must then be given it as JSON too, not as bytes.
