@@ -80,15 +80,14 @@ class _Operation:
             next_app=None,
             security_handler_factory=SecurityHandlerFactory(options.get("security_map")),
         )
-        self.uri_parser = operation.uri_parser_class(
-            operation.parameters, operation.body_definition()
-        )
+        parameters = _unique(operation.parameters)
+        self.uri_parser = operation.uri_parser_class(parameters, operation.body_definition())
         strict = bool(options.get("strict_validation"))
         self.request_validation = RequestValidationOperation(
             None, operation=operation, strict_validation=strict, validator_map=validator_map
         )
         self.parameters = validator_map["parameter"](
-            operation.parameters,
+            parameters,
             uri_parser=self.uri_parser,
             strict_validation=strict,
             security_query_params=self.request_validation.security_query_params,
@@ -270,6 +269,19 @@ class _ResponseValidation(ResponseValidationOperation):
             return await send(message)
 
         await response(scope, receive, wrapped_send)
+
+
+def _unique(parameters: list[dict]) -> list[dict]:
+    """Each parameter (name and location) once, the operation's own before the path's.
+
+    Connexion 3.3 adds a path's parameters to the list of each of its operations in place
+    (`self._parameters += path_parameters` in OpenAPIOperation), again for every middleware that
+    builds the operation: the events listing validated its session_id seven times a request.
+    """
+    unique: dict[tuple[str, str], dict] = {}
+    for parameter in parameters:
+        unique.setdefault((parameter["name"], parameter["in"]), parameter)
+    return list(unique.values())
 
 
 def _definitions(operation: AbstractOperation, location: str) -> dict[str, dict]:

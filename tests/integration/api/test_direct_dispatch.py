@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import handlers.events
 from session_events.app import create_app
+from session_events.validation import ContractParameterValidator
 from tests.conftest import READ, READ_KEY, WRITE
 from tests.integration.api.api_helpers import SESSIONS, append_events, new_session
 
@@ -195,6 +196,24 @@ def test_the_contract_operations_skip_connexions_routing(client, session_id, mon
     # What the contract does not name goes down Connexion's stack: here a 405.
     assert client.put(f"{SESSIONS}/{session_id}/events", headers=WRITE).status_code == 405
     assert routed == ["PUT"]
+
+
+def test_each_parameter_is_validated_once(client, session_id, monkeypatch):
+    """Connexion 3.3 repeats a path's parameters in each of its operations' lists, once per
+    middleware that builds the operation; direct dispatch validates each one once. Observed
+    (the validator is wrapped, not replaced)."""
+    validated = []
+    original = ContractParameterValidator.validate_parameter
+
+    def counting(parameter_type, value, param, param_name=None):
+        validated.append((param["in"], param["name"]))
+        return original(parameter_type, value, param, param_name)
+
+    monkeypatch.setattr(ContractParameterValidator, "validate_parameter", staticmethod(counting))
+    path = f"{SESSIONS}/{session_id}/events?after_seq=2"
+    assert client.get(path, headers=READ).status_code == 200
+    assert validated.count(("path", "session_id")) == 1
+    assert len(validated) == len(set(validated))
 
 
 JSON_WRITE = {**WRITE, "Content-Type": "application/json"}
