@@ -1,7 +1,7 @@
 """CPU time per request of the app itself: no HTTP server, no load tool, one request at a time.
 
     .venv/bin/python -m perf.request_cpu --database-url postgresql://... --session ID [-n 1000]
-        [--connexion-stack] [--no-response-validation] [scenario ...]
+        [--connexion-stack] [--no-response-validation] [--callgrind] [scenario ...]
         # scenarios: poll initial troubleshoot deep 304 append
 
 The ASGI app (lifespan, middleware, validation, handlers, database) is called directly as
@@ -11,12 +11,23 @@ database server's own CPU. The session must hold at least 11 events; `append` ad
 --connexion-stack sends the requests through Connexion's whole middleware stack instead of
 session_events/direct_dispatch.py, --no-response-validation sets EVENTS_VALIDATE_RESPONSES=false:
 to compare.
+
+--callgrind counts instructions instead of timing (valgrind from Debian's packages): each
+scenario runs under `valgrind --tool=callgrind` with instrumentation switched on for the measured
+round only, and the instructions executed per request are printed. Slower (about a minute per
+scenario at -n 200) but steady to a fraction of a percent on a machine whose timings move by
+half: what each change of perf/RESULTS.md's 13:00 section was judged by.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import orjson
 import uvloop
@@ -26,6 +37,7 @@ from session_events.settings import load_settings
 from tests.asgi import request, running
 
 KEY = "request-cpu"
+SCENARIOS = ("poll", "initial", "troubleshoot", "deep", "304", "append")
 BATCH = orjson.dumps(
     {
         "events": [
@@ -47,6 +59,7 @@ async def measure(
     names: list[str],
     direct_dispatch: bool,
     validate_responses: bool,
+    instrument: bool = False,
 ) -> None:
     settings = load_settings(
         {
@@ -77,13 +90,51 @@ async def measure(
             "append": lambda: request(app, state, "POST", path, body=BATCH, key=KEY),
         }
         for name in names or list(scenarios):
-            for _ in range(2):  # warm-up round, then the measured one
+            for measured in (False, True):  # warm-up round, then the measured one
+                if instrument and measured:
+                    _callgrind_instrumentation("on")
                 started = time.process_time()
                 for _ in range(count):
                     sent = await scenarios[name]()
                 spent = time.process_time() - started
+            if instrument:
+                _callgrind_instrumentation("off")
             status = sent[0]["status"]
             print(f"{name}: {spent / count * 1000:.3f} ms CPU per request (status {status})")
+
+
+def _callgrind_instrumentation(state: str) -> None:
+    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], capture_output=True)
+
+
+def count_instructions(argv: list[str], names: list[str], count: int) -> None:
+    """Each scenario in its own run of this script under callgrind (--instrument)."""
+    for name in names:
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "callgrind.out"
+            subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--instr-atstart=no",
+                    f"--callgrind-out-file={out}",
+                    sys.executable,
+                    "-m",
+                    "perf.request_cpu",
+                    *argv,
+                    "--instrument",
+                    name,
+                ],
+                check=True,
+                capture_output=True,
+            )
+            total = sum(
+                int(line.split()[1])
+                for dump in Path(folder).glob("callgrind.out*")
+                for line in dump.read_text().splitlines()
+                if line.startswith("totals:")
+            )
+        print(f"{name}: {total // count:,} instructions per request", flush=True)
 
 
 def main() -> None:
@@ -93,8 +144,16 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=1000, help="requests per scenario")
     parser.add_argument("--connexion-stack", action="store_true", help="no direct dispatch")
     parser.add_argument("--no-response-validation", action="store_true")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
+    parser.add_argument("--instrument", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("scenarios", nargs="*")
     args = parser.parse_args()
+    if args.callgrind:
+        argv = ["--database-url", args.database_url, "--session", args.session, "-n", str(args.n)]
+        argv += ["--connexion-stack"] * args.connexion_stack
+        argv += ["--no-response-validation"] * args.no_response_validation
+        count_instructions(argv, args.scenarios or list(SCENARIOS), args.n)
+        return
     uvloop.run(
         measure(
             args.database_url,
@@ -103,6 +162,7 @@ def main() -> None:
             args.scenarios,
             not args.connexion_stack,
             not args.no_response_validation,
+            args.instrument,
         )
     )
 
