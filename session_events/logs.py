@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any, TextIO
 
 import orjson
@@ -25,6 +26,26 @@ class _NamedLineLogger(structlog.WriteLogger):
     def __init__(self, file: TextIO, name: str):
         super().__init__(file)
         self.name = name
+
+
+class _UTCStamp:
+    """`timestamp`: the UTC time with microseconds, 2026-11-26T14:00:00.123456Z. The date and
+    time of day are formatted once a second (structlog's TimeStamper built a datetime and its ISO
+    text for every line: a sixth of an access line's instructions)."""
+
+    def __init__(self):
+        self.formatted = (-1, "")  # (second, its text): one attribute, replaced whole (threads)
+
+    def __call__(self, _logger, _method, event: dict) -> dict:
+        # To the nearest microsecond, as datetime.fromtimestamp rounds (carrying into the next
+        # second when it rounds up to it).
+        second, micro = divmod(round(time.time() * 1_000_000), 1_000_000)
+        formatted_second, text = self.formatted
+        if second != formatted_second:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self.formatted = (second, text)
+        event["timestamp"] = f"{text}.{micro:06d}Z"
+        return event
 
 
 def _json_text(event: dict, **options: Any) -> str:
@@ -43,7 +64,7 @@ def configure_logging(log_format: str = "auto", level: str = "info") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _UTCStamp(),
     ]
     rendering = [
         structlog.processors.format_exc_info if json_lines else lambda _l, _m, e: e,
