@@ -104,7 +104,15 @@ async def measure(
 
 
 def _callgrind_instrumentation(state: str) -> None:
-    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], capture_output=True)
+    control = subprocess.Popen(
+        ["callgrind_control", "-i", state, str(os.getpid())],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # Valgrind takes the command only while this process runs code: waiting for it in a system
+    # call (subprocess.run) could wait forever.
+    while control.poll() is None:
+        pass
 
 
 def count_instructions(argv: list[str], names: list[str], count: int) -> None:
