@@ -60,7 +60,7 @@ from connexion.utils import deep_merge, is_json_mimetype, is_nullable
 from connexion.validators import VALIDATOR_MAP
 from starlette.routing import compile_path
 
-from session_events.validation import JSON_MEDIA_TYPE
+from session_events.validation import JSON_MEDIA_TYPE, BoundedMemo
 
 _UNREAD = object()  # no body read and parsed by the body validator
 
@@ -202,44 +202,31 @@ class _ResponseValidation(ResponseValidationOperation):
     definition, its schema and nullability. Looking those up again (typing generics built per
     call among them) was 6% of the instructions of an unchanged poll."""
 
-    LIMIT = 64  # Content-Type values remembered (the handlers set them; bounded all the same)
-
     def __init__(self, operation: AbstractOperation, validator_map: dict):
         super().__init__(None, operation=operation, validator_map=validator_map)
         self.produced: set[str] = set()
-        self.content_types: dict[bytes | None, tuple[str, str]] = {}
-        self.expected: dict[tuple[str, str], tuple[dict, dict, bool]] = {}
+        # Content-Type value -> (media type, encoding), as Connexion reads them from the headers.
+        self.content_types = BoundedMemo(self._media_type)
+        # (status, media type) -> (response definition, schema, nullable)
+        self.expected = BoundedMemo(self._definition)
 
     def extract_content_type(self, headers) -> tuple[str, str]:
-        value = next((v for k, v in headers if k.lower() == b"content-type"), None)
-        try:
-            return self.content_types[value]
-        except KeyError:
-            found = super().extract_content_type(headers)
-            if len(self.content_types) < self.LIMIT:
-                self.content_types[value] = found
-            return found
+        return self.content_types[
+            next((v for k, v in headers if k.lower() == b"content-type"), None)
+        ]
 
     def validate_mime_type(self, mime_type: str) -> None:
         if mime_type not in self.produced:
             super().validate_mime_type(mime_type)
             self.produced.add(mime_type)
 
-    def _expected(self, status: str, mime_type: str) -> tuple[dict, dict, bool]:
-        """The response definition, its schema and nullability."""
-        try:
-            return self.expected[status, mime_type]
-        except KeyError:
-            operation = self._operation
-            definition = operation.response_definition(status, mime_type)
-            found = (
-                definition,
-                operation.response_schema(status, mime_type),
-                is_nullable(definition),
-            )
-            if len(self.expected) < self.LIMIT:
-                self.expected[status, mime_type] = found
-            return found
+    def _media_type(self, value: bytes | None) -> tuple[str, str]:
+        headers = [] if value is None else [(b"content-type", value)]
+        return ResponseValidationOperation.extract_content_type(self, headers)
+
+    def _definition(self, key: tuple[str, str]) -> tuple[dict, dict, bool]:
+        definition = self._operation.response_definition(*key)
+        return definition, self._operation.response_schema(*key), is_nullable(definition)
 
     async def send(self, response, scope, receive, send) -> None:
         """Send `response` through the validation Connexion's middleware applies."""
@@ -252,7 +239,7 @@ class _ResponseValidation(ResponseValidationOperation):
                 if message["status"] < 400:
                     self.validate_mime_type(mime_type)
                 status = str(message["status"])
-                definition, schema, nullable = self._expected(status, mime_type)
+                definition, schema, nullable = self.expected[status, mime_type]
                 self.validate_required_headers(headers, definition)
                 try:
                     body_validator = self._validator_map["response"][mime_type]

@@ -339,6 +339,23 @@ class ContractResponseValidator(JSONResponseBodyValidator):
             )
 
 
+class BoundedMemo(dict):
+    """What `compute` gave for each key asked for, remembered up to `limit` keys (those beyond
+    are computed each time): for lookups repeated on every request, whose keys requests choose.
+    An error of `compute` is raised, not remembered."""
+
+    def __init__(self, compute, limit: int = 64):
+        super().__init__()
+        self.compute = compute
+        self.limit = limit
+
+    def __missing__(self, key):
+        value = self.compute(key)
+        if len(self) < self.limit:
+            self[key] = value
+        return value
+
+
 class RememberedMediaTypes(MediaTypeDict):
     """Connexion's MediaTypeDict, remembering what each media type it was asked for matched: the
     lookup sorts the keys and runs fnmatch against each, on every request and every response.
@@ -348,16 +365,10 @@ class RememberedMediaTypes(MediaTypeDict):
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._matched: dict[str, Any] = {}
+        self._matched = BoundedMemo(lambda item: MediaTypeDict.__getitem__(self, item), self.LIMIT)
 
     def __getitem__(self, item):
-        try:
-            return self._matched[item]
-        except KeyError:
-            value = super().__getitem__(item)
-            if len(self._matched) < self.LIMIT:
-                self._matched[item] = value
-            return value
+        return self._matched[item]
 
 
 VALIDATOR_MAP = {
