@@ -101,10 +101,23 @@ class _Operation:
         self.path_definitions = _definitions(operation, "path")
         self.query_definitions = _definitions(operation, "query")
         self.query_defaults = _get_query_defaults(self.query_definitions)
-        # Connexion deep-copies the defaults for every request; a copy of the dict is the same
-        # unless a default is itself a container.
-        containers = any(isinstance(v, dict | list) for v in self.query_defaults.values())
-        self.copy_defaults = copy.deepcopy if containers else dict
+        # Connexion deep-copies the defaults for every request, merges the query into them and
+        # casts every value. Unless a default is a container (then its steps are kept), the
+        # defaults are cast once here, and each request casts only what it sent.
+        self.plain_defaults = not any(
+            isinstance(v, dict | list) for v in self.query_defaults.values()
+        )
+        # query parameter -> the handler's argument, for the parameters the handler takes
+        self.query_targets = {
+            name: self.sanitize(name)
+            for name in self.query_definitions
+            if self.has_kwargs or self.sanitize(name) in self.arguments
+        }
+        self.default_arguments = {
+            self.query_targets[name]: _get_val_from_param(value, self.query_definitions[name])
+            for name, value in self.query_defaults.items()
+            if name in self.query_targets and self.plain_defaults
+        }
         self.handler = AsyncResponseDecorator(
             framework=StarletteFramework, jsonifier=options.get("jsonifier") or Jsonifier()
         )(operation.function)
@@ -153,12 +166,19 @@ class _Operation:
             arguments[self.sanitize(name)] = (
                 value if definition is None else _get_val_from_param(value, definition)
             )
-        query = deep_merge(self.copy_defaults(self.query_defaults), request.query_params)
-        arguments.update(
-            _query_args_helper(
-                self.query_definitions, query, self.arguments, self.has_kwargs, self.sanitize
+        if self.plain_defaults:
+            arguments.update(self.default_arguments)
+            for name, value in request.query_params.items():
+                target = self.query_targets.get(name)
+                if target is not None:
+                    arguments[target] = _get_val_from_param(value, self.query_definitions[name])
+        else:
+            query = deep_merge(copy.deepcopy(self.query_defaults), request.query_params)
+            arguments.update(
+                _query_args_helper(
+                    self.query_definitions, query, self.arguments, self.has_kwargs, self.sanitize
+                )
             )
-        )
         if self.operation.is_request_body_defined and self.operation.method.upper() != "TRACE":
             arguments.update(
                 _get_body_argument(

@@ -189,7 +189,29 @@ def first_error(schema: dict, value: Any) -> jsonschema_rs.ValidationError | Non
 
 
 class ContractParameterValidator(ParameterValidator):
-    """Query, path and header parameters, with sentences instead of jsonschema reprs."""
+    """Query, path and header parameters, with sentences instead of jsonschema reprs.
+
+    Connexion's order and lookups (query, path with '-' read as '_', headers, cookies; the first
+    error wins), with what it derives from the operation for every request derived once: the
+    names strict validation accepts, and per location the key each parameter is looked up by.
+    Going through Connexion's per-parameter methods was a tenth of an unchanged poll.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        query = self.parameters.get("query", [])
+        self.accepted_query = {p["name"] for p in query} | self.security_query_params
+        self.accepted_text = ", ".join(p["name"] for p in query) or "no query parameters"
+        # location -> [(the key its value is found under, the parameter)]
+        self.lookups = [
+            (location, [(key(p["name"]), p) for p in self.parameters.get(location, [])])
+            for location, key in (
+                ("query", str),
+                ("path", lambda name: name.replace("-", "_")),
+                ("header", str),
+                ("cookie", str),
+            )
+        ]
 
     @staticmethod
     def validate_parameter(parameter_type, value, param, param_name=None):
@@ -202,25 +224,30 @@ class ContractParameterValidator(ParameterValidator):
         return describe(error, param["name"], schema) if error else None
 
     def validate_request(self, request):
+        query = request.query_params
         if self.strict_validation:
-            unknown = self.validate_query_parameter_list(request, self.security_query_params)
+            unknown = query.keys() - self.accepted_query
             if unknown:
-                accepted = ", ".join(p["name"] for p in self.parameters.get("query", []))
                 raise BadRequestProblem(
                     detail=f"Unknown query parameter(s): {', '.join(sorted(unknown))}. "
-                    f"This operation accepts: {accepted or 'no query parameters'}."
+                    f"This operation accepts: {self.accepted_text}."
                 )
-        checks = (
-            ("query", self.validate_query_parameter),
-            ("path", self.validate_path_parameter),
-            ("header", self.validate_header_parameter),
-            ("cookie", self.validate_cookie_parameter),
-        )
-        for location, check in checks:
-            for param in self.parameters.get(location, []):
-                error = check(param, request)
+        for location, parameters in self.lookups:
+            if not parameters:
+                continue
+            values = self._values(location, request, query)
+            for key, param in parameters:
+                error = self.validate_parameter(location, values.get(key), param)
                 if error:
                     raise BadRequestProblem(detail=error)
+
+    @staticmethod
+    def _values(location: str, request, query):
+        if location == "query":
+            return query
+        if location == "path":
+            return request.path_params
+        return request.headers if location == "header" else request.cookies
 
 
 def _finite_float(text: str) -> float:
