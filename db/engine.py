@@ -14,6 +14,8 @@ from sqlalchemy import exc as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
+from db.slots import Slots
+
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -178,7 +180,7 @@ class Database:
         # At most pool_size hot-path requests hold or fetch a connection; the others queue here
         # in arrival order, and the connection one finishes with goes to the next without
         # passing through SQLAlchemy's pool (whose queue waits with a timer per request).
-        self._slots = asyncio.Semaphore(pool_size)
+        self._slots = Slots(pool_size, pool_timeout)
         self.pool_timeout = pool_timeout
 
     def pool_in_use(self) -> int:
@@ -224,12 +226,8 @@ class Database:
         return self.write() if self.backend == "sqlite" else _HotPathConnection(self)
 
     async def _take_slot(self) -> None:
-        if not self._slots.locked():
-            await self._slots.acquire()  # free: taken at once (no timer needed)
-            return
         try:
-            async with asyncio.timeout(self.pool_timeout):
-                await self._slots.acquire()
+            await self._slots.take()
         except TimeoutError:
             raise sa.TimeoutError(f"no connection free within {self.pool_timeout} s") from None
 
