@@ -10,6 +10,7 @@ import orjson
 import structlog
 from connexion.exceptions import ProblemException
 
+from session_events import logs
 from session_events.observability import Metrics
 
 access_log = structlog.get_logger("session_events.access")
@@ -53,7 +54,7 @@ class AccessLog:
                 ]
             await send(message)
 
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        bound = logs.request_id.set(request_id)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
@@ -76,7 +77,7 @@ class AccessLog:
                 duration_ms=round(seconds * 1000, 2),
                 session_id=path_params.get("session_id"),
             )
-            structlog.contextvars.unbind_contextvars("request_id")
+            logs.request_id.reset(bound)
 
 
 class BodyLimit:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from db import migrate
 from db.engine import Database
 from session_events.app import create_app
+from session_events.logs import add_request_id
 from session_events.settings import load_settings
 from tests.pg_server import PostgresServer, PostgresUnavailable
 from tests.servers import READ_KEY, WRITE_KEY, LiveServer
@@ -58,7 +59,7 @@ def service_logs():
     """The lines the service's own (structlog) loggers write during the test, as dicts with the
     request id and logger name they are written with."""
     with structlog.testing.capture_logs(
-        processors=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_logger_name]
+        processors=[add_request_id, structlog.stdlib.add_logger_name]
     ) as lines:
         yield lines
 

@@ -1,4 +1,5 @@
-"""The log lines' timestamp. The clock is the one stand-in: an instant cannot be had otherwise."""
+"""The log lines' timestamp and request id. The clock is the one stand-in: an instant cannot be had
+otherwise."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import structlog
 
-from session_events.logs import _UTCStamp
+from session_events.logs import _UTCStamp, add_request_id, configure_logging, request_id
 
 
 def iso(seconds: float) -> str:
@@ -35,3 +37,18 @@ def test_an_instant_rounding_up_to_the_next_second_is_stamped_in_it(monkeypatch)
         monkeypatch.setattr(time, "time", lambda instant=instant: instant)
         stamped = stamp(None, "info", {})["timestamp"]
     assert stamped == iso(1_795_000_001) == "2026-11-18T11:06:41.000000Z"
+
+
+def test_lines_logged_while_a_request_is_served_carry_its_id_and_others_none():
+    bound = request_id.set("abc-123")
+    try:
+        stamped = add_request_id(None, "info", {"event": "x"})
+        assert stamped == {"event": "x", "request_id": "abc-123"}
+    finally:
+        request_id.reset(bound)
+    assert add_request_id(None, "info", {"event": "x"}) == {"event": "x"}
+
+
+def test_the_configured_chain_adds_the_request_id():
+    configure_logging("json", "info")
+    assert add_request_id in structlog.get_config()["processors"]
