@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import urlencode
 
 import orjson
 import pytest
@@ -16,7 +17,7 @@ from handlers.common import (
     parse_timestamp,
     session_json,
 )
-from handlers.listing import link_header
+from handlers.listing import link_header, query_string
 
 SESSION_ID = uuid.UUID("6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
 EVENT_ID = uuid.UUID("0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d")
@@ -359,3 +360,17 @@ def test_page_links_repeat_the_filters_and_name_each_page():
     assert (
         link_header("/x", {}, page=1, has_next=False, last_page=None) == '</x?page=1>; rel="first"'
     )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"per_page": 50, "until_seq": 10000},
+        {"since": "2026-01-13T14:30:00.000001+01:00", "order": "asc", "include_total": "false"},
+        {"event_type": ["workflow_error", "llm_call"], "after_seq": 0},
+        {"event_type": ("a b", "ü/&=?#%+")},
+        {"odd key": "tilde~dot.dash-under_score", "empty": "", "n": -3},
+    ],
+)
+def test_the_links_query_string_is_what_urlencode_gives(query):
+    assert query_string(query) == urlencode(query, doseq=True)
