@@ -32,6 +32,7 @@ from pathlib import Path
 import orjson
 import uvloop
 
+from perf.callgrind import total_instructions, valgrind_command
 from session_events.app import create_app
 from session_events.settings import load_settings
 from tests.asgi import request, running
@@ -122,10 +123,7 @@ def count_instructions(argv: list[str], names: list[str], count: int) -> None:
             out = Path(folder) / "callgrind.out"
             subprocess.run(
                 [
-                    "valgrind",
-                    "--tool=callgrind",
-                    "--instr-atstart=no",
-                    f"--callgrind-out-file={out}",
+                    *valgrind_command(out),
                     sys.executable,
                     "-m",
                     "perf.request_cpu",
@@ -136,12 +134,7 @@ def count_instructions(argv: list[str], names: list[str], count: int) -> None:
                 check=True,
                 capture_output=True,
             )
-            total = sum(
-                int(line.split()[1])
-                for dump in Path(folder).glob("callgrind.out*")
-                for line in dump.read_text().splitlines()
-                if line.startswith("totals:")
-            )
+            total = total_instructions(Path(folder))
         print(f"{name}: {total // count:,} instructions per request", flush=True)
 
 

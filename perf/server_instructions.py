@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from perf.callgrind import total_instructions, valgrind_command
+
 PORT = 8109
 KEY = "server-instructions"
 
@@ -94,8 +96,7 @@ def measure(args, scenario: str) -> None:
     }
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
-        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
-        command += [f"--callgrind-out-file={out}", sys.executable, "-m", "session_events.cli"]
+        command = [*valgrind_command(out), sys.executable, "-m", "session_events.cli"]
         command += ["serve", "--port", str(PORT)]
         with open(Path(folder) / "server.log", "w") as log:
             server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -110,12 +111,7 @@ def measure(args, scenario: str) -> None:
         finally:
             server.terminate()
             server.wait()
-        total = sum(
-            int(line.split()[1])
-            for dump in Path(folder).glob("callgrind.out*")
-            for line in dump.read_text().splitlines()
-            if line.startswith("totals:")
-        )
+        total = total_instructions(Path(folder))
     print(f"{scenario}: {total // count:,} instructions per request (status {status})", flush=True)
 
 

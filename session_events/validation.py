@@ -202,15 +202,16 @@ class ContractParameterValidator(ParameterValidator):
         query = self.parameters.get("query", [])
         self.accepted_query = {p["name"] for p in query} | self.security_query_params
         self.accepted_text = ", ".join(p["name"] for p in query) or "no query parameters"
-        # location -> [(the key its value is found under, the parameter)]
+        # (location, [(the key its value is found under, the parameter)]), locations in use only
         self.lookups = [
-            (location, [(key(p["name"]), p) for p in self.parameters.get(location, [])])
+            (location, [(key(p["name"]), p) for p in self.parameters[location]])
             for location, key in (
                 ("query", str),
                 ("path", lambda name: name.replace("-", "_")),
                 ("header", str),
                 ("cookie", str),
             )
+            if self.parameters.get(location)
         ]
 
     @staticmethod
@@ -233,8 +234,6 @@ class ContractParameterValidator(ParameterValidator):
                     f"This operation accepts: {self.accepted_text}."
                 )
         for location, parameters in self.lookups:
-            if not parameters:
-                continue
             values = self._values(location, request, query)
             for key, param in parameters:
                 error = self.validate_parameter(location, values.get(key), param)
