@@ -157,6 +157,56 @@ def test_compiled_validator_checks_formats():
     assert not compiled({"type": "string", "format": "uuid"}).is_valid("not-a-uuid")
 
 
+LIMITED = {"type": "object", "x-max-bytes": 10}
+TOO_BIG = {"data": {"text": "longer than ten bytes"}}
+
+
+def test_a_custom_keyword_in_the_schema_is_checked():
+    schema = {"type": "object", "properties": {"data": LIMITED}}
+    assert validation.keywords_for(schema) is validation.KEYWORDS
+    assert not compiled(schema).is_valid(TOO_BIG)
+    assert compiled(schema).is_valid({"data": {"a": 1}})
+
+
+def test_a_custom_keyword_behind_a_reference_is_checked():
+    schema = {
+        "type": "object",
+        "properties": {"data": {"$ref": "#/components/schemas/Limited"}},
+        "components": {"schemas": {"Limited": LIMITED}},
+    }
+    assert validation.keywords_for(schema) is validation.KEYWORDS
+    assert not compiled(schema).is_valid(TOO_BIG)
+
+
+def test_custom_keywords_only_in_the_attached_components_are_left_out():
+    schema = {
+        "type": "object",
+        "properties": {"data": {"type": "object"}},
+        "components": {"schemas": {"Limited": LIMITED}},
+    }
+    assert validation.keywords_for(schema) is None
+    assert compiled(schema).is_valid(TOO_BIG)
+
+
+def test_a_schema_inside_the_components_attached_to_it_compiles():
+    """Connexion attaches every component, responses included, to a response's schema, which
+    can be one of them: a cycle, once a "Recursion limit reached" and a 500 for a 404."""
+    schema = {"type": "object", "required": ["status"]}
+    schema["components"] = {"responses": {"Problem": {"content": {"schema": schema}}}}
+    assert first_error(schema, {}) is not None
+    assert first_error(schema, {"status": 404}) is None
+
+
+def test_a_reference_left_is_resolved_among_the_translated_component_schemas():
+    schema = {
+        "type": "object",
+        "properties": {"step": {"$ref": "#/components/schemas/Step"}},
+        "components": {"schemas": {"Step": {"type": "string", "nullable": True}}},
+    }
+    assert first_error(schema, {"step": None}) is None
+    assert first_error(schema, {"step": 1}) is not None
+
+
 def test_first_error_is_none_for_a_valid_value():
     assert first_error(EVENT_BATCH, {"events": [{"event_type": "started"}]}) is None
 
