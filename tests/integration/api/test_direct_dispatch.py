@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import orjson
 import pytest
 from connexion.middleware.routing import RoutingMiddleware
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.responses import Response
 
 import handlers.events
 from session_events.app import create_app
@@ -141,6 +143,31 @@ def test_a_response_the_contract_forbids_is_a_500_both_ways(
     # Logged by Connexion's exception middleware, once for each of the two answers.
     refused = [r for r in caplog.records if "does not conform" in r.getMessage()]
     assert len(refused) == 2, caplog.records
+
+
+def _problem(status: int, title: str, headers: dict) -> Response:
+    document = {"type": "about:blank", "title": title, "status": status, "detail": "Stand-in."}
+    return Response(orjson.dumps(document), status, headers, "application/problem+json")
+
+
+@pytest.mark.parametrize(
+    ("response", "status"),
+    [
+        (lambda: Response(b"[]", 200, media_type="text/plain"), 500),
+        (lambda: _problem(503, "Service Unavailable", {}), 500),
+        (lambda: _problem(503, "Service Unavailable", {"Retry-After": "1"}), 503),
+    ],
+    ids=["media type not produced", "required header missing", "required header sent"],
+)
+def test_the_start_of_a_response_is_checked_both_ways(
+    client, stack_client, session_id, monkeypatch, response, status
+):
+    """The media type must be one the operation produces, and headers the contract requires
+    must be there. The listing's response is replaced (a stand-in): the service sends neither
+    mistake. Twice, so that the second answer goes through what the first one remembered."""
+    monkeypatch.setattr(handlers.events, "json_response", lambda body, headers=None: response())
+    path = f"{SESSIONS}/{session_id}/events"
+    assert [assert_same(client, stack_client, path) for _ in range(2)] == [status, status]
 
 
 @pytest.mark.parametrize(
