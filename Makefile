@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# schemathesis in an environment of its own: it pins an older jsonschema-rs than the service's.
+SCHEMATHESIS_VENV := .venv-schemathesis
+SCHEMATHESIS := $(SCHEMATHESIS_VENV)/.installed
 
 .PHONY: install run test lint format clean
 
@@ -15,12 +18,18 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+$(SCHEMATHESIS): tests/contract/requirements.txt
+	$(PYTHON) -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCHEMATHESIS_VENV)/bin/python -m pip install --quiet -r tests/contract/requirements.txt
+	touch $(SCHEMATHESIS)
+
 ## Serve on the embedded SQLite database (.data/events.db) with a demo session receiving events.
 run: install
 	$(BIN)/session-events serve --demo
 
 ## Lint, check the contract, run every suite (SQLite and PostgreSQL) with coverage.
-test: install lint
+test: install $(SCHEMATHESIS) lint
 	$(BIN)/python -m openapi_spec_validator openapi/events-api.yaml
 	$(BIN)/pytest --cov=handlers --cov=db --cov-report=term-missing:skip-covered --cov-fail-under=95
 
@@ -33,4 +42,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(SCHEMATHESIS_VENV) .data .pytest_cache .ruff_cache .coverage
