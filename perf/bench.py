@@ -25,7 +25,9 @@ How the measurement is done:
   1,200, the poll target) on a fixed schedule (perf/wrk/paced.lua) instead of as fast as the
   server answers: its latencies are the service's at that rate. At saturation wrk's latency is
   mostly queueing (50 connections / throughput), which no p95 target can mean.
-- validation: the poll scenario again against a second server with EVENTS_VALIDATE_RESPONSES=false.
+- validation: the poll scenario again against a second server with EVENTS_VALIDATE_RESPONSES=false,
+  alternating on, off, on, off, ... (4 runs each of half the scenario time); the notes give each
+  server's CPU time per request too (user + system, from /proc).
 - --soak MINUTES: instead of the scenarios, mixed load (poll, unchanged poll, initial load,
   troubleshoot, appends at once, one wrk each) for MINUTES, RSS sampled every 30 s.
 
@@ -97,8 +99,8 @@ def _wrk() -> str:
     return found
 
 
-def rss_mb(pid: int) -> float:
-    """VmRSS of the process and its descendants (worker processes), in MB."""
+def _family(pid: int) -> list[int]:
+    """The process and its descendants (worker processes)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -106,17 +108,37 @@ def rss_mb(pid: int) -> float:
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0, [pid]
+    family, todo = [], [pid]
     while todo:
         current = todo.pop()
+        family.append(current)
         todo += children.get(current, [])
+    return family
+
+
+def rss_mb(pid: int) -> float:
+    """VmRSS of the process and its descendants (worker processes), in MB."""
+    total = 0
+    for member in _family(pid):
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
         except OSError:
             pass
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process and its descendants have used so far."""
+    ticks = 0
+    for member in _family(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------------- wrk
@@ -354,10 +376,11 @@ def combine(runs: list[dict]) -> dict:
     }
 
 
-def validation_cost(bench: Bench, unvalidated: LiveServer, rounds: int = 2) -> float:
+def validation_cost(bench: Bench, unvalidated: LiveServer, rounds: int = 4) -> float:
     """The poll scenario against the server (validation on) and a second one with validation
-    off, alternating on, off, on, off so that a machine busy with something else penalises
-    both alike. Returns on/off of the req/s."""
+    off, alternating on, off, on, off ... in runs of half the scenario time each, so that a
+    machine busy with something else penalises both alike. Returns on/off of the req/s; the
+    servers' CPU time per request goes into the notes (less moved by other load than req/s)."""
     paths = poll_paths(bench.manifest["sessions_10k"])
     servers = {"on": bench.server, "off": unvalidated}
     run_wrk(
@@ -370,19 +393,26 @@ def validation_cost(bench: Bench, unvalidated: LiveServer, rounds: int = 2) -> f
         threads=bench.args.threads,
     )
     runs: dict[str, list[dict]] = {"on": [], "off": []}
+    cpu = {"on": 0.0, "off": 0.0}
     for _ in range(rounds):
         for mode, server in servers.items():
+            before = cpu_seconds(server.process.pid)
             runs[mode].append(
                 run_wrk(
                     server.base_url,
                     "get.lua",
                     paths,
                     key=READ_KEY,
-                    duration=bench.args.duration,
+                    duration=max(1, round(bench.args.duration / 2)),
                     connections=bench.args.connections,
                     threads=bench.args.threads,
                 )
             )
+            cpu[mode] += cpu_seconds(server.process.pid) - before
+    per_request = {
+        mode: cpu[mode] * 1e6 / max(sum(run["requests"] for run in runs[mode]), 1)
+        for mode in servers
+    }
     results = {}
     for mode, server in servers.items():
         results[mode] = Result(
@@ -391,11 +421,12 @@ def validation_cost(bench: Bench, unvalidated: LiveServer, rounds: int = 2) -> f
             combine(runs[mode]),
             rss_mb(server.process.pid),
             target="validation on >= 0.9x off",
-            notes=[f"{rounds} runs, alternating on/off"],
+            notes=[f"{rounds} runs, alternating on/off", f"{per_request[mode]:.0f} us CPU/req"],
         )
         bench.results.append(results[mode])
     ratio = results["on"].rate / max(results["off"].rate, 0.001)
-    results["off"].notes.append(f"on/off {ratio:.2f}")
+    cpu_ratio = per_request["off"] / max(per_request["on"], 0.001)
+    results["off"].notes.append(f"on/off {ratio:.2f} (CPU/req off/on {cpu_ratio:.2f})")
     return ratio
 
 
