@@ -28,6 +28,15 @@ from session_events.viewer_files import ViewerFiles
 
 log = structlog.get_logger("session_events")
 
+# How Connexion checks requests against the contract (perf/response_validation.py builds the
+# same operations with them).
+CONNEXION_OPTIONS = {
+    "strict_validation": True,
+    "validator_map": VALIDATOR_MAP,
+    "security_map": {"apiKey": ApiKeyHandler},
+    "uri_parser_class": ExplodedFormURIParser,
+}
+
 
 def create_app(
     settings: Settings,
@@ -84,11 +93,8 @@ def create_app(
     app = AsyncApp(
         __name__,
         lifespan=lifespan,
-        strict_validation=True,
         validate_responses=settings.validate_responses,
-        validator_map=VALIDATOR_MAP,
-        security_map={"apiKey": ApiKeyHandler},
-        uri_parser_class=ExplodedFormURIParser,
+        **CONNEXION_OPTIONS,
     )
     decorate_handlers_once(app)
     app.add_api(contract)
