@@ -141,9 +141,10 @@ async def test_a_quiet_stream_sends_heartbeats_without_reading_the_database(
             before = await committed_transactions(database_url)
             async for line in response.aiter_lines():
                 heartbeats += line == ": heartbeat"
-                if heartbeats == 30:  # three seconds of quiet
+                if heartbeats == 60:  # six seconds of quiet
                     break
             after = await committed_transactions(database_url)
-    # A stream reading on every heartbeat commits 30 statements or more here; what remains is
-    # this test's own query and the liveness checks of every listener on this database.
-    assert after - before <= 10
+    # A stream reading on every heartbeat commits 60 statements or more here; what remains is
+    # this test's own query, the liveness checks of every listener on this database, and the
+    # counts other backends flush late (PostgreSQL's statistics lag up to 10 s: 19 once in 3 s).
+    assert after - before < heartbeats / 2
