@@ -126,7 +126,7 @@ def draft4_schema(schema: dict) -> dict:
     to it: all of the contract's, its responses included, where a response's schema can be the
     very object they are attached to (a cycle no validator can load). The references in them are
     resolved already; if one is left (a recursive schema), the components' schemas are kept."""
-    own = {key: value for key, value in schema.items() if key != "components"}
+    own = _own(schema)
     result = to_json_schema(own)
     if "components" in schema and _mentions(own, {"$ref": None}):
         schemas = schema["components"].get("schemas", {})
@@ -143,8 +143,12 @@ def keywords_for(schema: dict) -> dict | None:
     response has one. Connexion attaches the contract's components to every schema, for
     references it has already resolved; a reference left (a recursive schema) could lead there.
     """
-    own = {key: value for key, value in schema.items() if key != "components"}
-    return KEYWORDS if _mentions(own, {**KEYWORDS, "$ref": None}) else None
+    return KEYWORDS if _mentions(_own(schema), {**KEYWORDS, "$ref": None}) else None
+
+
+def _own(schema: dict) -> dict:
+    """The schema without the components Connexion attaches to it."""
+    return {key: value for key, value in schema.items() if key != "components"}
 
 
 def _mentions(schema: Any, keywords: dict) -> bool:

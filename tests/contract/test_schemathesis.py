@@ -23,11 +23,10 @@ SCHEMATHESIS = ROOT / ".venv-schemathesis" / "bin" / "schemathesis"
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_schemathesis_finds_no_failure(live_server, tmp_path):
     server = live_server(EVENTS_VALIDATE_RESPONSES="true")
-    schemathesis = SCHEMATHESIS
-    assert schemathesis.exists(), f"{schemathesis} is missing: `make test` installs it"
+    assert SCHEMATHESIS.exists(), f"{SCHEMATHESIS} is missing: `make test` installs it"
     result = subprocess.run(
         [
-            str(schemathesis),
+            str(SCHEMATHESIS),
             "--config-file",
             str(ROOT / "tests" / "contract" / "schemathesis.toml"),
             "run",
