@@ -1,0 +1,97 @@
+"""JSON text in and out of the service, under one number rule: I-JSON (RFC 7493).
+
+A number must fit an IEEE 754 double: one that would parse as infinity (`1e400`, an integer of
+400 digits) is refused where JSON comes in. Everything within that range is kept as sent,
+integers beyond 64 bits included (the standard library's parser keeps them exact), so whatever
+the service stores it can serve. orjson, which reads the service's own responses back for
+response validation, refuses exactly the numbers this rule refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+
+
+class OutOfRange(ValueError):
+    """A number beyond the range of a double; `path` names where it is (`a.b[2]`, "" for the
+    document itself)."""
+
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self.text = text if len(text) <= 40 else text[:37] + "..."
+        super().__init__(f"{path or 'the document'} holds the number {self.text}")
+
+
+class _Beyond:
+    """Stands for an out-of-range number while parsing, so that its place can be found after."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def _number(text: str, kind) -> Any:
+    return _Beyond(text) if math.isinf(float(text)) else kind(text)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _parse_int(text: str) -> Any:
+    return int(text) if len(text) < 300 else _number(text, int)
+
+
+def _parse_float(text: str) -> Any:
+    return _number(text, float)
+
+
+def loads(text: str) -> Any:
+    """Parse JSON text by the rule; ValueError (json.JSONDecodeError) for text that is not JSON,
+    OutOfRange for a number beyond a double. RecursionError for a document nested too deeply."""
+    value = json.loads(
+        text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant
+    )
+    found = _first_beyond(value) if ("e" in text or "E" in text or len(text) >= 300) else None
+    if found is not None:
+        raise OutOfRange(*found)
+    return value
+
+
+def _first_beyond(value: Any) -> tuple[str, str] | None:
+    """(path, text) of the first out-of-range number in document order; iterative, so that a
+    document nested as deeply as json.loads allows cannot exhaust the stack."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, _Beyond):
+            return path, item.text
+        if isinstance(item, dict):
+            prefix = f"{path}." if path else ""
+            pending.extend((f"{prefix}{key}", sub) for key, sub in reversed(item.items()))
+        elif isinstance(item, list):
+            pending.extend((f"{path}[{n}]", sub) for n, sub in reversed(list(enumerate(item))))
+    return None
+
+
+def loads_response(body: bytes) -> Any:
+    """A body the service produced, read back (for response validation): orjson's reading, which
+    refuses exactly what `loads` refuses and reads integers beyond 64 bits as doubles."""
+    return orjson.loads(body)
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON on one line (line breaks inside strings are escaped)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson writes integers up to 64 bits only
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def dumps_text(value: Any) -> str:
+    return dumps(value).decode()
