@@ -5,7 +5,7 @@
                [--database-url postgresql://... [--reuse | --reset]]
 
 How the measurement is done:
-- A throwaway PostgreSQL (tests/pg_server.py: fsync and synchronous_commit off, as a test
+- A throwaway PostgreSQL (support/pg_server.py: fsync and synchronous_commit off, as a test
   server) unless --database-url names one; the data set of perf/generate.py (the standard
   290,000 events, plus the 1,000,000-event session unless --no-huge), then VACUUM ANALYZE.
 - ONE `session-events serve` process (plus --workers N when given; passed through to serve),
@@ -39,109 +39,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 from perf.generate import generate
-from tests.pg_server import PostgresServer
-from tests.servers import READ_KEY, WRITE_KEY, LiveServer
+from perf.load import combine, error_count, run_wrk, wrk_binary
+from perf.machine import cpu_seconds, load_average, machine_facts, rss_mb
+from perf.paths import events_path, poll_paths, unchanged_paths
+from perf.soak import print_soak, soak
+from perf.tables import print_markdown, print_table
+from support.live_server import READ_KEY, WRITE_KEY, LiveServer
+from support.pg_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
-WRK_DIR = ROOT / "perf" / "wrk"
-API = "/api/v2/sessions"
 
 
-# ---------------------------------------------------------------------------- the machine
-
-
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def machine_facts() -> dict:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "memory": f"{mem_kb / 1024 / 1024:.0f} GiB",
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "wrk": _first_line([_wrk(), "--version"]).split(" Copyright")[0],
-        "load average": load_average(),
-    }
-
-
-def _first_line(command: list[str]) -> str:
-    result = subprocess.run(command, capture_output=True, text=True)
-    return (result.stdout or result.stderr).splitlines()[0].strip()
-
-
-def _wrk() -> str:
-    found = shutil.which("wrk")
-    if not found:
-        sys.exit("wrk is not installed: apt-get install wrk (Debian/Ubuntu)")
-    return found
-
-
-def _family(pid: int) -> list[int]:
-    """The process and its descendants (worker processes)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    family, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        family.append(current)
-        todo += children.get(current, [])
-    return family
-
-
-def rss_mb(pid: int) -> float:
-    """VmRSS of the process and its descendants (worker processes), in MB."""
-    total = 0
-    for member in _family(pid):
-        try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) the process and its descendants have used so far."""
-    ticks = 0
-    for member in _family(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-# ---------------------------------------------------------------------------- wrk
+# ---------------------------------------------------------------------------- results
 
 
 @dataclass
@@ -160,44 +74,10 @@ class Result:
 
     @property
     def errors(self) -> int:
-        return sum(self.stats["errors"].values())
+        return error_count(self.stats)
 
     def p(self, name: str) -> float:
         return self.stats["latency_ms"][name]
-
-
-def run_wrk(
-    base_url: str,
-    script: str,
-    args: list[str],
-    *,
-    key: str,
-    duration: float,
-    connections: int,
-    threads: int,
-    env: dict[str, str] | None = None,
-) -> dict:
-    command = [
-        _wrk(),
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{duration}s",
-        "--timeout",
-        "10s",
-        "-H",
-        f"X-API-Key: {key}",
-        "-s",
-        str(WRK_DIR / script),
-        base_url,
-        "--",
-        *args,
-    ]
-    environment = {**os.environ, **(env or {})}
-    result = subprocess.run(command, capture_output=True, text=True, env=environment)
-    for line in result.stdout.splitlines():
-        if line.startswith("WRK_JSON "):
-            return json.loads(line[len("WRK_JSON ") :])
-    raise RuntimeError(f"wrk printed no result: {result.stdout}\n{result.stderr}")
 
 
 class Bench:
@@ -251,27 +131,6 @@ class Bench:
 # ---------------------------------------------------------------------------- the scenarios
 
 
-def _events(session_id: str, query: str) -> str:
-    return f"{API}/{session_id}/events?{query}"
-
-
-def poll_paths(sessions: list[dict]) -> list[str]:
-    # + in an offset must be %2B; the manifest's stamps end in Z, so nothing to escape.
-    return [_events(s["id"], f"since={s['poll_since']}&per_page=50") for s in sessions]
-
-
-def unchanged_paths(base_url: str, sessions: list[dict]) -> list[str]:
-    """The caught-up cursor poll of each session, with the ETag its first GET returned."""
-    paths = []
-    with httpx.Client(base_url=base_url, headers={"X-API-Key": READ_KEY}, timeout=30) as http:
-        for s in sessions:
-            path = _events(s["id"], f"after_seq={s['latest_seq']}&order=asc&per_page=100")
-            response = http.get(path)
-            response.raise_for_status()
-            paths.append(f"{path} {response.headers['etag']}")
-    return paths
-
-
 def read_scenarios(bench: Bench, label: str, sessions: list[dict], targets: dict) -> None:
     bench.scenario(
         f"poll{label}",
@@ -287,7 +146,7 @@ def read_scenarios(bench: Bench, label: str, sessions: list[dict], targets: dict
         bench.scenario(
             f"{name}{label}",
             query,
-            [_events(s["id"], query) for s in sessions],
+            [events_path(s["id"], query) for s in sessions],
             target=targets.get(target, ""),
         )
 
@@ -357,25 +216,6 @@ def _rate(result: Result) -> str:
     return f"{result.rate:,.0f} req/s"
 
 
-def combine(runs: list[dict]) -> dict:
-    """Several wrk runs of one scenario as one: rates from the totals, latencies averaged."""
-    requests, duration = sum(r["requests"] for r in runs), sum(r["duration_s"] for r in runs)
-    statuses: dict[str, int] = {}
-    for run in runs:
-        for status, count in run["statuses"].items():
-            statuses[status] = statuses.get(status, 0) + count
-    return {
-        "requests": requests,
-        "duration_s": duration,
-        "req_per_s": requests / duration,
-        "latency_ms": {
-            k: sum(r["latency_ms"][k] for r in runs) / len(runs) for k in runs[0]["latency_ms"]
-        },
-        "errors": {k: sum(r["errors"][k] for r in runs) for k in runs[0]["errors"]},
-        "statuses": statuses,
-    }
-
-
 def validation_cost(bench: Bench, unvalidated: LiveServer, rounds: int = 4) -> float:
     """The poll scenario against the server (validation on) and a second one with validation
     off, alternating on, off, on, off ... in runs of half the scenario time each, so that a
@@ -430,63 +270,6 @@ def validation_cost(bench: Bench, unvalidated: LiveServer, rounds: int = 4) -> f
     return ratio
 
 
-# ---------------------------------------------------------------------------- soak
-
-
-def soak(args, manifest: dict, server: LiveServer) -> list[tuple[float, float]]:
-    """Mixed load for args.soak minutes, one wrk per kind of client, RSS every 30 s."""
-    seconds = int(args.soak * 60)
-    ten_k = manifest["sessions_10k"]
-    ids = [s["id"] for s in ten_k]
-    loads = [  # name, script, arguments, key, connections
-        ("poll", "get.lua", poll_paths(ten_k), READ_KEY, 20),
-        ("unchanged poll", "get.lua", unchanged_paths(server.base_url, ten_k), READ_KEY, 10),
-        ("initial", "get.lua", [_events(i, "per_page=100") for i in ids], READ_KEY, 5),
-        ("troubleshoot", "get.lua",
-         [_events(i, "event_type=workflow_error&per_page=20") for i in ids], READ_KEY, 5),
-        ("append", "append.lua", manifest["append_sessions"], WRITE_KEY, 5),
-    ]  # fmt: skip
-    processes = [
-        subprocess.Popen(
-            [
-                _wrk(),
-                "-t1",
-                f"-c{connections}",
-                f"-d{seconds}s",
-                "--timeout",
-                "10s",
-                "-H",
-                f"X-API-Key: {key}",
-                "-s",
-                str(WRK_DIR / script),
-                server.base_url,
-                "--",
-                *paths,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _name, script, paths, key, connections in loads
-    ]
-    samples = [(0.0, rss_mb(server.process.pid))]
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        time.sleep(max(0.0, min(30.0, seconds - (time.monotonic() - started))))
-        samples.append((time.monotonic() - started, rss_mb(server.process.pid)))
-        print(f"  {samples[-1][0] / 60:5.1f} min  RSS {samples[-1][1]:6.1f} MB", flush=True)
-    for process, (name, *_rest) in zip(processes, loads, strict=True):
-        out, _ = process.communicate()
-        for line in out.splitlines():
-            if line.startswith("WRK_JSON "):
-                stats = json.loads(line[9:])
-                print(
-                    f"  {name}: {stats['req_per_s']:.0f} req/s, errors "
-                    f"{sum(stats['errors'].values())}, statuses {stats['statuses']}"
-                )
-    return samples
-
-
 # ---------------------------------------------------------------------------- output
 
 
@@ -529,19 +312,6 @@ def table(results: list[Result]) -> list[list[str]]:
     return rows
 
 
-def print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-
-
-def print_markdown(rows: list[list[str]]) -> None:
-    print("| " + " | ".join(rows[0]) + " |")
-    print("|" + "---|" * len(rows[0]))
-    for row in rows[1:]:
-        print("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
-
-
 # ---------------------------------------------------------------------------- main
 
 
@@ -572,7 +342,7 @@ def start_server(args, url: str, logs: Path, name: str, **env: str) -> LiveServe
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    _wrk()
+    wrk_binary()
     facts = machine_facts()
     print("Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), flush=True)
     logs = Path(tempfile.mkdtemp(prefix="perf-bench-"))
@@ -608,17 +378,7 @@ def main(argv: list[str] | None = None) -> None:
         bench.warm_up()
         if args.soak:
             print(f"Soak: mixed load for {args.soak} min, RSS every 30 s", flush=True)
-            samples = soak(args, manifest, servers[0])
-            by_minute = {round(t / 60, 1): mb for t, mb in samples}
-            print(
-                "RSS series (min: MB): "
-                + ", ".join(f"{m}: {mb:.1f}" for m, mb in by_minute.items())
-            )
-            near = lambda minute: min(samples, key=lambda s: abs(s[0] - minute * 60))[1]  # noqa: E731
-            print(
-                f"Minute 1: {near(1):.1f} MB, minute {args.soak:g}: {near(args.soak):.1f} MB "
-                f"(target <= 150 MB, flat)"
-            )
+            print_soak(args.soak, soak(args.soak, manifest, servers[0]))
             return
         print(
             f"Scenarios, {args.duration:g} s each, {args.connections} connections, "

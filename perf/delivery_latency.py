@@ -25,8 +25,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.pg_server import PostgresServer
-from tests.servers import READ_KEY, WRITE_KEY, LiveServer
+from support.live_server import READ_KEY, WRITE_KEY, LiveServer
+from support.pg_server import PostgresServer
 
 READ = {"X-API-Key": READ_KEY}
 WRITE = {"X-API-Key": WRITE_KEY}

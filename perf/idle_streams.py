@@ -22,8 +22,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.pg_server import PostgresServer
-from tests.servers import READ_KEY, WRITE_KEY, LiveServer
+from support.live_server import READ_KEY, WRITE_KEY, LiveServer
+from support.pg_server import PostgresServer
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import READ_KEY, WRITE_KEY
+from support.live_server import READ_KEY, WRITE_KEY
 
 pytestmark = [
     pytest.mark.postgres,

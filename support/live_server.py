@@ -10,17 +10,22 @@ from pathlib import Path
 
 import httpx
 
-from tests.pg_server import free_port
+from support.pg_server import free_port
 
 READ_KEY = "test-read-key"
 WRITE_KEY = "test-write-key"
 
 
 class LiveServer:
-    """`session-events serve` in a subprocess, on a free port."""
+    """`session-events serve` in a subprocess, on a free port.
 
-    def __init__(self, database_url: str, log_path: Path, **env: str):
+    `cwd` runs it from another source tree (an exported older commit, say): `python -m` puts the
+    working directory first on sys.path, so that tree's packages are the ones imported.
+    """
+
+    def __init__(self, database_url: str, log_path: Path, cwd: Path | None = None, **env: str):
         self.port = free_port()
+        self.cwd = cwd
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.env = {
@@ -38,7 +43,11 @@ class LiveServer:
         command = [sys.executable, "-m", "session_events.cli", "serve", "--port", str(self.port)]
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [*command, *args], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+            [*command, *args],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -1,4 +1,4 @@
-"""What perf/request_cpu.py and perf/server_instructions.py share to count instructions."""
+"""valgrind's callgrind command and instruction totals, for perf/lab/server_instructions.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL server for the tests (and the benchmarks), from the machine's binaries.
 
 Started in a temporary directory on a free port, as the `postgres` user when running as root
-(initdb refuses root), and removed afterwards. Run `python -m tests.pg_server` to start one by
+(initdb refuses root), and removed afterwards. Run `python -m support.pg_server` to start one by
 hand: it prints its URL and stops on Ctrl-C.
 """
 

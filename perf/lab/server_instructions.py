@@ -1,17 +1,16 @@
 """Instructions the whole server spends per request over HTTP: uvicorn, the app, asyncpg, logging.
 
-    .venv/bin/python -m perf.server_instructions --database-url postgresql://... --session ID
+    .venv/bin/python -m perf.lab.server_instructions --database-url postgresql://... --session ID
         [-n 300] [--concurrency 1] [--no-response-validation] [scenario ...]
         # scenarios: poll initial troubleshoot deep 304
 
 `session-events serve` runs under `valgrind --tool=callgrind` with instrumentation off; after a
 warm-up round, instrumentation is switched on for n requests sent over keep-alive connections
 (`--concurrency` of them at once, from threads of this process) and off again, and the count is
-divided by n. Unlike perf/request_cpu.py (the ASGI app called in process), this sees what a
-request costs the server process end to end: uvicorn's protocol and the event loop, the access
-line, the pool's queue when more requests than connections are in flight. User-space
-instructions only: the kernel's share (sockets, the log's write) is not counted. Steady to about
-1% between runs. Valgrind counts each byte a `rep movsb` copies as an instruction, so large
+divided by n. This sees what a request costs the server process end to end: uvicorn's
+protocol and the event loop, the access line, the pool's queue when more requests than
+connections are in flight. User-space instructions only: the kernel's share (sockets, the log's
+write) is not counted. Valgrind counts each byte a `rep movsb` copies as an instruction, so large
 bodies' memcpy weighs more here than it costs.
 """
 
@@ -28,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from perf.callgrind import total_instructions, valgrind_command
+from perf.lab.callgrind import total_instructions, valgrind_command
 
 PORT = 8109
 KEY = "server-instructions"

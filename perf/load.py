@@ -1,0 +1,86 @@
+"""wrk, the load tool of perf/bench and perf/compare: one run of a perf/wrk/*.lua script.
+
+The Lua scripts set the headers, If-None-Match and POST bodies, count statuses, and print one
+`WRK_JSON {...}` line: requests, req/s, latency percentiles (ms), errors and status counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+WRK_DIR = Path(__file__).resolve().parent / "wrk"
+
+
+def wrk_binary() -> str:
+    found = shutil.which("wrk")
+    if not found:
+        sys.exit("wrk is not installed: apt-get install wrk (Debian/Ubuntu)")
+    return found
+
+
+def wrk_command(
+    base_url: str, script: str, args: list[str], *, key: str, duration: float,
+    connections: int, threads: int,
+) -> list[str]:  # fmt: skip
+    return [
+        wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{round(duration)}s",
+        "--timeout", "10s", "-H", f"X-API-Key: {key}", "-s", str(WRK_DIR / script), base_url,
+        "--", *args,
+    ]  # fmt: skip
+
+
+def wrk_result(stdout: str, stderr: str = "") -> dict:
+    """The WRK_JSON line a script's done() printed."""
+    for line in stdout.splitlines():
+        if line.startswith("WRK_JSON "):
+            return json.loads(line[len("WRK_JSON ") :])
+    raise RuntimeError(f"wrk printed no result: {stdout}\n{stderr}")
+
+
+def run_wrk(
+    base_url: str,
+    script: str,
+    args: list[str],
+    *,
+    key: str,
+    duration: float,
+    connections: int,
+    threads: int,
+    env: dict[str, str] | None = None,
+) -> dict:
+    command = wrk_command(
+        base_url, script, args, key=key, duration=duration, connections=connections,
+        threads=threads,
+    )  # fmt: skip
+    environment = {**os.environ, **(env or {})}
+    result = subprocess.run(command, capture_output=True, text=True, env=environment)
+    return wrk_result(result.stdout, result.stderr)
+
+
+def combine(runs: list[dict]) -> dict:
+    """Several wrk runs of one scenario as one: rates from the totals, latencies averaged."""
+    requests, duration = sum(r["requests"] for r in runs), sum(r["duration_s"] for r in runs)
+    statuses: dict[str, int] = {}
+    for run in runs:
+        for status, count in run["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    return {
+        "requests": requests,
+        "duration_s": duration,
+        "req_per_s": requests / duration,
+        "latency_ms": {
+            k: sum(r["latency_ms"][k] for r in runs) / len(runs) for k in runs[0]["latency_ms"]
+        },
+        "errors": {k: sum(r["errors"][k] for r in runs) for k in runs[0]["errors"]},
+        "statuses": statuses,
+    }
+
+
+def error_count(stats: dict) -> int:
+    """Responses outside 2xx/3xx plus socket errors (connect, read, write, timeout)."""
+    return sum(stats["errors"].values())

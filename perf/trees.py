@@ -1,0 +1,72 @@
+"""The two source trees and two databases perf/compare puts side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+PACKAGES = ("session_events", "handlers", "db")
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def export_tree(root: Path, ref: str, destination: Path) -> str:
+    """`git archive ref | tar -x` into `destination`; returns the commit's short hash."""
+    commit = _git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")
+    destination.mkdir(parents=True)
+    archive = subprocess.Popen(["git", "-C", str(root), "archive", commit], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(destination)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise RuntimeError(f"git archive {commit} failed")
+    return commit[:7]
+
+
+def tree_label(root: Path) -> str:
+    """HEAD's short hash, and whether the working tree differs from it."""
+    head = _git(root, "rev-parse", "--short=7", "HEAD")
+    changed = bool(_git(root, "status", "--porcelain"))
+    return f"{head} + working tree changes" if changed else head
+
+
+def imported_from(tree: Path) -> None:
+    """Exit unless `python -m ...` run from `tree` imports the service's packages from it."""
+    code = "import importlib; print(*(importlib.import_module(p).__file__ for p in %r))"
+    result = subprocess.run(
+        [sys.executable, "-c", code % (PACKAGES,)], cwd=tree, capture_output=True, text=True
+    )
+    if result.returncode:
+        sys.exit(f"the service's packages do not import from {tree}:\n{result.stderr}")
+    files = result.stdout.split()
+    stray = [f for f in files if not Path(f).resolve().is_relative_to(tree.resolve())]
+    if stray:
+        sys.exit(f"run from {tree}, Python imports {stray}: not that tree's code")
+
+
+def create_databases(server_url: str, names: list[str]) -> list[str]:
+    """The URLs of databases `names` on the server of `server_url`, created when missing."""
+    url = make_url(server_url)
+
+    async def create() -> None:
+        admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = await asyncpg.connect(admin)
+        try:
+            for name in names:
+                found = await connection.fetchval(
+                    "SELECT 1 FROM pg_database WHERE datname = $1", name
+                )
+                if not found:
+                    await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return [url.set(database=name).render_as_string(hide_password=False) for name in names]
