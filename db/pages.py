@@ -1,10 +1,13 @@
-"""One page of a session's events, the hot read path of the service.
+"""One page of a session's events, the hot read path of the service: one statement.
 
-On PostgreSQL a page is one statement run by asyncpg itself: the session's counter, the seq
-bounds, the per-type totals and the page's events already shaped as the API's event documents
-(JSON built by PostgreSQL), so Python neither builds SQL nor converts rows. On SQLite the same
-page is read with the query functions of db/events.py and shaped in Python. Both give the same
-bytes to the same request: the API tests run every listing on both backends.
+Within a session seq is 1, 2, 3, ... with no gaps and timestamps strictly increase with seq, so
+every filter becomes a seq range: `since` is the seq of the newest event at or before it, and the
+range is bounded above by the session's counter read in the same statement (or a client's
+until_seq). Pages of one range never shift, and without a filter that skips seqs the total is
+arithmetic and an offset is a seq bound (`ListingQuery.gap_free` decides).
+
+The statement reads the counter, the bounds, the total and the page's events already as the
+API's event documents (JSON built by the database), compiled once per shape of query.
 """
 
 from __future__ import annotations
@@ -13,14 +16,26 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import orjson
+from sqlalchemy import (
+    BigInteger,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    null,
+    select,
+    union_all,
+)
 
-from db import events as db_events
-from db import sessions as db_sessions
-from db.documents import event_document
-from db.engine import DriverConnection
+from db.dialects import QueryComponents, joined
+from db.statements import Runner, compiled_once
+from db.tables import UTCDateTime, event_type_counts, events, sessions
+
+# An offset beyond any session's events: a larger one reads the same nothing, and this one keeps
+# every bound the database computes from it within bigint.
+MAX_OFFSET = 2**62
 
 
 @dataclass(frozen=True)
@@ -40,13 +55,19 @@ class ListingQuery:
     limit: int
     count_total: bool
 
+    @property
+    def gap_free(self) -> bool:
+        """Whether the range holds every seq between its bounds: no filter skips seqs (only
+        event_type does; `since` is a bound). Then the total is hi - lo and an offset a bound."""
+        return not self.event_types
+
 
 @dataclass(frozen=True)
 class Version:
     """What every listing body depends on besides its query: the session and its counter."""
 
     latest_seq: int
-    created_at: datetime
+    created_at: str
 
 
 @dataclass(frozen=True)
@@ -54,141 +75,158 @@ class Page:
     version: Version
     upto_seq: int  # the range's upper bound, which links pin as until_seq
     total: int | None  # None unless count_total
-    # The event documents as a JSON value: a list, or the array PostgreSQL built, embedded as is.
-    items: list[dict[str, Any]] | orjson.Fragment
+    items: str  # the event documents: the JSON array text the database built
     count: int  # how many events `items` holds
     more: bool  # whether events lie beyond this page (known without count_total only)
 
 
-async def read_version(conn, session_id: uuid.UUID) -> Version | None:
-    """The session's counter and identity (None if there is no such session): one PK lookup."""
-    if isinstance(conn, DriverConnection):
-        row = await conn.fetchrow(_VERSION_SQL, session_id)
-    else:
-        row = await db_sessions.read_session(conn, session_id)
-    return None if row is None else Version(row["last_seq"], row["created_at"])
+def _session_id():
+    return bindparam("session_id", type_=sessions.c.id.type)
 
 
-_VERSION_SQL = "SELECT last_seq, created_at FROM sessions WHERE id = $1"
-
-
-async def read_page(conn, query: ListingQuery) -> Page | None:
-    """The page, or None if there is no such session."""
-    if isinstance(conn, DriverConnection):
-        return await _read_page_postgresql(conn, query)
-    version = await read_version(conn, query.session_id)
-    if version is None:
-        return None
-    lower = query.after_seq
-    if query.since is not None:
-        at_since = await db_events.read_seq_at(
-            conn, session_id=query.session_id, timestamp=query.since
-        )
-        lower = max(lower, at_since)
-    upper = version.latest_seq
-    if query.until_seq is not None:
-        upper = min(query.until_seq, upper)
-    seq_range = db_events.SeqRange(query.session_id, lower, upper, query.event_types)
-    total = await db_events.count_events(conn, seq_range) if query.count_total else None
-    rows = await db_events.list_events(
-        conn,
-        seq_range,
-        limit=query.limit + (not query.count_total),
-        offset=query.offset,
-        ascending=query.ascending,
+@compiled_once
+def _version_statement(c: QueryComponents):
+    return select(sessions.c.last_seq, c.timestamp_text(sessions.c.created_at)).where(
+        sessions.c.id == _session_id()
     )
-    items = [event_document(row) for row in rows[: query.limit]]
-    return Page(version, upper, total, items, len(items), len(rows) > query.limit)
 
 
-async def _read_page_postgresql(conn: DriverConnection, query: ListingQuery) -> Page | None:
+async def read_version(runner: Runner, session_id: uuid.UUID) -> Version | None:
+    """The session's counter and identity (None if there is no such session): one PK lookup."""
+    row = await runner.row(_version_statement(runner.dialect), {"session_id": session_id})
+    return None if row is None else Version(row[0], row[1])
+
+
+async def read_page(runner: Runner, query: ListingQuery) -> Page | None:
+    """The page, or None if there is no such session."""
     types = query.event_types
-    statement = _page_sql(len(types), query.ascending, query.since is not None, query.count_total)
-    fetch = query.limit + (not query.count_total)
-    parameters = [query.session_id, query.after_seq, query.until_seq, query.offset, fetch]
-    parameters.append(query.limit)
-    if query.since is not None:
-        parameters.append(query.since)
-    row = await conn.fetchrow(statement, *parameters, *types)
+    statement = _page_statement(
+        runner.dialect, len(types), query.ascending, query.since is not None, query.count_total
+    )
+    values = {
+        "session_id": query.session_id,
+        "after_seq": query.after_seq,
+        "until_seq": query.until_seq,
+        "offset": min(query.offset, MAX_OFFSET),
+        "fetch": query.limit + (not query.count_total),
+        "limit": query.limit,
+        "since": query.since,
+        **{f"type_{n}": event_type for n, event_type in enumerate(types)},
+    }
+    row = await runner.row(statement, values)
     if row is None:
         return None
-    total = row["total"]
-    if query.count_total and not types:
-        total = max(row["hi"] - row["lo"], 0)  # seq has no gaps
-    items = orjson.Fragment(row["items"] or "[]")
-    count = min(row["fetched"], query.limit)
-    version = Version(row["last_seq"], row["created_at"])
-    return Page(version, row["hi"], total, items, count, row["fetched"] > query.limit)
+    last_seq, created_at, lo, hi, total, items, fetched = row
+    if query.count_total and query.gap_free:
+        total = max(hi - lo, 0)
+    count = min(fetched, query.limit)
+    version = Version(last_seq, created_at)
+    return Page(version, hi, total, items or "[]", count, fetched > query.limit)
 
 
-# The event document as the API serves it (see event_document for the same shape in Python).
-_DOCUMENT = """json_build_object(
-    'id', e.id, 'session_id', e.session_id, 'seq', e.seq, 'step_id', e.step_id,
-    'event_type', e.event_type, 'event_data', e.event_data, 'message', e.message,
-    'timestamp', to_char(e.timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))"""
-
-
-@functools.lru_cache(maxsize=256)
-def _page_sql(type_count: int, ascending: bool, since: bool, count_total: bool) -> str:
-    """The statement for one shape of query. Parameters: $1 session id, $2 after_seq,
-    $3 until_seq (or NULL), $4 offset, $5 events to read, $6 events to return (one fewer when
-    looking ahead), then $7 since (if any), then the event types.
-
-    The bounds are computed once per statement (lateral `b`), then every read of events is an
-    index range: (session_id, seq) for all types, (session_id, event_type, seq) per type, merged
-    in seq order without a sort when there are several types. A typed total over the whole
-    session is a lookup of the counts appends keep.
-    """
-    order = "ASC" if ascending else "DESC"
-    first_type = 8 if since else 7
-    at_since = (
-        "(SELECT seq FROM events WHERE session_id = $1 AND timestamp <= $7::timestamptz"
-        " ORDER BY timestamp DESC LIMIT 1)"
+@compiled_once
+def _page_statement(
+    c: QueryComponents, type_count: int, ascending: bool, since: bool, count_total: bool
+):
+    """The statement for one shape of query. The bounds are computed once (the one-row `bounds`),
+    then every read of events is an index range: (session_id, seq) for all types, (session_id,
+    event_type, seq) per type, merged in seq order without a sort when there are several. A
+    typed total over the whole session is a lookup of the counts appends keep."""
+    session_id = _session_id()
+    types = [bindparam(f"type_{n}", type_=events.c.event_type.type) for n in range(type_count)]
+    lower = bindparam("after_seq", type_=BigInteger)
+    if since:
+        at_since = (
+            select(events.c.seq)
+            .where(
+                events.c.session_id == session_id,
+                events.c.timestamp <= bindparam("since", type_=UTCDateTime),
+            )
+            .order_by(events.c.timestamp.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        lower = c.greatest(lower, func.coalesce(at_since, 0))
+    last_seq = sessions.c.last_seq
+    upper = c.least(func.coalesce(bindparam("until_seq", type_=BigInteger), last_seq), last_seq)
+    bounds = (
+        select(
+            last_seq,
+            c.timestamp_text(sessions.c.created_at).label("created_at"),
+            lower.label("lo"),
+            upper.label("hi"),
+        )
+        .where(sessions.c.id == session_id)
+        .cte("bounds")
     )
-    lower = f"GREATEST($2::bigint, COALESCE({at_since}, 0))" if since else "$2::bigint"
-    in_range = "session_id = $1 AND seq > b.lo AND seq <= b.hi"
-    if type_count == 0:
+    lo, hi = select(bounds.c.lo).scalar_subquery(), select(bounds.c.hi).scalar_subquery()
+    seq = events.c.seq
+    order = seq.asc() if ascending else seq.desc()
+    offset = bindparam("offset", type_=BigInteger)
+    fetch = bindparam("fetch", type_=BigInteger)
+    in_range = [events.c.session_id == session_id, seq > lo, seq <= hi]
+    if type_count == 0:  # gap-free: the page starts at a known seq, no OFFSET scan
         window = (
-            "seq > LEAST(b.lo, b.hi) + $4::bigint AND seq <= b.hi"
+            [seq > c.least(lo, hi) + offset, seq <= hi]
             if ascending
-            else "seq > b.lo AND seq <= b.hi - $4::bigint"
+            else [
+                seq > lo,
+                seq <= hi - offset,
+            ]
         )
-        rows = (
-            f"SELECT * FROM events WHERE session_id = $1 AND {window}"
-            f" ORDER BY seq {order} LIMIT $5::bigint"
-        )
+        rows = select(events).where(events.c.session_id == session_id, *window)
+        rows = rows.order_by(order).limit(fetch)
+    elif type_count == 1:
+        rows = select(events).where(*in_range, events.c.event_type == types[0]).order_by(order)
+        rows = rows.limit(fetch).offset(offset)
     else:
         branches = [
-            f"(SELECT * FROM events WHERE {in_range} AND event_type = ${first_type + i}::text"
-            f" ORDER BY seq {order} LIMIT $4::bigint + $5::bigint)"
-            for i in range(type_count)
+            select(events).where(*in_range, events.c.event_type == t).order_by(order) for t in types
         ]
-        rows = (
-            f"SELECT * FROM ({' UNION ALL '.join(branches)}) u"
-            f" ORDER BY seq {order} LIMIT $5::bigint OFFSET $4::bigint"
-        )
-    total = "NULL::bigint"
+        merged = union_all(*c.merge_ordered(branches, offset + fetch))
+        merged_seq = merged.selected_columns.seq
+        rows = merged.order_by(merged_seq.asc() if ascending else merged_seq.desc())
+        rows = rows.limit(fetch).offset(offset)
+    page_rows = rows.subquery("r")
+    # Numbered as they come, to leave the look-ahead out of the documents.
+    numbered = select(*page_rows.c, func.row_number().over().label("n")).subquery("e")
+    document = c.event_document(numbered.c)
+    page = select(
+        c.json_array(document, numbered.c.n <= bindparam("limit", type_=BigInteger)).label("items"),
+        func.coalesce(func.max(numbered.c.n), 0).label("fetched"),
+    ).subquery("p")
+    total = null()
     if count_total and type_count:
-        # Over the whole session the per-type counts appends keep are the answer; over part of
-        # it, each type's index range is counted (CASE evaluates only the branch it takes).
-        types = ", ".join(f"${first_type + i}" for i in range(type_count))
-        kept = (
-            "(SELECT COALESCE(sum(events), 0) FROM event_type_counts"
-            f" WHERE session_id = $1 AND event_type IN ({types}))::bigint"
+        kept = select(
+            cast(func.coalesce(func.sum(event_type_counts.c.events), 0), BigInteger)
+        ).where(
+            event_type_counts.c.session_id == session_id,
+            event_type_counts.c.event_type.in_(types),
         )
-        counted = " + ".join(
-            f"(SELECT count(*) FROM events WHERE {in_range} AND event_type = ${first_type + i})"
-            for i in range(type_count)
-        )
-        total = f"CASE WHEN b.lo = 0 AND b.hi = s.last_seq THEN {kept} ELSE {counted} END"
-    # json_agg keeps the order of the rows it is given (the ordered, limited subquery), numbered
-    # as they come to leave out the look-ahead; as text, to be embedded in the body unparsed.
-    return f"""SELECT s.last_seq, s.created_at, b.lo, b.hi, {total} AS total, p.items, p.fetched
-FROM sessions s
-CROSS JOIN LATERAL (SELECT {lower} AS lo,
-    LEAST(COALESCE($3::bigint, s.last_seq), s.last_seq) AS hi) b
-CROSS JOIN LATERAL (
-    SELECT json_agg({_DOCUMENT}) FILTER (WHERE e.n <= $6::bigint)::text AS items,
-           COALESCE(max(e.n), 0) AS fetched
-    FROM (SELECT r.*, row_number() OVER () AS n FROM ({rows}) r) e) p
-WHERE s.id = $1::uuid"""
+        counted = [
+            select(func.count())
+            .select_from(events)
+            .where(
+                events.c.session_id == session_id,
+                seq > bounds.c.lo,
+                seq <= bounds.c.hi,
+                events.c.event_type == t,
+            )
+            .scalar_subquery()
+            for t in types
+        ]
+        whole = and_(bounds.c.lo == 0, bounds.c.hi == bounds.c.last_seq)
+        total = case((whole, kept.scalar_subquery()), else_=functools.reduce(_add, counted))
+    return select(
+        bounds.c.last_seq,
+        bounds.c.created_at,
+        bounds.c.lo,
+        bounds.c.hi,
+        total.label("total"),
+        page.c["items"],
+        page.c.fetched,
+    ).select_from(joined(bounds, page))
+
+
+def _add(a, b):
+    return a + b

@@ -11,8 +11,10 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.appends import append_events, notify_change
+from db.appends import append_events
+from db.dialects import components
 from db.errors import ForbiddenTransition, SessionAlreadyExists, SessionNotFound
+from db.statements import CoreRunner
 from db.tables import events, sessions
 
 INITIAL_STATUS = "pending"
@@ -101,8 +103,8 @@ async def update_session_status(
     if old != status:
         if status not in NEXT_STATUSES[old]:
             raise ForbiddenTransition(old, status, NEXT_STATUSES[old])
-        appended = await append_events(
-            conn,
+        await append_events(
+            CoreRunner(conn),
             session_id=session_id,
             new_events=[
                 {
@@ -113,14 +115,11 @@ async def update_session_status(
             ],
             now=now,
         )
-        [changed] = appended.events
+        finished = status in TERMINAL
         await conn.execute(
             update(sessions)
             .where(sessions.c.id == session_id)
-            .values(
-                status=status,
-                completed_at=changed["timestamp"] if status in TERMINAL else None,
-            )
+            .values(status=status, completed_at=sessions.c.last_event_at if finished else None)
         )
     return await read_session(conn, session_id)
 
@@ -145,7 +144,9 @@ async def delete_session(
             )
         )
     await conn.execute(delete(sessions).where(sessions.c.id == session_id))
-    await notify_change(conn, session_id, 0)  # streams of it end
+    notify = components(conn.dialect.name).notify(f"{session_id}:0")
+    if notify is not None:  # streams of it end
+        await conn.execute(select(notify))
     return last_seq
 
 

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
+import orjson
 from connexion.exceptions import BadRequestProblem
 from starlette.responses import Response
 
 from db import appends as db_appends
 from db import pages as db_pages
-from db.documents import event_document
 from db.errors import SessionNotFound
 from handlers.common import (
     base_path,
     database,
     json_response,
-    metrics,
     notifier,
     pagination,
     parse_timestamp,
     request_header,
+    state,
 )
 from handlers.listing import etag, etag_matches, link_header
 from handlers.waiting import Sleeper, Woke
@@ -66,6 +68,10 @@ class Listing:
     include_total: bool
 
     @functools.cached_property
+    def since_instant(self) -> datetime | None:
+        return None if self.since is None else parse_timestamp(self.since)
+
+    @functools.cached_property
     def filters(self) -> dict:
         return _filters(
             self.since,
@@ -79,7 +85,7 @@ class Listing:
     def query(self) -> db_pages.ListingQuery:
         return db_pages.ListingQuery(
             session_id=self.session_id,
-            since=None if self.since is None else parse_timestamp(self.since),
+            since=self.since_instant,
             event_types=self.event_types,
             after_seq=self.after_seq,
             until_seq=self.until_seq,
@@ -90,21 +96,11 @@ class Listing:
         )
 
     def etag(self, version: db_pages.Version) -> str:
-        """The body is a function of the session's identity and counter and of the query: its
-        fields with defaults applied (the parameters' order or an explicit default change
-        nothing), as plain values, whose repr costs less than the UUID's or a dict's."""
+        """The body is a function of the session's identity and counter and of the query: every
+        field of the listing with defaults applied (the parameters' order or an explicit default
+        change nothing)."""
         return etag(
-            self.session_id.int,
-            version.created_at,
-            version.latest_seq,
-            self.since,
-            self.event_types,
-            self.after_seq,
-            self.until_seq,
-            self.order,
-            self.page,
-            self.per_page,
-            self.include_total,
+            version.created_at, version.latest_seq, *[getattr(self, name) for name in _FIELDS]
         )
 
     async def read(self, if_none_match: str | None, previous: Answer | None = None) -> Answer:
@@ -138,7 +134,11 @@ class Listing:
     def answer(self, page: db_pages.Page, tag: str) -> Answer:
         has_next = None if self.include_total else page.more
         paging = pagination(self.page, self.per_page, page.total, has_next)
-        body = {"items": page.items, "pagination": paging, "latest_seq": page.version.latest_seq}
+        body = {
+            "items": orjson.Fragment(page.items),  # as the database wrote them, unparsed
+            "pagination": paging,
+            "latest_seq": page.version.latest_seq,
+        }
         headers = {
             "ETag": tag,
             "Cache-Control": "no-cache",
@@ -152,6 +152,10 @@ class Listing:
         }
         nothing_new = page.count == 0
         return Answer(json_response(body, headers=headers), page.version.latest_seq, nothing_new)
+
+
+# The listing's fields, every one a part of its ETag (a new filter cannot be left out).
+_FIELDS = tuple(field.name for field in dataclasses.fields(Listing))
 
 
 async def list_events(
@@ -181,6 +185,10 @@ async def list_events(
         per_page,
         include_total,
     )
+    try:
+        listing.since_instant  # noqa: B018 -- read once here, so that a refusal is a 400
+    except ValueError as error:
+        raise BadRequestProblem(detail=f"since: {error}") from None
     if_none_match = request_header(b"if-none-match")
     if not wait:
         return (await listing.read(if_none_match)).response
@@ -218,5 +226,6 @@ async def append_events(session_id, body):
             conn, session_id=session_id, new_events=new_events
         )
     notifier().committed(session_id)
-    metrics().appended.inc(appended.stored)
-    return json_response({"items": [event_document(event) for event in appended.events]}, 201)
+    state().events_appended.inc(appended.stored)
+    items = orjson.Fragment("[" + ",".join(appended.documents) + "]")
+    return json_response({"items": items}, 201)

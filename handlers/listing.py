@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import re
-from urllib.parse import quote_plus
+from urllib.parse import urlencode
 
 
 def etag(*parts: object) -> str:
@@ -31,7 +30,7 @@ def link_header(
 ) -> str:
     """RFC 8288 first/prev/next/last links; `query` (the listing's filters) goes in every one."""
 
-    shared = query_string(query)  # encoded once for the up to four links
+    shared = urlencode(query, doseq=True)  # encoded once for the up to four links
     prefix = f"{path}?{shared}&page=" if shared else f"{path}?page="
 
     def url(number: int) -> str:
@@ -45,21 +44,3 @@ def link_header(
     if last_page:
         links.append((last_page, "last"))
     return ", ".join(f'<{url(number)}>; rel="{rel}"' for number, rel in links)
-
-
-# What quote_plus leaves as it is: no need to call it (it was most of a poll's Link header).
-_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
-
-
-def _quoted(value: object) -> str:
-    text = str(value)
-    return text if _PLAIN.fullmatch(text) else quote_plus(text)
-
-
-def query_string(query: dict[str, object]) -> str:
-    """urlencode(query, doseq=True) for str, int and list values: a list's items repeat the name."""
-    return "&".join(
-        f"{_quoted(name)}={_quoted(item)}"
-        for name, value in query.items()
-        for item in (value if isinstance(value, list | tuple) else (value,))
-    )

@@ -44,9 +44,12 @@ async def get_session(session_id):
 async def list_sessions(status=None, page=1, per_page=20):
     async with database().read() as conn:
         total = await db_sessions.count_sessions(conn, status=status)
-        rows = await db_sessions.list_sessions(
-            conn, status=status, limit=per_page, offset=(page - 1) * per_page
-        )
+        offset = (page - 1) * per_page
+        rows = []  # a page past the end: nothing to read, and an offset beyond bigint never sent
+        if offset < total:
+            rows = await db_sessions.list_sessions(
+                conn, status=status, limit=per_page, offset=offset
+            )
     return json_response(
         {
             "items": [session_json(row) for row in rows],

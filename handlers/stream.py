@@ -6,19 +6,20 @@ import uuid
 
 from starlette.responses import StreamingResponse
 
-from db import events as db_events
+from db import pages as db_pages
 from db import sessions as db_sessions
-from db.documents import event_document
 from db.errors import SessionNotFound
-from handlers.common import database, dumps, notifier, request_header, settings
+from db.json_codec import loads
+from db.statements import CoreRunner
+from handlers.common import database, dumps, notifier, request_header, state
 from handlers.waiting import Sleeper, Woke
 
 RETRY_MS = 3000  # how long a browser waits before reconnecting
 BATCH = 500  # events read per query while replaying
 
 
-def sse_event(event) -> bytes:
-    body = event_document(event)
+def sse_event(body: dict) -> bytes:
+    """One event document as an SSE event."""
     # One line, as a data field must be; U+2028/U+2029 escaped too, for clients that split lines
     # the way JavaScript and Python's splitlines do (they only occur inside JSON strings).
     data = dumps(body).replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
@@ -33,7 +34,7 @@ async def stream_events(session_id, after_seq=0, event_type=None):
     async with database().read() as conn:
         if await db_sessions.read_session(conn, session_id) is None:
             raise SessionNotFound(session_id)  # answered before the stream starts
-    events = _events(session_id, cursor, event_types, settings().stream_heartbeat_seconds)
+    events = _events(session_id, cursor, event_types, state().stream_heartbeat_seconds)
     return StreamingResponse(
         events,
         media_type="text/event-stream",
@@ -56,12 +57,14 @@ async def _events(session_id: uuid.UUID, cursor: int, event_types: tuple, heartb
                 if session is None:  # deleted while we streamed
                     return
                 upper = session["last_seq"]
-                seq_range = db_events.SeqRange(session_id, cursor, upper, event_types)
-                rows = await db_events.list_events(conn, seq_range, limit=BATCH, ascending=True)
-            for row in rows:
-                yield sse_event(row)
-            if len(rows) == BATCH:  # more to replay: carry on from the last one sent
-                cursor = rows[-1]["seq"]
+                page = await db_pages.read_page(
+                    CoreRunner(conn), _batch(session_id, cursor, upper, event_types)
+                )
+            documents = loads(page.items) if page is not None and page.count else []
+            for document in documents:
+                yield sse_event(document)
+            if page is not None and page.more:  # more to replay: carry on from the last one sent
+                cursor = documents[-1]["seq"]
                 continue
             cursor = max(cursor, upper)
             if session["status"] in db_sessions.TERMINAL:
@@ -71,3 +74,18 @@ async def _events(session_id: uuid.UUID, cursor: int, event_types: tuple, heartb
                 yield b": heartbeat\n\n"
             if woke is not Woke.WOKEN:  # the client left, or the server is stopping
                 return
+
+
+def _batch(session_id: uuid.UUID, cursor: int, upper: int, event_types: tuple):
+    """The next events after the cursor, up to the counter read with the session."""
+    return db_pages.ListingQuery(
+        session_id=session_id,
+        since=None,
+        event_types=event_types,
+        after_seq=cursor,
+        until_seq=upper,
+        ascending=True,
+        offset=0,
+        limit=BATCH,
+        count_total=False,
+    )

@@ -15,9 +15,9 @@ import uuid
 import httpx
 import pytest
 
+from support.live_server import LiveServer
+from support.pg_server import PostgresServer, PostgresUnavailable
 from tests.conftest import READ, WRITE
-from tests.pg_server import PostgresServer, PostgresUnavailable
-from tests.servers import LiveServer
 
 TIMEOUTS = {
     "EVENTS_DB_CONNECT_TIMEOUT": "2",
@@ -67,13 +67,13 @@ class Producer:
             self.acknowledged.add(event_id)
         return response.status_code
 
-    async def run(self, seconds: float) -> None:
+    async def run(self, seconds: float, pause: float = 0.05) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             event_id = str(uuid.uuid4())
             if await self.append(event_id) != 201:
                 self.pending.append(event_id)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(pause)
 
     async def retry_pending(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -92,6 +92,16 @@ async def read_until(http: httpx.AsyncClient, url: str, seconds: float) -> list[
         statuses.append(response.status_code)
         await asyncio.sleep(0.05)
     return statuses
+
+
+async def list_all(http: httpx.AsyncClient, events_url: str) -> list[dict]:
+    listed = []
+    page = await http.get(f"{events_url}?order=asc&per_page=100", headers=READ)
+    while True:
+        listed += page.json()["items"]
+        if not page.json()["pagination"]["has_next"]:
+            return listed
+        page = await http.get(page.links["next"]["url"], headers=READ)
 
 
 async def test_a_database_restart_loses_nothing_and_needs_no_restart(own_postgres, tmp_path):
@@ -125,15 +135,51 @@ async def test_a_database_restart_loses_nothing_and_needs_no_restart(own_postgre
             await producer.retry_pending(30)
             assert producer.pending == []
 
-            listed = []
-            page = await http.get(f"{events_url}?order=asc&per_page=100", headers=READ)
-            while True:
-                listed += page.json()["items"]
-                if not page.json()["pagination"]["has_next"]:
-                    break
-                page = await http.get(page.links["next"]["url"], headers=READ)
+            listed = await list_all(http, events_url)
         ids = [event["id"] for event in listed]
         assert sorted(ids) == sorted(producer.acknowledged)  # each acknowledged one, once
+        assert [event["seq"] for event in listed] == list(range(1, len(listed) + 1))
+        assert '"status": 500' not in server.output()
+    finally:
+        server.stop()
+
+
+async def test_a_fast_stop_under_four_producers_is_only_503s(own_postgres, tmp_path):
+    """`pg_ctl stop -m fast` while four producers append without pause: connections die with
+    statements in flight. Every answer is 201 or 503 with Retry-After (Producer.append checks),
+    none a 500; once the database is back, appends succeed again and nothing is lost or doubled."""
+    url = own_postgres.create_database("fast_stop")
+    server = LiveServer(url, tmp_path / "server.log", **TIMEOUTS).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            created = await http.post(
+                "/api/v2/sessions", json={"session_type": "build"}, headers=WRITE
+            )
+            events_url = f"/api/v2/sessions/{created.json()['id']}/events"
+            producers = [Producer(http, events_url) for _ in range(4)]
+
+            async def outage() -> None:
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(own_postgres.stop_server, "fast")
+                await asyncio.sleep(2.0)
+                await asyncio.to_thread(own_postgres.start_server)
+
+            await asyncio.gather(outage(), *(p.run(6.0, pause=0) for p in producers))
+            statuses = [status for p in producers for status in p.statuses]
+            assert 503 in statuses and 201 in statuses
+            recovered_by = time.monotonic() + 30
+            while (await http.get("/readyz")).status_code != 200:
+                assert time.monotonic() < recovered_by, "the service did not recover by itself"
+                await asyncio.sleep(0.2)
+            for producer in producers:
+                producer.statuses.clear()
+            await asyncio.gather(*(p.run(1.0) for p in producers))
+            assert {s for p in producers for s in p.statuses} == {201}  # working again
+            await asyncio.gather(*(p.retry_pending(30) for p in producers))
+            assert all(p.pending == [] for p in producers)
+            listed = await list_all(http, events_url)
+        acknowledged = set().union(*(p.acknowledged for p in producers))
+        assert sorted(event["id"] for event in listed) == sorted(acknowledged)
         assert [event["seq"] for event in listed] == list(range(1, len(listed) + 1))
         assert '"status": 500' not in server.output()
     finally:

@@ -430,7 +430,6 @@ def test_list_sessions_pages_with_a_status(client, five_sessions):
     [
         ("page=0", "page"),
         ("page=abc", "page"),
-        ("page=99999999999999999999", "page"),
         ("per_page=0", "per_page"),
         ("per_page=101", "per_page"),
         ("sort=created_at", "sort"),

@@ -1,4 +1,4 @@
-"""The event query functions against real SQLite files and a real PostgreSQL database."""
+"""Appends against real SQLite files and a real PostgreSQL database (pages: test_pages.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from db import appends as db_appends
-from db import events as db_events
 from db import sessions as db_sessions
 from db.errors import EventIdConflict, SessionNotFound
-from db.tables import event_type_counts
+from db.json_codec import loads
+from db.statements import CoreRunner
+from db.tables import event_type_counts, events
 
 T0 = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
@@ -27,21 +28,40 @@ async def new_session(database) -> uuid.UUID:
 
 @pytest.fixture(params=["write", "write_direct"])
 def via(request) -> str:
-    """Both ways handlers append: a Core transaction, and the hot path (on PostgreSQL asyncpg
-    itself, a batch without ids as one statement)."""
+    """Both ways appends run: in a Core transaction (status changes), and the hot path (on
+    PostgreSQL the pooled connection's driver, in a transaction of its own)."""
     return request.param
 
 
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
 async def append(database, session_id, *event_types, now=None, ids=None, via="write"):
+    """The stored documents, parsed (timestamps as datetimes)."""
     batch = [
         {"event_type": t, "event_data": {"n": i}, "id": ids[i] if ids else None}
         for i, t in enumerate(event_types)
     ]
-    async with getattr(database, via)() as conn:
-        appended = await db_appends.append_events(
-            conn, session_id=session_id, new_events=batch, now=now
-        )
-    return appended.events
+    if via == "write":
+        async with database.write() as conn:
+            appended = await db_appends.append_events(
+                CoreRunner(conn), session_id=session_id, new_events=batch, now=now
+            )
+    else:
+        async with database.write_direct() as runner:
+            appended = await db_appends.append_events(
+                runner, session_id=session_id, new_events=batch, now=now
+            )
+    documents = [loads(document) for document in appended.documents]
+    assert [d["seq"] for d in documents] == appended.seqs
+    return [{**d, "timestamp": utc(d["timestamp"])} for d in documents]
+
+
+async def stored_rows(database, session_id):
+    async with database.read() as conn:
+        query = select(events).where(events.c.session_id == session_id).order_by(events.c.seq)
+        return list((await conn.execute(query)).mappings())
 
 
 async def test_seq_is_gap_free_across_batches(database, via):
@@ -97,50 +117,6 @@ async def test_an_id_of_another_session_is_a_conflict_and_stores_nothing(databas
         assert (await db_sessions.read_session(conn, second))["last_seq"] == 0
 
 
-async def test_read_seq_at_finds_the_newest_event_at_or_before(database):
-    session_id = await new_session(database)
-    stored = await append(database, session_id, "a", "b", "c", now=T0)
-    async with database.read() as conn:
-
-        async def seq_at(ts):
-            return await db_events.read_seq_at(conn, session_id=session_id, timestamp=ts)
-
-        assert await seq_at(T0 - MICRO) == 0
-        assert await seq_at(stored[1]["timestamp"]) == 2
-        assert await seq_at(stored[1]["timestamp"] + MICRO / 2) == 2
-        assert await seq_at(T0 + timedelta(days=1)) == 3
-
-
-async def test_count_is_arithmetic_without_a_type_and_counted_with_one(database):
-    session_id = await new_session(database)
-    await append(database, session_id, "a", "b", "a", "a", "b")
-    async with database.read() as conn:
-        assert await db_events.count_events(conn, db_events.SeqRange(session_id, 1, 4)) == 3
-        typed = db_events.SeqRange(session_id, 1, 5, ("a",))
-        assert await db_events.count_events(conn, typed) == 2
-        assert await db_events.count_events(conn, db_events.SeqRange(session_id, 5, 5)) == 0
-
-
-async def test_list_pages_newest_first_with_and_without_a_type(database):
-    session_id = await new_session(database)
-    await append(database, session_id, *["a", "b"] * 10)  # seq 1..20, a on odd seqs
-    async with database.read() as conn:
-        page2 = await db_events.list_events(
-            conn, db_events.SeqRange(session_id, 0, 20), limit=5, offset=5
-        )
-        typed = await db_events.list_events(
-            conn, db_events.SeqRange(session_id, 2, 20, ("a",)), limit=3, offset=2
-        )
-        bounded = await db_events.list_events(conn, db_events.SeqRange(session_id, 0, 12), limit=3)
-        beyond = await db_events.list_events(
-            conn, db_events.SeqRange(session_id, 0, 20), limit=5, offset=20
-        )
-    assert [e["seq"] for e in page2] == [15, 14, 13, 12, 11]
-    assert [e["seq"] for e in typed] == [15, 13, 11]
-    assert [e["seq"] for e in bounded] == [12, 11, 10]
-    assert beyond == []
-
-
 async def test_eight_concurrent_writers_give_gap_free_seq_and_increasing_timestamps(database, via):
     session_id = await new_session(database)
 
@@ -149,11 +125,7 @@ async def test_eight_concurrent_writers_give_gap_free_seq_and_increasing_timesta
             await append(database, session_id, f"writer_{chr(97 + number)}", via=via)
 
     await asyncio.gather(*(writer(n) for n in range(8)))
-    async with database.read() as conn:
-        rows = await db_events.list_events(
-            conn, db_events.SeqRange(session_id, 0, 10_000), limit=1000
-        )
-    rows = list(reversed(rows))
+    rows = await stored_rows(database, session_id)
     assert [r["seq"] for r in rows] == list(range(1, 401))
     stamps = [r["timestamp"] for r in rows]
     assert all(a < b for a, b in itertools.pairwise(stamps))
@@ -174,7 +146,7 @@ async def test_an_id_raced_into_another_session_is_a_conflict(database):
     async def writer_a():
         async with database.write() as conn:
             await db_appends.append_events(
-                conn, session_id=first, new_events=[{"event_type": "a", "id": event_id}]
+                CoreRunner(conn), session_id=first, new_events=[{"event_type": "a", "id": event_id}]
             )
             a_inserted.set()
             await release_a.wait()
@@ -183,7 +155,9 @@ async def test_an_id_raced_into_another_session_is_a_conflict(database):
         await a_inserted.wait()
         async with database.write() as conn:
             await db_appends.append_events(
-                conn, session_id=second, new_events=[{"event_type": "b", "id": event_id}]
+                CoreRunner(conn),
+                session_id=second,
+                new_events=[{"event_type": "b", "id": event_id}],
             )
 
     task_a = asyncio.create_task(writer_a())
@@ -196,30 +170,3 @@ async def test_an_id_raced_into_another_session_is_a_conflict(database):
         await task_b
     async with database.read() as conn:
         assert (await db_sessions.read_session(conn, second))["last_seq"] == 0
-
-
-async def test_pages_run_oldest_first_when_ascending(database):
-    session_id = await new_session(database)
-    await append(database, session_id, *["a", "b", "c"] * 10)  # a on seq 1, 4, 7, ...
-    async with database.read() as conn:
-
-        async def seqs(seq_range, **page):
-            return [e["seq"] for e in await db_events.list_events(conn, seq_range, **page)]
-
-        everything = db_events.SeqRange(session_id, 5, 25)
-        assert await seqs(everything, limit=4, offset=4, ascending=True) == [10, 11, 12, 13]
-        assert await seqs(everything, limit=4, offset=20, ascending=True) == []
-        typed = db_events.SeqRange(session_id, 5, 25, ("a",))
-        assert await seqs(typed, limit=3, offset=1, ascending=True) == [10, 13, 16]
-
-
-async def test_several_types_merge_in_seq_order_both_ways(database):
-    session_id = await new_session(database)
-    await append(database, session_id, *["a", "b", "c"] * 10)
-    two_types = db_events.SeqRange(session_id, 3, 30, ("c", "a"))
-    async with database.read() as conn:
-        newest = await db_events.list_events(conn, two_types, limit=4, offset=2)
-        oldest = await db_events.list_events(conn, two_types, limit=4, offset=2, ascending=True)
-        assert await db_events.count_events(conn, two_types) == 18
-    assert [e["seq"] for e in newest] == [27, 25, 24, 22]
-    assert [e["seq"] for e in oldest] == [7, 9, 10, 12]

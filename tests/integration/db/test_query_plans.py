@@ -100,7 +100,7 @@ def statements_on_events(client, session_id: uuid.UUID) -> list[tuple[str, objec
     captured = [
         (statement, parameters)
         for statement, parameters in seen
-        if statement.lstrip().upper().startswith("SELECT") and "events" in statement
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")) and "events" in statement
     ]
     assert len(captured) >= len(QUERIES), "the requests ran too few queries on events"
     return captured

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from db import appends as db_appends
 from db import sessions as db_sessions
 from db.engine import Database
+from db.statements import CoreRunner
 from session_events.errors import is_unavailable
 from session_events.prune import prune
 
@@ -45,18 +46,18 @@ async def test_appended_counts_only_what_it_stored(database):
     for expected in (2, 1):
         async with database.write() as conn:
             appended = await db_appends.append_events(
-                conn,
+                CoreRunner(conn),
                 session_id=session_id,
                 new_events=[{"event_type": "a", "id": given}, {"event_type": "b"}],
             )
-        assert (len(appended.events), appended.stored) == (2, expected)
+        assert (len(appended.documents), appended.stored) == (2, expected)
 
 
 async def test_delete_session_takes_its_events_in_chunks(database):
     async with database.write() as conn:
         session_id = (await db_sessions.create_session(conn, session_type="t"))["id"]
         await db_appends.append_events(
-            conn, session_id=session_id, new_events=[{"event_type": "a"}] * 25
+            CoreRunner(conn), session_id=session_id, new_events=[{"event_type": "a"}] * 25
         )
     async with database.write() as conn:
         assert await db_sessions.delete_session(conn, session_id, chunk=10) == 25
@@ -71,7 +72,10 @@ async def make_session(database, status: str, *, when: datetime, events: int = 3
     async with database.write() as conn:
         session_id = (await db_sessions.create_session(conn, session_type="t", now=when))["id"]
         await db_appends.append_events(
-            conn, session_id=session_id, new_events=[{"event_type": "a"}] * events, now=when
+            CoreRunner(conn),
+            session_id=session_id,
+            new_events=[{"event_type": "a"}] * events,
+            now=when,
         )
         path = {"in_progress": ["in_progress"], "paused": ["in_progress", "paused"]}
         for step in path.get(status, [] if status == "pending" else [status]):

@@ -1,0 +1,181 @@
+"""What SQLite and PostgreSQL spell differently, one small method each; the rest is plain Core.
+
+In the manner of Prefect's `database/query_components.py`: the queries are written once over
+these methods (JSON building, greatest/least, the per-type upsert, NOTIFY, how a statement's
+steps are run together).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import String, Text, cast, func, literal_column, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ColumnElement, Executable
+
+from db.tables import event_type_counts
+
+CHANNEL = "session_events"  # the NOTIFY channel every server process listens on (db/notify.py)
+DOCUMENT_TIMESTAMP = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+
+
+def _key(name: str) -> ColumnElement:
+    return literal_column(f"'{name}'", String)
+
+
+class QueryComponents:
+    """The methods every dialect spells its own way."""
+
+    name: str
+
+    def uuid_text(self, column) -> ColumnElement:
+        raise NotImplementedError
+
+    def timestamp_text(self, column) -> ColumnElement:
+        """2026-01-13T14:30:00.123456Z: UTC with six fractional digits."""
+        raise NotImplementedError
+
+    def json_object(self, *pairs) -> ColumnElement:
+        raise NotImplementedError
+
+    def as_text(self, json_value: ColumnElement) -> ColumnElement:
+        """A JSON value built in SQL, read as its text (to embed in a body unparsed)."""
+        return json_value
+
+    def json_value(self, column) -> ColumnElement:
+        """A stored JSON document, embedded as is."""
+        return column
+
+    def json_array(self, document: ColumnElement, where) -> ColumnElement:
+        """The aggregate of the documents of rows meeting `where`, as one JSON array text (NULL
+        or [] for none), in the order the rows come."""
+        raise NotImplementedError
+
+    def greatest(self, a, b) -> ColumnElement:
+        return func.greatest(a, b)
+
+    def least(self, a, b) -> ColumnElement:
+        return func.least(a, b)
+
+    def upsert(self, table):
+        raise NotImplementedError
+
+    def merge_ordered(self, branches: list, limit) -> list:
+        """Ordered index ranges (one per event type), as members of a UNION ALL in seq order."""
+        raise NotImplementedError
+
+    def notify(self, payload) -> ColumnElement | None:
+        """Tell every server process's listener at commit (PostgreSQL); None where none listen."""
+        return None
+
+    def together(self, answering, others: list, notify_payload) -> list:
+        """The statements of one write, to run in order; the rows of the first are its answer.
+        `notify_payload` is told to the listeners at commit where there are any."""
+        return [answering, *others]
+
+    def event_document(self, e) -> ColumnElement:
+        """The event as the API serves it, from a row of events (or of anything shaped so)."""
+        return self.json_object(
+            ("id", self.uuid_text(e.id)),
+            ("session_id", self.uuid_text(e.session_id)),
+            ("seq", e.seq),
+            ("step_id", self.uuid_text(e.step_id)),
+            ("event_type", e.event_type),
+            ("event_data", self.json_value(e.event_data)),
+            ("message", e.message),
+            ("timestamp", self.timestamp_text(e.timestamp)),
+        )
+
+    def upsert_counts(self, values: list[dict]) -> Executable:
+        """Add to each session's per-type counts (inserting the types it had none of)."""
+        statement = self.upsert(event_type_counts).values(values)
+        return statement.on_conflict_do_update(
+            index_elements=["session_id", "event_type"],
+            set_={"events": event_type_counts.c.events + statement.excluded.events},
+        )
+
+
+class PostgresQueryComponents(QueryComponents):
+    name = "postgresql"
+
+    def uuid_text(self, column):
+        return column
+
+    def timestamp_text(self, column):
+        return func.to_char(func.timezone("UTC", column), DOCUMENT_TIMESTAMP)
+
+    def json_object(self, *pairs):
+        return func.json_build_object(*(part for k, v in pairs for part in (_key(k), v)))
+
+    def as_text(self, json_value):
+        return cast(json_value, Text)
+
+    def json_array(self, document, where):
+        return cast(func.json_agg(document).filter(where), Text)
+
+    def upsert(self, table):
+        return postgresql.insert(table)
+
+    def merge_ordered(self, branches, limit):
+        # Each range is cut to the rows a page can need; PostgreSQL merges them (Merge Append).
+        return [select(branch.limit(limit).subquery()) for branch in branches]
+
+    def together(self, answering, others, notify_payload):
+        # One statement, one round trip: every data-modifying CTE runs, referenced or not.
+        # NOTIFY folds identical payloads of one transaction into one, so one per row is one.
+        answer = answering.cte("answer")
+        steps = [other.cte(f"step_{n}") for n, other in enumerate(others)]
+        return [select(*answer.c, self.notify(notify_payload)).add_cte(*steps)]
+
+    def notify(self, payload):
+        return func.pg_notify(CHANNEL, payload)
+
+
+class SqliteQueryComponents(QueryComponents):
+    name = "sqlite"
+
+    def uuid_text(self, column):
+        # Uuid is stored as 32 hex digits here; NULL stays NULL through the concatenation.
+        parts = [func.substr(column, start, length) for start, length in _UUID_GROUPS]
+        dashed = parts[0]
+        for part in parts[1:]:
+            dashed = dashed.concat("-").concat(part)
+        return dashed
+
+    def timestamp_text(self, column):
+        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC (db/tables.UTCDateTime).
+        return func.replace(column, " ", "T").concat("Z")
+
+    def json_object(self, *pairs):
+        return func.json_object(*(part for k, v in pairs for part in (_key(k), v)))
+
+    def json_value(self, column):
+        # json() keeps the stored text's numbers and key order as they are.
+        return func.json(column)
+
+    def json_array(self, document, where):
+        return func.json_group_array(func.json(document)).filter(where)
+
+    def greatest(self, a, b):
+        return func.max(a, b)
+
+    def least(self, a, b):
+        return func.min(a, b)
+
+    def upsert(self, table):
+        return sqlite.insert(table)
+
+    def merge_ordered(self, branches, limit):
+        # SQLite cannot cut members of a compound select, but merges ordered ones lazily.
+        return [branch.order_by(None) for branch in branches]
+
+
+_UUID_GROUPS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+COMPONENTS = {c.name: c() for c in (PostgresQueryComponents, SqliteQueryComponents)}
+
+
+def components(dialect_name: str) -> QueryComponents:
+    return COMPONENTS[dialect_name]
+
+
+def joined(left, right):
+    """FROM left, right (both one row or the right one a single row)."""
+    return left.join(right, true())

@@ -1,0 +1,173 @@
+"""Core statements compiled once per shape and dialect, and run on one pooled connection.
+
+A query module builds a statement for a shape (how many event types, which order, ...) once;
+`compiled()` keeps its SQL text with the order of its bind names and the types' bind and result
+processors, so a request pays neither SQLAlchemy's compilation nor its execution machinery. The
+statement runs on the pooled connection's driver (PostgreSQL's hot path), or through
+`AsyncConnection.exec_driver_sql` (SQLite, and any connection in a Core transaction).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy import exc as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.dialects import QueryComponents, components
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    names: tuple[str, ...]  # the bind names in the order the driver takes the parameters
+    defaults: tuple[Any, ...]  # the values of the statement's own literals
+    binders: tuple[Callable | None, ...]
+    readers: tuple[Callable | None, ...]  # one per result column
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple:
+        return tuple(
+            value if bind is None else bind(value)
+            for value, bind in zip(
+                map(values.get, self.names, self.defaults), self.binders, strict=True
+            )
+        )
+
+    def read(self, row: Sequence) -> tuple:
+        return tuple(
+            value if r is None else r(value) for value, r in zip(row, self.readers, strict=True)
+        )
+
+
+def compile_statement(statement, dialect: Dialect) -> Compiled:
+    compiled = statement.compile(dialect=dialect)
+    names = tuple(compiled.positiontup or ())
+    own = compiled.params
+    binders = tuple(
+        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    readers = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in getattr(statement, "exported_columns", ())
+    )
+    return Compiled(str(compiled), names, tuple(own[n] for n in names), binders, readers)
+
+
+def compiled_once(build: Callable[..., Any]):
+    """build(components, *shape) -> a statement (or a list of them), compiled once per dialect
+    and shape: call the result as `built(dialect, *shape)`."""
+
+    @functools.lru_cache(maxsize=256)
+    def cached(dialect: Dialect, *shape):
+        built = build(components(dialect.name), *shape)
+        if isinstance(built, list):
+            return tuple(compile_statement(statement, dialect) for statement in built)
+        return compile_statement(built, dialect)
+
+    return cached
+
+
+class Runner:
+    """Runs compiled statements on one connection; rows come back as tuples, values processed."""
+
+    def __init__(self, dialect: Dialect):
+        self.dialect = dialect
+        self.components: QueryComponents = components(dialect.name)
+
+    async def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[tuple]:
+        raw = await self._fetch(compiled.sql, compiled.parameters(values))
+        return [compiled.read(row) for row in raw]
+
+    async def row(self, compiled: Compiled, values: Mapping[str, Any]) -> tuple | None:
+        rows = await self.rows(compiled, values)
+        return rows[0] if rows else None
+
+    def transaction(self) -> AbstractAsyncContextManager:
+        """A transaction around several statements (a no-op inside the caller's own)."""
+        return nullcontext()
+
+    async def _fetch(self, sql: str, parameters: tuple) -> Sequence[Sequence]:
+        raise NotImplementedError
+
+
+class CoreRunner(Runner):
+    """On a SQLAlchemy connection: its events, transaction and error wrapping apply."""
+
+    def __init__(self, conn: AsyncConnection):
+        super().__init__(conn.dialect)
+        self.conn = conn
+
+    async def _fetch(self, sql, parameters):
+        result = await self.conn.exec_driver_sql(sql, parameters)
+        return result.all() if result.returns_rows else []
+
+
+# asyncpg errors after which the connection must not be used again.
+_UNUSABLE = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError)
+
+
+class DriverRunner(Runner):
+    """On the asyncpg connection of a pooled connection. asyncpg's errors come out as SQLAlchemy's
+    (OperationalError for an outage, IntegrityError, DBAPIError otherwise); `broken` says the
+    connection must be invalidated, not reused."""
+
+    def __init__(self, dialect: Dialect, driver: asyncpg.Connection):
+        super().__init__(dialect)
+        self.driver = driver
+        self.broken = False
+
+    async def _fetch(self, sql, parameters):
+        try:
+            return await self.driver.fetch(sql, *parameters)
+        except (asyncpg.PostgresError, *_UNUSABLE) as error:
+            raise self.translated(sql, parameters, error) from error
+
+    def transaction(self):
+        return _DriverTransaction(self)
+
+    def translated(self, sql: str, parameters, error: BaseException) -> Exception:
+        sqlstate = str(getattr(error, "sqlstate", "") or "")
+        if isinstance(error, asyncpg.DataError):  # a value the driver cannot send: a bug
+            return sa.DBAPIError(sql, parameters, error)
+        self.broken = isinstance(error, _UNUSABLE) or sqlstate.startswith(("08", "57P"))
+        if self.broken or sqlstate.startswith(("53", "57")):
+            kind = sa.OperationalError
+        elif sqlstate.startswith("23"):  # integrity constraint violation
+            kind = sa.IntegrityError
+        else:
+            kind = sa.DBAPIError
+        return kind(sql, parameters, error, connection_invalidated=self.broken)
+
+
+class _DriverTransaction:
+    def __init__(self, runner: DriverRunner):
+        self.runner = runner
+        self.transaction = None
+
+    async def _start(self) -> None:
+        # Made here, where its errors are translated: asyncpg refuses at once on a closed one.
+        self.transaction = self.runner.driver.transaction()
+        await self.transaction.start()
+
+    async def _call(self, name: str, method) -> None:
+        try:
+            await method()
+        except (asyncpg.PostgresError, *_UNUSABLE) as error:
+            raise self.runner.translated(name, (), error) from error
+
+    async def __aenter__(self) -> None:
+        await self._call("BEGIN", self._start)
+
+    async def __aexit__(self, kind, error, _traceback) -> None:
+        if kind is None:
+            await self._call("COMMIT", self.transaction.commit)
+        elif not self.runner.broken and issubclass(kind, Exception):
+            await self._call("ROLLBACK", self.transaction.rollback)
+        else:  # cancelled mid-statement, or the connection is gone: it is invalidated instead
+            self.runner.broken = True
