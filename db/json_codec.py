@@ -81,16 +81,46 @@ def _first_beyond(value: Any) -> tuple[str, str] | None:
 
 def loads_response(body: bytes) -> Any:
     """A body the service produced, read back (for response validation): orjson's reading, which
-    refuses exactly what `loads` refuses and reads integers beyond 64 bits as doubles."""
+    refuses exactly what `loads` refuses but reads integers beyond 64 bits as doubles."""
     return orjson.loads(body)
+
+
+def loads_exact(body: bytes) -> Any:
+    """A body the service produced, read with every integer exact: for the rare body that
+    `loads_response`'s doubles made fail a check (a page number beyond 64 bits)."""
+    return json.loads(body)
 
 
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON on one line (line breaks inside strings are escaped)."""
     try:
         return orjson.dumps(value)
-    except TypeError:  # orjson writes integers up to 64 bits only
+    except TypeError:  # an integer beyond 64 bits, or nesting deeper than orjson writes
+        pass
+    try:
+        return orjson.dumps(_exact_integers(value))
+    except TypeError:  # nesting deeper than orjson writes: the standard library writes it
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _exact_integers(value: Any) -> Any:
+    """A copy of the document in which the integers orjson cannot write are their digits as
+    Fragments (written verbatim); iterative, for documents nested as deeply as `loads` allows."""
+    root = [value]
+    pending: list[tuple[Any, Any]] = [(root, 0)]
+    while pending:
+        container, key = pending.pop()
+        item = container[key]
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not -(2**63) <= item < 2**64:
+                container[key] = orjson.Fragment(str(item).encode())
+        elif isinstance(item, dict):
+            copy = container[key] = dict(item)
+            pending.extend((copy, name) for name in copy)
+        elif isinstance(item, list | tuple):
+            copy = container[key] = list(item)
+            pending.extend((copy, n) for n in range(len(copy)))
+    return root[0]
 
 
 def dumps_text(value: Any) -> str:

@@ -1,46 +1,39 @@
-"""What every handler needs: the app's database, JSON responses, and the shapes of the contract."""
+"""What every handler needs: the app's database, the request, JSON responses, and the shapes
+of the contract."""
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-from connexion import context
 from starlette.responses import Response
 
 from db.documents import format_timestamp
 from db.engine import Database
+from db.json_codec import dumps
 from db.notify import Notifier
-from session_events.observability import Metrics
-from session_events.settings import Settings
+from handlers.state import AppState, current
+
+
+def state() -> AppState:
+    """The running app's state (database, notifier, counters, settings handlers read)."""
+    return current().state
 
 
 def database() -> Database:
     """The database the lifespan opened for this app."""
-    return context.scope["state"]["database"]
+    return current().state.database
 
 
 def notifier() -> Notifier:
     """Wakes the requests waiting on a session (long-polls, streams) when it gets events."""
-    return context.scope["state"]["notifier"]
-
-
-def metrics() -> Metrics:
-    return context.scope["state"]["metrics"]
-
-
-def settings() -> Settings:
-    return context.scope["state"]["settings"]
+    return current().state.notifier
 
 
 def request_header(name: bytes) -> str | None:
     """A header of the current request (name in lower case)."""
-    for key, value in context.scope["headers"]:
+    for key, value in current().scope["headers"]:
         if key == name:
             return value.decode("latin-1")
     return None
@@ -48,56 +41,49 @@ def request_header(name: bytes) -> str | None:
 
 def base_path() -> str:
     """The API's base path as routed (/api/v2), for Location headers and links."""
-    return context.scope["extensions"]["connexion_routing"]["api_base_path"]
-
-
-def dumps(body: Any) -> bytes:
-    """Compact JSON on one line (line breaks inside strings are escaped)."""
-    try:
-        return orjson.dumps(body)
-    except TypeError:  # an integer beyond 64 bits in a client's event_data
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return current().scope["extensions"]["connexion_routing"]["api_base_path"]
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None):
     return Response(dumps(body), status, headers, media_type="application/json")
 
 
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
-)
+# Year 0 (valid in RFC 3339, not in datetime) is read 400 years later, one Gregorian cycle, and
+# moved back; what lands before datetime's range is clamped to it.
+_CYCLE = timedelta(days=146_097)
 
 
 def parse_timestamp(text: str) -> datetime:
-    """An RFC 3339 date-time (already checked by the contract) as an aware UTC datetime.
+    """An RFC 3339 date-time (already checked by the contract's format) as an aware UTC datetime.
 
-    Fractions beyond microseconds are truncated, which keeps "strictly after" exact for
-    microsecond timestamps; a leap second reads as the last microsecond of its minute; instants
-    outside what datetime holds are clamped to its range.
+    datetime.fromisoformat reads it once the RFC's liberties are spelled its way: `t`/`z` in
+    either case, a leap second read as the last microsecond of its minute, year 0. Fractions
+    beyond microseconds are truncated, which keeps "strictly after" exact for microsecond
+    timestamps; instants outside what datetime holds are clamped to its range. ValueError, with a
+    sentence, for what still cannot be read.
     """
-    match = _RFC3339.fullmatch(text)
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    micro = int((match.group(7) or "0")[:6].ljust(6, "0"))
-    if second == 60:
-        second, micro = 59, 999_999
-    offset = timedelta(0)
-    if match.group(9):
-        sign = 1 if match.group(9) == "+" else -1
-        offset = sign * timedelta(hours=int(match.group(10)), minutes=int(match.group(11)))
-    # Year 0 (valid in RFC 3339) is read 400 years later, one Gregorian cycle, then moved back.
-    cycle = timedelta(days=146_097) if year == 0 else timedelta(0)
-    local = datetime(year or 400, month, day, hour, minute, second, micro)
+    spelled = text.upper()
+    if spelled[17:19] == "60":  # YYYY-MM-DDTHH:MM:60[.frac]<offset>
+        offset_at = next(i for i in range(19, len(spelled)) if spelled[i] in "Z+-")
+        spelled = f"{spelled[:17]}59.999999{spelled[offset_at:]}"
+    cycle = timedelta(0)
+    if spelled.startswith("0000"):
+        spelled, cycle = "0400" + spelled[4:], _CYCLE
     try:
-        return (local - offset - cycle).replace(tzinfo=UTC)
+        parsed = datetime.fromisoformat(spelled)
+    except ValueError:
+        raise ValueError(f"{text} is not a date-time this service can read.") from None
+    try:
+        return parsed.astimezone(UTC) - cycle
     except OverflowError:
-        early = year == 0 or offset > timedelta(0)
+        early = bool(cycle) or parsed.utcoffset() > timedelta(0)
         return (datetime.min if early else datetime.max).replace(tzinfo=UTC)
 
 
 def pagination(page: int, per_page: int, total: int | None, has_next: bool | None = None):
     """The pagination object; with total None (not counted) the caller says whether a next page
     holds items."""
-    total_pages = None if total is None else math.ceil(total / per_page)
+    total_pages = None if total is None else -(-total // per_page)
     return {
         "page": page,
         "per_page": per_page,

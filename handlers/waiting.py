@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import enum
 
-from connexion import context
+from handlers.state import current
 
 
 class Woke(enum.Enum):
@@ -32,7 +32,7 @@ class Sleeper:
     def __init__(self, woken: asyncio.Event, closing: asyncio.Event):
         self._woken = woken
         self._wake: asyncio.Future | None = None
-        self._gone = asyncio.ensure_future(_client_gone(context.receive))
+        self._gone = asyncio.ensure_future(_client_gone(current().receive))
         self._closing = asyncio.ensure_future(closing.wait())
 
     async def sleep(self, timeout: float) -> Woke:

@@ -12,24 +12,24 @@ from connexion.middleware import MiddlewarePosition
 from db import migrate
 from db.engine import Database
 from db.notify import notifier_for
-from session_events.connexion_tuning import decorate_handlers_once
+from handlers.state import STATE_KEY, AppState
 from session_events.contract import load_contract
-from session_events.direct_dispatch import DirectDispatch
 from session_events.errors import add_error_handlers
+from session_events.fast_route import FastRoute
 from session_events.logs import configure_logging
-from session_events.middleware import AccessLog, BodyLimit
+from session_events.middleware import AccessLog, BodyGuard
 from session_events.observability import Metrics, OpsEndpoints
 from session_events.query_strings import ExplodedFormURIParser
+from session_events.request_context import RequestContext
 from session_events.routes import Routes
 from session_events.security import ApiKeyHandler, KeyRing
 from session_events.settings import Settings
-from session_events.validation import VALIDATOR_MAP
+from session_events.validators import VALIDATOR_MAP
 from session_events.viewer_files import ViewerFiles
 
 log = structlog.get_logger("session_events")
 
-# How Connexion checks requests against the contract (perf/response_validation.py builds the
-# same operations with them).
+# How requests are checked against the contract, by Connexion's stack and the fast route.
 CONNEXION_OPTIONS = {
     "strict_validation": True,
     "validator_map": VALIDATOR_MAP,
@@ -43,13 +43,13 @@ def create_app(
     keyring: KeyRing | None = None,
     shutdown: asyncio.Event | None = None,
     *,
-    direct_dispatch: bool = True,
+    fast_route: bool = True,
 ) -> AsyncApp:
     """The ASGI application. The database is opened (and migrated) by the lifespan.
 
     Setting `shutdown` tells waiting long-polls to answer and streams to end, so that a stopping
-    server can finish its requests (the `serve` command sets it on SIGTERM). `direct_dispatch`
-    off sends every request through Connexion's middleware stack (the tests compare the two).
+    server can finish its requests (the `serve` command sets it on SIGTERM). `fast_route` off
+    sends every request through Connexion's middleware stack (the tests compare the two).
     """
     configure_logging(settings.log_format, settings.log_level)
     keyring = keyring or KeyRing(settings.read_keys, settings.write_keys)
@@ -73,17 +73,15 @@ def create_app(
                 await migrate.upgrade(database)
             await notifier.start()
             log.info("database_ready", backend=database.backend)
-            state = {
-                "database": database,
-                "notifier": notifier,
-                "metrics": metrics,
-                "keyring": keyring,
-                "routes": routes,
-                "settings": settings,
-                "head_revision": migrate.head_revision(),
-            }
+            state = AppState(
+                database=database,
+                notifier=notifier,
+                events_appended=metrics.appended,
+                stream_heartbeat_seconds=settings.stream_heartbeat_seconds,
+                key_access=keyring.access,
+            )
             metrics.bind(state)
-            yield state
+            yield {STATE_KEY: state}
         finally:
             if watching:
                 watching.cancel()
@@ -96,18 +94,31 @@ def create_app(
         validate_responses=settings.validate_responses,
         **CONNEXION_OPTIONS,
     )
-    decorate_handlers_once(app)
     app.add_api(contract)
-    add_error_handlers(app)
-    # Outermost first: operator endpoints (not logged), the access log, the viewer's static
-    # files (logged, outside the contract), the body limit.
+    add_error_handlers(app, routes)
+    # Outermost first: the current request (for everything inside), operator endpoints (not
+    # logged), the access log, the viewer's static files (logged, outside the contract), the
+    # body limit.
     outside_errors = MiddlewarePosition.BEFORE_EXCEPTION
-    app.add_middleware(OpsEndpoints, position=outside_errors, metrics=metrics)
+    app.add_middleware(RequestContext, position=outside_errors)
+    readiness = migrate.RevisionProbe(settings.database_url)
+    app.add_middleware(OpsEndpoints, position=outside_errors, metrics=metrics, readiness=readiness)
     app.add_middleware(AccessLog, position=outside_errors, routes=routes.templates, metrics=metrics)
     app.add_middleware(ViewerFiles, position=outside_errors)
-    app.add_middleware(BodyLimit, position=outside_errors, max_body_bytes=settings.max_body_bytes)
-    if direct_dispatch:
-        app.add_middleware(DirectDispatch, position=MiddlewarePosition.BEFORE_SWAGGER)
+    app.add_middleware(
+        BodyGuard,
+        position=outside_errors,
+        max_body_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout,
+    )
+    if fast_route:
+        app.add_middleware(
+            FastRoute,
+            position=MiddlewarePosition.BEFORE_SWAGGER,
+            contract=contract,
+            validate_responses=settings.validate_responses,
+            **CONNEXION_OPTIONS,
+        )
     return app
 
 

@@ -15,6 +15,7 @@ from db.errors import (
     SessionAlreadyExists,
     SessionNotFound,
 )
+from session_events.routes import Routes
 
 log = structlog.get_logger("session_events")
 
@@ -43,15 +44,19 @@ def data_error_problem(_request, error: DataError):
     return problem(status=status, title=HTTP_STATUS_CODES[status], detail=str(error))
 
 
-def method_not_allowed(request, _error):
+def method_not_allowed(routes: Routes):
     """405 with an Allow header naming every method the contract gives the path."""
-    allowed = request.scope["state"]["routes"].allowed_methods(request.url.path)
-    return problem(
-        status=405,
-        title="Method Not Allowed",
-        detail=f"{request.method} is not allowed here; use {', '.join(allowed)}.",
-        headers={"Allow": ", ".join(allowed)},
-    )
+
+    def answer(request, _error):
+        allowed = routes.allowed_methods(request.url.path)
+        return problem(
+            status=405,
+            title="Method Not Allowed",
+            detail=f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+            headers={"Allow": ", ".join(allowed)},
+        )
+
+    return answer
 
 
 # SQLSTATE classes of an outage: connection exception, insufficient resources (too many
@@ -100,9 +105,9 @@ def database_unavailable(_request, error: Exception):
     )
 
 
-def add_error_handlers(app) -> None:
+def add_error_handlers(app, routes: Routes) -> None:
     for error_class in STATUS_OF_ERROR:
         app.add_error_handler(error_class, data_error_problem)
-    app.add_error_handler(405, method_not_allowed)
+    app.add_error_handler(405, method_not_allowed(routes))
     for error_class in (sa.DBAPIError, *UNAVAILABLE):
         app.add_error_handler(error_class, database_unavailable)

@@ -1,7 +1,8 @@
 """API keys: read keys may call the GET operations, write keys every operation.
 
-The contract names `read_access` and `write_access` (x-apikeyInfoFunc); Connexion calls them with
-the X-API-Key header's value. Keys are compared in constant time and never logged.
+The contract names `read_access` and `write_access` (x-apikeyInfoFunc); Connexion's security
+middleware and the fast route call them with the X-API-Key header's value. Keys are compared in
+constant time and never logged.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import secrets
 from connexion.exceptions import ProblemException, Unauthorized
 from connexion.security import NO_VALUE, ApiKeySecurityHandler
 
-from session_events.connexion_tuning import accepts_kwarg
+from handlers.state import current
 
 READ, WRITE = "read", "write"
 MISSING_KEY = "Send an API key in the X-API-Key header; this operation needs one."
@@ -45,35 +46,39 @@ class KeyRing:
         return found
 
 
-def _access(apikey: str, request) -> str:
-    access = request.scope["state"]["keyring"].access(apikey)
+def _access(apikey: str) -> str:
+    access = current().state.key_access(apikey)
     if access is None:
         raise Unauthorized(detail=UNKNOWN_KEY)
     return access
 
 
-def read_access(apikey: str, request=None) -> dict:
-    return {"sub": _access(apikey, request)}
+def read_access(apikey: str) -> dict:
+    return {"sub": _access(apikey)}
 
 
-def write_access(apikey: str, request=None) -> dict:
-    if _access(apikey, request) != WRITE:
+def write_access(apikey: str) -> dict:
+    if _access(apikey) != WRITE:
         raise ProblemException(status=403, title="Forbidden", detail=READ_ONLY_KEY)
     return {"sub": WRITE}
+
+
+def missing_key() -> Unauthorized:
+    return Unauthorized(detail=MISSING_KEY)
 
 
 class ApiKeyHandler(ApiKeySecurityHandler):
     """Connexion's API-key handler, with a sentence for a missing key."""
 
-    _accepts_kwarg = staticmethod(accepts_kwarg)
+    def get_fn(self, security_scheme, required_scopes):
+        verify = super().get_fn(security_scheme, required_scopes)
+        if verify is None:  # the scheme names no function: Connexion refuses every request
+            return None
 
-    def _get_verify_func(self, api_key_info_func, loc, name, required_scopes):
-        verify = super()._get_verify_func(api_key_info_func, loc, name, required_scopes)
-
-        def wrapper(request):
+        def verify_or_refuse(request):
             result = verify(request)
             if result is NO_VALUE:
-                raise Unauthorized(detail=MISSING_KEY)
+                raise missing_key()
             return result
 
-        return wrapper
+        return verify_or_refuse

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from tests.servers import READ_KEY
+from handlers.state import STATE_KEY
+from support.live_server import READ_KEY
 
 
 @contextlib.asynccontextmanager
 async def running(app):
-    """Run the app's lifespan; yield its state (database, notifier, ...)."""
+    """Run the app's lifespan; yield its AppState (database, notifier, ...)."""
     inbox: asyncio.Queue = asyncio.Queue()
     outbox: asyncio.Queue = asyncio.Queue()
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
@@ -19,7 +20,7 @@ async def running(app):
     await inbox.put({"type": "lifespan.startup"})
     assert (await outbox.get())["type"] == "lifespan.startup.complete"
     try:
-        yield scope["state"]
+        yield scope["state"][STATE_KEY]
     finally:
         await inbox.put({"type": "lifespan.shutdown"})
         await outbox.get()
@@ -63,7 +64,7 @@ async def request(
         "headers": headers,
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
-        "state": dict(state),
+        "state": {STATE_KEY: state},
     }
 
     async def send(message):

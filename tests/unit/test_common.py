@@ -10,18 +10,16 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
-from db.documents import event_document, format_timestamp
+from db.documents import format_timestamp
 from handlers.common import (
     json_response,
     pagination,
     parse_timestamp,
     session_json,
 )
-from handlers.listing import link_header, query_string
+from handlers.listing import link_header
 
 SESSION_ID = uuid.UUID("6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
-EVENT_ID = uuid.UUID("0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d")
-STEP_ID = uuid.UUID("1a2b3c4d-5e6f-4a0b-8c9d-0e1f2a3b4c5d")
 
 
 def utc(*args) -> datetime:
@@ -252,50 +250,7 @@ def test_json_response_keeps_extra_headers():
 
 
 # ---------------------------------------------------------------------------------------------
-# event_document / session_json
-
-
-def event_row(**changes):
-    row = {
-        "id": EVENT_ID,
-        "session_id": SESSION_ID,
-        "seq": 2,
-        "step_id": STEP_ID,
-        "event_type": "step_status_changed",
-        "event_data": {"step": "generate_tests"},
-        "message": "Step started",
-        "timestamp": utc(2026, 1, 13, 14, 30, 1, 2),
-        "ignored_column": "x",
-    }
-    row.update(changes)
-    return row
-
-
-def test_event_document_shape():
-    assert event_document(event_row()) == {
-        "id": "0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d",
-        "session_id": "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
-        "seq": 2,
-        "step_id": "1a2b3c4d-5e6f-4a0b-8c9d-0e1f2a3b4c5d",
-        "event_type": "step_status_changed",
-        "event_data": {"step": "generate_tests"},
-        "message": "Step started",
-        "timestamp": "2026-01-13T14:30:01.000002Z",
-    }
-
-
-def test_event_document_keeps_a_null_step_id_and_message():
-    result = event_document(event_row(step_id=None, message=None))
-    assert (result["step_id"], result["message"]) == (None, None)
-
-
-def test_event_document_ids_are_strings():
-    result = event_document(event_row())
-    assert (type(result["id"]), type(result["session_id"]), type(result["step_id"])) == (
-        str,
-        str,
-        str,
-    )
+# session_json
 
 
 def session_row(**changes):
@@ -373,4 +328,5 @@ def test_page_links_repeat_the_filters_and_name_each_page():
     ],
 )
 def test_the_links_query_string_is_what_urlencode_gives(query):
-    assert query_string(query) == urlencode(query, doseq=True)
+    first = link_header("/x", query, page=1, has_next=False, last_page=None)
+    assert first == f'</x?{urlencode(query, doseq=True)}&page=1>; rel="first"'

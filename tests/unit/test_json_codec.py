@@ -78,3 +78,22 @@ def test_constants_that_are_not_json_are_refused():
 def test_dumps_keeps_unicode_and_escapes_line_breaks():
     assert json_codec.dumps({"m": "é\nx"}) == '{"m":"é\\nx"}'.encode()
     assert json_codec.dumps_text({"big": 2**65, "m": "é"}) == f'{{"big":{2**65},"m":"é"}}'
+
+
+def test_integers_beyond_64_bits_beside_fragments_are_written_as_sent():
+    document = {"items": orjson.Fragment(b'[{"n":1}]'), "page": 10**40, "deep": [[{"x": -(2**64)}]]}
+    assert json_codec.dumps(document) == (
+        b'{"items":[{"n":1}],"page":%d,"deep":[[{"x":%d}]]}' % (10**40, -(2**64))
+    )
+    assert document["page"] == 10**40  # the caller's document is left as it was
+
+
+def test_a_document_nested_as_deeply_as_loads_allows_can_be_written_back():
+    text = "[" * 900 + str(2**70) + "]" * 900
+    assert json_codec.dumps(json_codec.loads(text)) == text.encode()
+
+
+def test_a_response_can_be_read_with_exact_integers():
+    body = b'{"page":%d}' % 10**40
+    assert json_codec.loads_response(body)["page"] == float(10**40)
+    assert json_codec.loads_exact(body)["page"] == 10**40

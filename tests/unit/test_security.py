@@ -1,10 +1,24 @@
-"""session_events/security.py: which access an X-API-Key value grants."""
+"""session_events/security.py: which access an X-API-Key value grants, and the contract's
+functions that grant it."""
 
 from __future__ import annotations
 
 import string
 
-from session_events.security import READ, WRITE, KeyRing
+import pytest
+from connexion.exceptions import ProblemException, Unauthorized
+
+from handlers import state
+from handlers.state import AppState
+from session_events.security import (
+    READ,
+    READ_ONLY_KEY,
+    UNKNOWN_KEY,
+    WRITE,
+    KeyRing,
+    read_access,
+    write_access,
+)
 
 
 def test_access_names_are_read_and_write():
@@ -88,3 +102,32 @@ def test_generated_key_is_url_safe():
 def test_generated_keys_are_random():
     keys = {KeyRing.generated_key() for _ in range(20)}
     assert len(keys) == 20
+
+
+def _as_current_request(keyring: KeyRing):
+    """read_access and write_access read the key ring of the app answering the request."""
+    app_state = AppState(
+        database=None,
+        notifier=None,
+        events_appended=None,
+        stream_heartbeat_seconds=1.0,
+        key_access=keyring.access,
+    )
+    return state.enter({"state": {state.STATE_KEY: app_state}}, None)
+
+
+def test_read_and_write_access_grant_what_the_key_ring_says():
+    token = _as_current_request(KeyRing(read_keys=["r"], write_keys=["w"]))
+    try:
+        assert read_access("r") == {"sub": READ}
+        assert read_access("w") == {"sub": WRITE}
+        assert write_access("w") == {"sub": WRITE}
+        with pytest.raises(ProblemException) as refused:
+            write_access("r")
+        assert (refused.value.status, refused.value.detail) == (403, READ_ONLY_KEY)
+        for check in (read_access, write_access):
+            with pytest.raises(Unauthorized) as unknown:
+                check("x")
+            assert unknown.value.detail == UNKNOWN_KEY
+    finally:
+        state.leave(token)

@@ -1,19 +1,16 @@
-"""session_events/validation.py: schema translation, compiled validators, sentences, strict JSON."""
+"""The contract's checks: schema translation and compiled validators (session_events/schemas.py),
+sentences (sentences.py), strict JSON bodies (contract_checks.py), media types (validators.py)."""
 
 from __future__ import annotations
 
 import pytest
 from connexion.exceptions import BadRequestProblem
 
-from session_events import validation
-from session_events.validation import (
-    RememberedMediaTypes,
-    compiled,
-    describe,
-    first_error,
-    parse_json_body,
-    to_json_schema,
-)
+from session_events import schemas
+from session_events.contract_checks import parse_json_body
+from session_events.schemas import compiled, first_error, to_json_schema
+from session_events.sentences import describe
+from session_events.validators import RememberedMediaTypes
 
 UUID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 
@@ -149,8 +146,12 @@ def test_compiled_is_cached_per_schema_object():
     assert compiled(schema) is compiled(schema)
 
 
-def test_equal_but_distinct_schema_objects_get_their_own_validator():
-    assert compiled({"type": "integer"}) is not compiled({"type": "integer"})
+def test_equal_but_distinct_schema_objects_share_one_validator():
+    """Connexion's copy of the contract and the fast route's hold equal schemas: one validator."""
+    assert compiled({"type": "integer", "minimum": 3}) is compiled(
+        {"type": "integer", "minimum": 3}
+    )
+    assert compiled({"type": "integer", "minimum": 3}) is not compiled({"type": "integer"})
 
 
 def test_compiled_validator_checks_formats():
@@ -163,7 +164,7 @@ TOO_BIG = {"data": {"text": "longer than ten bytes"}}
 
 def test_a_custom_keyword_in_the_schema_is_checked():
     schema = {"type": "object", "properties": {"data": LIMITED}}
-    assert validation.keywords_for(schema) is validation.KEYWORDS
+    assert schemas.keywords_for(schema) is schemas.KEYWORDS
     assert not compiled(schema).is_valid(TOO_BIG)
     assert compiled(schema).is_valid({"data": {"a": 1}})
 
@@ -174,7 +175,7 @@ def test_a_custom_keyword_behind_a_reference_is_checked():
         "properties": {"data": {"$ref": "#/components/schemas/Limited"}},
         "components": {"schemas": {"Limited": LIMITED}},
     }
-    assert validation.keywords_for(schema) is validation.KEYWORDS
+    assert schemas.keywords_for(schema) is schemas.KEYWORDS
     assert not compiled(schema).is_valid(TOO_BIG)
 
 
@@ -184,7 +185,7 @@ def test_custom_keywords_only_in_the_attached_components_are_left_out():
         "properties": {"data": {"type": "object"}},
         "components": {"schemas": {"Limited": LIMITED}},
     }
-    assert validation.keywords_for(schema) is None
+    assert schemas.keywords_for(schema) is None
     assert compiled(schema).is_valid(TOO_BIG)
 
 
@@ -472,15 +473,23 @@ def test_non_finite_constants_are_refused(constant):
     )
 
 
-def test_a_number_too_large_for_a_double_is_refused():
-    assert bad_request(b"[1e400]") == (
-        "The request body is not valid JSON: the number 1e400 is too large."
+def test_a_number_too_large_for_a_double_is_refused_naming_its_field():
+    assert bad_request(b'{"events": [{"event_data": {"n": 1e400}}]}') == (
+        "events[0].event_data.n holds a number beyond the range of a double (1e400); "
+        "send it as a string."
+    )
+
+
+def test_an_integer_too_large_for_a_double_is_refused_naming_its_field():
+    assert bad_request(b'{"config": {"big": 1' + b"0" * 400 + b"}}").startswith(
+        "config.big holds a number beyond the range of a double (1000000000"
     )
 
 
 def test_a_negative_number_too_large_for_a_double_is_refused():
     assert bad_request(b"-1e400") == (
-        "The request body is not valid JSON: the number -1e400 is too large."
+        "The request body holds a number beyond the range of a double (-1e400); "
+        "send it as a string."
     )
 
 
@@ -551,10 +560,10 @@ def test_trailing_data_is_invalid_json():
 
 def test_no_schema_shares_one_validator_instead_of_growing_the_cache():
     # Connexion gives a 304 or 204 response a new {} as its schema on every request.
-    cached = len(validation._compiled)
+    cached = len(schemas._by_identity)
     validators = {id(compiled({})) for _ in range(50)}
     assert len(validators) == 1
-    assert len(validation._compiled) == cached
+    assert len(schemas._by_identity) == cached
     assert compiled({}).is_valid({"anything": [1, "x"]})
 
 
@@ -565,7 +574,7 @@ def test_media_types_are_matched_as_connexion_does_and_remembered_within_a_limit
     assert types["text/plain"] == "text"
     assert "application/xml" not in types
     assert types.get("image/png") is None
-    assert set(types._matched) == {"application/json", "application/problem+json", "text/plain"}
+    assert set(types.matched) == {"application/json", "application/problem+json", "text/plain"}
     for n in range(RememberedMediaTypes.LIMIT * 2):
         assert types[f"application/x-{n}+json"] == "json"
-    assert len(types._matched) == RememberedMediaTypes.LIMIT
+    assert len(types.matched) == RememberedMediaTypes.LIMIT

@@ -34,7 +34,7 @@ async def test_a_long_poll_whose_client_leaves_ends_and_unregisters(app_and_sess
         request(app, state, "GET", path, b"wait=30", leave_after=0.2), timeout=10
     )
     assert sent[0]["status"] == 200  # answered (to no one) long before the 30 s
-    assert state["notifier"].watching == 0
+    assert state.notifier.watching == 0
 
 
 async def test_a_stream_whose_client_leaves_ends_and_unregisters(app_and_session):
@@ -43,7 +43,7 @@ async def test_a_stream_whose_client_leaves_ends_and_unregisters(app_and_session
     sent = await asyncio.wait_for(request(app, state, "GET", path, leave_after=0.2), timeout=10)
     assert sent[0]["status"] == 200
     assert sent[1]["body"].startswith(b"retry:")
-    assert state["notifier"].watching == 0
+    assert state.notifier.watching == 0
 
 
 async def test_while_they_wait_they_are_registered(app_and_session):
@@ -52,7 +52,7 @@ async def test_while_they_wait_they_are_registered(app_and_session):
         request(app, state, "GET", f"/api/v2/sessions/{session_id}/events", b"wait=5")
     )
     await asyncio.sleep(0.3)
-    assert state["notifier"].watching == 1
+    assert state.notifier.watching == 1
     metrics = (await request(app, state, "GET", "/metrics"))[1]["body"].decode()
     assert 'testboost_active_connections{kind="long_poll"} 1.0' in metrics
     assert 'testboost_active_connections{kind="stream"} 0.0' in metrics

@@ -1,8 +1,11 @@
-"""The body-less GETs run Connexion's pieces in one step (session_events/direct_dispatch.py): every
-answer must be the one Connexion's whole middleware stack gives, byte for byte, good or bad."""
+"""The contract's operations answered by session_events/fast_route.py: every answer must be the
+one Connexion's whole middleware stack gives, byte for byte, good or bad, on both databases."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import uuid
 from urllib.parse import quote
 
 import orjson
@@ -14,20 +17,20 @@ from starlette.responses import Response
 
 import handlers.events
 from session_events.app import create_app
-from session_events.validation import ContractParameterValidator
 from tests.conftest import READ, READ_KEY, WRITE
 from tests.integration.api.api_helpers import SESSIONS, append_events, new_session
 
 # Headers that differ between any two answers.
 UNSTABLE = {"x-request-id", "date"}
+JSON_WRITE = {**WRITE, "Content-Type": "application/json"}
 
 
 @pytest.fixture
 def stack_client(settings, _running_apps):
-    """The same app without direct dispatch: every request through Connexion's stack."""
+    """The same app without the fast route: every request through Connexion's stack."""
     key = ("connexion-stack", settings.database_url)
     if key not in _running_apps:
-        test_client = create_app(settings, direct_dispatch=False).test_client()
+        test_client = create_app(settings, fast_route=False).test_client()
         test_client.__enter__()
         _running_apps[key] = test_client
     return _running_apps[key]
@@ -47,10 +50,10 @@ def answer(test_client, method: str, path: str, headers: dict, content: bytes | 
     return response.status_code, kept, response.content
 
 
-def assert_same(client, stack_client, path: str, headers: dict = READ) -> int:
-    direct = answer(client, "GET", path, headers)
-    assert direct == answer(stack_client, "GET", path, headers), path
-    return direct[0]
+def assert_same(client, stack_client, path, headers=READ, method="GET", content=None) -> int:
+    fast = answer(client, method, path, headers, content)
+    assert fast == answer(stack_client, method, path, headers, content), path
+    return fast[0]
 
 
 QUERIES = [
@@ -58,6 +61,7 @@ QUERIES = [
     "per_page=3",
     "per_page=3&page=2",
     "page=99",
+    "page=5616120746315072",
     "order=asc&after_seq=4",
     "after_seq=2&until_seq=9&order=asc&per_page=2",
     "event_type=a",
@@ -77,11 +81,13 @@ QUERIES = [
     "per_page=1&per_page=2",
     "per_page=1_0",
     "per_page=%205",
+    "per_page=" + "9" * 5000,
     "page=-1",
     "after_seq=9223372036854775808",
     "until_seq=1&after_seq=5",
     "wait=abc",
     "wait=0",
+    "wait=31",
     "unknown=1",
     "per_page=2&unknown=1&other=2",
     "order=sideways",
@@ -105,8 +111,9 @@ def test_a_listing_answers_as_connexion_does(client, stack_client, session_id, q
         {**READ, "Content-Type": "text/plain"},
         {**READ, "If-None-Match": '"nope"'},
         {**READ, "If-None-Match": "*"},
+        {**READ, "If-None-Match": "x" * 1025},
     ],
-    ids=["no key", "wrong key", "empty key", "lower-case", "content-type", "etag", "star"],
+    ids=["no key", "wrong key", "empty key", "lower-case", "content-type", "etag", "star", "long"],
 )
 def test_keys_and_headers_are_answered_as_connexion_does(client, stack_client, session_id, headers):
     assert_same(client, stack_client, f"{SESSIONS}/{session_id}/events", headers)
@@ -116,6 +123,22 @@ def test_an_unchanged_listing_is_a_304_both_ways(client, stack_client, session_i
     path = f"{SESSIONS}/{session_id}/events?after_seq=12&order=asc"
     tag = client.get(path, headers=READ).headers["etag"]
     assert assert_same(client, stack_client, path, {**READ, "If-None-Match": tag}) == 304
+
+
+def test_a_long_poll_that_times_out_answers_the_same_both_ways(client, stack_client, session_id):
+    path = f"{SESSIONS}/{session_id}/events?after_seq=12&order=asc&wait=1"
+    assert assert_same(client, stack_client, path) == 200
+
+
+def test_a_finished_sessions_stream_is_the_same_both_ways(client, stack_client, session_id):
+    """The stream's start (status, headers) and, the session being over, all of it."""
+    client.patch(f"{SESSIONS}/{session_id}", json={"status": "completed"}, headers=WRITE)
+    path = f"{SESSIONS}/{session_id}/events/stream?after_seq=2&event_type=a"
+    assert assert_same(client, stack_client, path) == 200
+    for query in ("after_seq=x", "event_type=A"):
+        assert assert_same(client, stack_client, f"{path}&{query}") == 400
+    headers = {**READ, "Last-Event-ID": "01"}
+    assert assert_same(client, stack_client, path, headers) == 400
 
 
 @pytest.mark.parametrize(
@@ -130,14 +153,18 @@ def test_an_unchanged_listing_is_a_304_both_ways(client, stack_client, session_i
 def test_a_response_the_contract_forbids_is_a_500_both_ways(
     client, stack_client, session_id, caplog, monkeypatch, breaking
 ):
-    """Response validation. The service never builds such a response, so the listing's JSON
-    response is replaced by a broken one: the only stand-in in this file."""
-    shaped = handlers.events.json_response
-    monkeypatch.setattr(
-        handlers.events,
-        "json_response",
-        lambda body, headers=None: shaped(breaking(body), headers=headers),
-    )
+    """Response validation. The service never builds such a response, so the listing's answer
+    is replaced by a broken copy of it: the only stand-ins in this file."""
+    shaped = handlers.events.Listing.answer
+
+    def broken(self, page, tag):
+        answer = shaped(self, page, tag)
+        response = answer.response
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        body = orjson.dumps(breaking(orjson.loads(response.body)))
+        return dataclasses.replace(answer, response=Response(body, 200, headers))
+
+    monkeypatch.setattr(handlers.events.Listing, "answer", broken)
     path = f"{SESSIONS}/{session_id}/events"
     assert assert_same(client, stack_client, path) == 500
     # Logged by Connexion's exception middleware, once for each of the two answers.
@@ -154,10 +181,18 @@ def _problem(status: int, title: str, headers: dict) -> Response:
     ("response", "status"),
     [
         (lambda: Response(b"[]", 200, media_type="text/plain"), 500),
+        (lambda: Response(b"[]", 200, headers={"Cache-Control": "no-cache"}), 500),
         (lambda: _problem(503, "Service Unavailable", {}), 500),
         (lambda: _problem(503, "Service Unavailable", {"Retry-After": "1"}), 503),
+        (lambda: Response(b"{", 200, media_type="application/json"), 500),
     ],
-    ids=["media type not produced", "required header missing", "required header sent"],
+    ids=[
+        "media type not produced",
+        "headers missing",
+        "required header missing",
+        "required header sent",
+        "not JSON",
+    ],
 )
 def test_the_start_of_a_response_is_checked_both_ways(
     client, stack_client, session_id, monkeypatch, response, status
@@ -165,7 +200,12 @@ def test_the_start_of_a_response_is_checked_both_ways(
     """The media type must be one the operation produces, and headers the contract requires
     must be there. The listing's response is replaced (a stand-in): the service sends neither
     mistake. Twice, so that the second answer goes through what the first one remembered."""
-    monkeypatch.setattr(handlers.events, "json_response", lambda body, headers=None: response())
+    shaped = handlers.events.Listing.answer
+    monkeypatch.setattr(
+        handlers.events.Listing,
+        "answer",
+        lambda self, page, tag: dataclasses.replace(shaped(self, page, tag), response=response()),
+    )
     path = f"{SESSIONS}/{session_id}/events"
     assert [assert_same(client, stack_client, path) for _ in range(2)] == [status, status]
 
@@ -177,8 +217,11 @@ def test_the_start_of_a_response_is_checked_both_ways(
         "{sessions}",
         "{sessions}?status=running&per_page=1",
         "{sessions}?status=sleeping",
+        "{sessions}?page=0",
         "{sessions}/not-a-uuid",
+        "{sessions}/00000000-0000-4000-8000-000000000000",
         "{sessions}/00000000-0000-4000-8000-000000000000/events",
+        "{sessions}/00000000-0000-4000-8000-000000000000/events/stream",
         "{sessions}/not-a-uuid/events",
         "{sessions}/{id}/events/",
         "{sessions}/{id}/events/extra",
@@ -217,6 +260,7 @@ def test_the_contract_operations_skip_connexions_routing(client, session_id, mon
     monkeypatch.setattr(RoutingMiddleware, "__call__", counting)
     assert client.get(f"{SESSIONS}/{session_id}/events", headers=READ).status_code == 200
     assert client.get(f"{SESSIONS}/{session_id}", headers=READ).status_code == 200
+    assert client.get(SESSIONS, headers=READ).status_code == 200
     append_events(client, session_id, [{"event_type": "a"}])
     assert client.delete(f"{SESSIONS}/{session_id}", headers=WRITE).status_code == 204
     assert routed == []
@@ -225,75 +269,107 @@ def test_the_contract_operations_skip_connexions_routing(client, session_id, mon
     assert routed == ["PUT"]
 
 
-def test_each_parameter_is_validated_once(client, session_id, monkeypatch):
-    """Connexion 3.3 repeats a path's parameters in each of its operations' lists, once per
-    middleware that builds the operation; direct dispatch validates each one once. Observed
-    (the validator is wrapped, not replaced)."""
-    validated = []
-    original = ContractParameterValidator.validate_parameter
-
-    def counting(parameter_type, value, param, param_name=None):
-        validated.append((param["in"], param["name"]))
-        return original(parameter_type, value, param, param_name)
-
-    monkeypatch.setattr(ContractParameterValidator, "validate_parameter", staticmethod(counting))
-    path = f"{SESSIONS}/{session_id}/events?after_seq=2"
-    assert client.get(path, headers=READ).status_code == 200
-    assert validated.count(("path", "session_id")) == 1
-    assert len(validated) == len(set(validated))
+def batch(*events: dict) -> bytes:
+    return json.dumps({"events": list(events)}).encode()
 
 
-JSON_WRITE = {**WRITE, "Content-Type": "application/json"}
 REFUSED_WRITES = [
     ("POST", "{events}", b'{"events": []}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": "BAD"}]}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": "a", "extra": 1}]}', JSON_WRITE),
+    ("POST", "{events}", b'{"events": [{"event_type": 5}]}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": "a"}]', JSON_WRITE),
+    ("POST", "{events}", b"not json", JSON_WRITE),
     ("POST", "{events}", b"null", JSON_WRITE),
     ("POST", "{events}", b"", JSON_WRITE),
+    ("POST", "{events}", b'{"events": [{"event_type": "a"}]}', WRITE),
+    ("POST", "{events}", b"", WRITE),
+    ("POST", "{events}", batch(*[{"event_type": "a"}] * 1001), JSON_WRITE),
     (
         "POST",
         "{events}",
-        b'{"events": [{"event_type": "a"}]}',
-        {**WRITE, "Content-Type": "text/plain"},
+        b'{"events": [{"event_type": "a", "event_data": {"n": 1e400}}]}',
+        JSON_WRITE,
     ),
-    (
-        "POST",
-        "{events}",
-        b'{"events": [{"event_type": "a"}]}',
-        {**READ, "Content-Type": "application/json"},
-    ),
+    ("POST", "{events}", batch({"event_type": "a", "event_data": {"n": 10**400}}), JSON_WRITE),
+    ("POST", "{events}", b'{"events": [{"event_type": "a", "message": NaN}]}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": "a", "message": "\\ud800"}]}', JSON_WRITE),
+    ("POST", "{events}", b'{"events": [{"event_type": "\xff"}]}', JSON_WRITE),
+    ("POST", "{events}", b"[" * 100_000, JSON_WRITE),
     ("POST", "{events}?x=1", b'{"events": [{"event_type": "a"}]}', JSON_WRITE),
+    ("POST", "{events}?x=1", b"{}", {**WRITE, "Content-Type": "text/plain"}),
+    ("POST", "{unknown}/events", b'{"events": [{"event_type": "a"}]}', JSON_WRITE),
     ("POST", "{sessions}", b'{"session_type": "Not Valid"}', JSON_WRITE),
     ("POST", "{sessions}", b'{"id": "nope", "session_type": "x"}', JSON_WRITE),
+    ("POST", "{sessions}", b'{"session_type": "x", "config": {"n": -1e999}}', JSON_WRITE),
     ("POST", "{sessions}", b"[]", JSON_WRITE),
+    ("POST", "{sessions}", b'{"session_type": "x"}', WRITE),
     ("PATCH", "{session}", b'{"status": "sleeping"}', JSON_WRITE),
     ("PATCH", "{session}", b"{}", JSON_WRITE),
     ("PATCH", "{session}", b'{"status": "paused"}', JSON_WRITE),
-    (
-        "PATCH",
-        "{sessions}/00000000-0000-4000-8000-000000000000",
-        b'{"status": "failed"}',
-        JSON_WRITE,
-    ),
+    ("PATCH", "{unknown}", b'{"status": "failed"}', JSON_WRITE),
     ("DELETE", "{sessions}/not-a-uuid", None, WRITE),
+    ("DELETE", "{unknown}", None, WRITE),
     ("DELETE", "{session}", None, READ),
+    ("DELETE", "{session}", None, {}),
+    ("DELETE", "{session}", None, {"X-API-Key": "wrong"}),
 ]
+MEDIA_TYPES = [
+    "text/plain",
+    "application/xml",
+    "application/json-patch+json",
+    "",
+    "application/json; charset=utf-8",
+]
+
+
+def _path(template: str, session_id: str) -> str:
+    return template.format(
+        sessions=SESSIONS,
+        session=f"{SESSIONS}/{session_id}",
+        events=f"{SESSIONS}/{session_id}/events",
+        unknown=f"{SESSIONS}/00000000-0000-4000-8000-000000000000",
+    )
 
 
 @pytest.mark.parametrize("method, path, content, headers", REFUSED_WRITES)
 def test_a_refused_write_is_answered_as_connexion_does(
     client, stack_client, session_id, method, path, content, headers
 ):
-    path = path.format(
-        sessions=SESSIONS,
-        session=f"{SESSIONS}/{session_id}",
-        events=f"{SESSIONS}/{session_id}/events",
+    path = _path(path, session_id)
+    assert 400 <= assert_same(client, stack_client, path, headers, method, content) < 500
+
+
+@pytest.mark.parametrize("media_type", MEDIA_TYPES)
+@pytest.mark.parametrize("path", ["{events}", "{sessions}", "{session}"])
+def test_content_types_are_answered_as_connexion_does(
+    client, stack_client, session_id, media_type, path
+):
+    content = {
+        "{events}": b'{"events": [{"event_type": "BAD"}]}',
+        "{sessions}": b'{"session_type": "BAD"}',
+        "{session}": b'{"status": "sleeping"}',
+    }[path]
+    headers = {**WRITE, "Content-Type": media_type}
+    method = "PATCH" if path == "{session}" else "POST"
+    assert assert_same(client, stack_client, _path(path, session_id), headers, method, content) in (
+        400,
+        415,
     )
-    direct = answer(client, method, path, headers, content)
-    assert direct == answer(stack_client, method, path, headers, content)
-    assert 400 <= direct[0] < 500
+
+
+def test_conflicts_are_answered_as_connexion_does(client, stack_client, session_id):
+    event_id = str(uuid.uuid4())
+    append_events(client, session_id, [{"id": event_id, "event_type": "a"}])
+    other = new_session(client)
+    conflicts = [
+        ("POST", SESSIONS, json.dumps({"id": session_id, "session_type": "x"}).encode()),
+        ("POST", f"{SESSIONS}/{other}/events", batch({"id": event_id, "event_type": "a"})),
+    ]
+    client.patch(f"{SESSIONS}/{other}", json={"status": "failed"}, headers=WRITE)
+    conflicts.append(("PATCH", f"{SESSIONS}/{other}", b'{"status": "in_progress"}'))
+    for method, path, content in conflicts:
+        assert assert_same(client, stack_client, path, JSON_WRITE, method, content) == 409
 
 
 def test_writes_are_answered_as_connexion_does(client, stack_client):
@@ -307,32 +383,46 @@ def test_writes_are_answered_as_connexion_does(client, stack_client):
         moved = test_client.patch(
             f"{SESSIONS}/{session.json()['id']}", json={"status": "failed"}, headers=WRITE
         )
+        gone = test_client.delete(f"{SESSIONS}/{session.json()['id']}", headers=WRITE)
         answers.append(
             [
-                (r.status_code, sorted(k for k in r.headers if k not in UNSTABLE), shape(r.json()))
-                for r in (session, appended, moved)
+                (r.status_code, sorted(k for k in r.headers if k not in UNSTABLE), shape(r))
+                for r in (session, appended, moved, gone)
             ]
         )
     assert answers[0] == answers[1]
 
 
-def shape(document):
-    """The document with every leaf replaced by its type."""
-    if isinstance(document, dict):
-        return {k: shape(v) for k, v in document.items()}
-    if isinstance(document, list):
-        return [shape(v) for v in document]
-    return type(document).__name__
+def shape(response):
+    """The response's document with every leaf replaced by its type."""
+
+    def typed(document):
+        if isinstance(document, dict):
+            return {k: typed(v) for k, v in document.items()}
+        if isinstance(document, list):
+            return [typed(v) for v in document]
+        return type(document).__name__
+
+    return typed(response.json()) if response.content else None
 
 
-def test_a_body_without_content_type_is_read_as_json_both_ways(client, stack_client, session_id):
-    """Connexion validates such a body as the JSON the operation consumes; the handler got it as
-    bytes and failed with a 500 (found by comparing the two ways)."""
-    for test_client in (client, stack_client):
-        response = test_client.post(
-            f"{SESSIONS}/{session_id}/events",
-            content=b'{"events": [{"event_type": "untyped"}]}',
-            headers=WRITE,
-        )
-        assert response.status_code == 201, response.text
-        assert response.json()["items"][0]["event_type"] == "untyped"
+def test_a_body_without_content_type_is_a_415_both_ways(client, stack_client, session_id):
+    path = f"{SESSIONS}/{session_id}/events"
+    content = b'{"events": [{"event_type": "untyped"}]}'
+    assert assert_same(client, stack_client, path, WRITE, "POST", content) == 415
+    detail = client.post(path, content=content, headers=WRITE).json()["detail"]
+    assert "Content-Type: application/json" in detail
+    listed = client.get(f"{path}?event_type=untyped", headers=READ).json()
+    assert listed["items"] == []
+
+
+def test_a_media_type_in_capitals_is_checked_on_the_fast_route(client, session_id):
+    """Left out of the comparison: Connexion's stack accepts APPLICATION/JSON but looks the body
+    schema up case-sensitively, so it validates nothing and its handler fails (a 500)."""
+    response = client.post(
+        f"{SESSIONS}/{session_id}/events",
+        content=b'{"events": [{"event_type": "BAD"}]}',
+        headers={**WRITE, "Content-Type": "APPLICATION/JSON"},
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("events[0].event_type must match the pattern")
