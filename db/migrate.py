@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -9,8 +10,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
-from db.engine import Database
+from db.engine import Database, driver_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Held while migrating so that several server processes starting at once migrate one at a time.
@@ -37,8 +40,35 @@ async def upgrade(database: Database) -> None:
         await conn.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
 
 
+def _revision_of(sync_connection) -> str | None:
+    return MigrationContext.configure(sync_connection).get_current_revision()
+
+
 async def current_revision(database: Database) -> str | None:
     async with database.read() as conn:
-        return await conn.run_sync(
-            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        return await conn.run_sync(_revision_of)
+
+
+class RevisionProbe:
+    """Whether the database answers, and at which schema revision, for readiness checks.
+
+    Each probe opens a connection of its own, outside the service's pool: a pool busy with
+    woken long-polls and streams says nothing about the database, and a probe waiting behind
+    them would take a healthy server out of rotation.
+    """
+
+    def __init__(self, database_url: str, *, timeout: float = 2.0):
+        self.backend = database_url.split(":", 1)[0]
+        self.head = head_revision()
+        self.timeout = timeout
+        connect_args = {"timeout": timeout} if self.backend == "postgresql" else {}
+        self.engine = create_async_engine(
+            driver_url(database_url), poolclass=NullPool, connect_args=connect_args
         )
+
+    async def revision(self) -> str | None:
+        """The schema revision; TimeoutError or the driver's error when the database does not
+        answer within the timeout."""
+        async with asyncio.timeout(self.timeout):
+            async with self.engine.connect() as conn:
+                return await conn.run_sync(_revision_of)

@@ -1,65 +1,24 @@
 """structlog, configured once: JSON lines when not on a terminal, readable lines on one.
 
-The service's own loggers (structlog) render and write their lines themselves: the access log
-writes one line per request, and the standard library's path (a LogRecord, a handler, a
-formatter) cost 75 us of it against 14 (perf/RESULTS.md). The standard library's loggers
-(uvicorn, Connexion, SQLAlchemy, Alembic) go through the same processors and renderer, to the
-same stream, so an operator's log has one format.
+The service's own loggers (`structlog.get_logger(...)`) render their lines in structlog and
+write them straight to the stream (structlog's WriteLogger): the access log writes one line per
+request, and the standard library's records, handlers and formatters would multiply its cost.
+Their lines are known by their `event`. The other libraries' loggers (uvicorn, Connexion,
+SQLAlchemy, Alembic) go through the same processors and renderer, with their logger's name, to
+the same stream, so an operator's log has one format.
+
+Values bound with `structlog.contextvars.bind_contextvars` (the access log binds the request id)
+are on every line logged in that context, from either kind of logger.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-import time
-from contextvars import ContextVar
 from typing import Any, TextIO
 
 import orjson
 import structlog
-
-_configured = False
-
-# The id of the request being served (session_events/middleware.py sets it), on every line logged
-# while serving it: the one context the service binds. One ContextVar read by one processor, where
-# structlog's merge_contextvars copied the whole context for every line, and bind/unbind made a
-# tenth of an access line.
-request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-
-
-def add_request_id(_logger, _method, event: dict) -> dict:
-    current = request_id.get()
-    if current is not None:
-        event.setdefault("request_id", current)
-    return event
-
-
-class _NamedLineLogger(structlog.WriteLogger):
-    """A line writer that knows its logger's name, as stdlib loggers do (for `logger`)."""
-
-    def __init__(self, file: TextIO, name: str):
-        super().__init__(file)
-        self.name = name
-
-
-class _UTCStamp:
-    """`timestamp`: the UTC time with microseconds, 2026-11-26T14:00:00.123456Z. The date and
-    time of day are formatted once a second (structlog's TimeStamper built a datetime and its ISO
-    text for every line: a sixth of an access line's instructions)."""
-
-    def __init__(self):
-        self.formatted = (-1, "")  # (second, its text): one attribute, replaced whole (threads)
-
-    def __call__(self, _logger, _method, event: dict) -> dict:
-        # To the nearest microsecond, as datetime.fromtimestamp rounds (carrying into the next
-        # second when it rounds up to it).
-        second, micro = divmod(round(time.time() * 1_000_000), 1_000_000)
-        formatted_second, text = self.formatted
-        if second != formatted_second:
-            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self.formatted = (second, text)
-        event["timestamp"] = f"{text}.{micro:06d}Z"
-        return event
 
 
 def _json_text(event: dict, **options: Any) -> str:
@@ -68,43 +27,65 @@ def _json_text(event: dict, **options: Any) -> str:
     ).decode()
 
 
-def configure_logging(log_format: str = "auto", level: str = "info") -> None:
+def _shared() -> list:
+    """What every line gets, whichever logger wrote it."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def _rendering(json_lines: bool, colors: bool) -> list:
+    if json_lines:
+        return [
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=_json_text),
+        ]
+    return [structlog.dev.ConsoleRenderer(colors=colors)]
+
+
+def service_processors(json_lines: bool = True, colors: bool = False) -> list:
+    """The processors of the service's own loggers, from the event to the text of its line."""
+    return [*_shared(), *_rendering(json_lines, colors)]
+
+
+def stdlib_formatter(json_lines: bool = True, colors: bool = False) -> logging.Formatter:
+    """The formatter of the standard library's loggers: their lines in the same format."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *_shared()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *_rendering(json_lines, colors),
+        ],
+    )
+
+
+_configured = False
+
+
+def configure_logging(
+    log_format: str = "auto", level: str = "info", stream: TextIO | None = None
+) -> None:
     global _configured
     if _configured:
         return
     _configured = True
-    json_lines = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
-    shared = [
-        add_request_id,
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.add_log_level,
-        _UTCStamp(),
-    ]
-    rendering = [
-        structlog.processors.format_exc_info if json_lines else lambda _l, _m, e: e,
-        structlog.processors.JSONRenderer(serializer=_json_text)
-        if json_lines
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
-    ]
-    stream = sys.stderr
+    stream = stream or sys.stderr
+    on_terminal = stream.isatty()
+    json_lines = log_format == "json" or (log_format == "auto" and not on_terminal)
     structlog.configure(
-        processors=[*shared, *rendering],
-        logger_factory=lambda name="session_events", *_: _NamedLineLogger(stream, name),
+        processors=service_processors(json_lines, on_terminal),
+        logger_factory=structlog.WriteLoggerFactory(stream),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
-    )
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
+    handler.setFormatter(stdlib_formatter(json_lines, on_terminal))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Records need neither the caller's frame nor thread and process names (the logging HOWTO's
-    # "optimization" section): finding the frame alone cost a tenth of a log line.
-    logging._srcfile = None
+    # Records need neither thread nor process names (the logging HOWTO's "optimization").
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     # Our access line covers every request; these would repeat it.
     logging.getLogger("uvicorn.access").disabled = True

@@ -1,7 +1,8 @@
-"""ASGI middleware around Connexion: the access log with a request id, and the body size limit."""
+"""ASGI middleware around Connexion: the access log with a request id, and the body's limits."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
@@ -10,13 +11,13 @@ import orjson
 import structlog
 from connexion.exceptions import ProblemException
 
-from session_events import logs
 from session_events.observability import Metrics
 
 access_log = structlog.get_logger("session_events.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 DEMO_REQUEST_PREFIX = "demo-"
 TOO_LARGE = "The request body is larger than {limit} bytes; send fewer or smaller events per batch."
+STALLED = "No part of the request body arrived for {:g} s; send the whole body it announces."
 
 
 class AccessLog:
@@ -54,7 +55,7 @@ class AccessLog:
                 ]
             await send(message)
 
-        bound = logs.request_id.set(request_id)
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
@@ -77,15 +78,23 @@ class AccessLog:
                 duration_ms=round(seconds * 1000, 2),
                 session_id=path_params.get("session_id"),
             )
-            logs.request_id.reset(bound)
+            structlog.contextvars.reset_contextvars(**bound)
 
 
-class BodyLimit:
-    """413 for a body over the limit, whether announced by Content-Length or streamed in chunks."""
+class BodyGuard:
+    """The request body's limits: 413 for a body over the size limit, whether announced by
+    Content-Length or streamed in chunks; 408 for a body that stalls, where no byte arrives
+    for `timeout` seconds (a slow but steady body goes on). The connection is closed after
+    either answer, since the rest of the body was never read.
 
-    def __init__(self, app, *, max_body_bytes: int):
+    Requests without a body pass untouched, and once the body is complete later receives (a
+    long-poll listening for the client to leave) are not timed.
+    """
+
+    def __init__(self, app, *, max_body_bytes: int, timeout: float):
         self.app = app
         self.limit = max_body_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -95,20 +104,39 @@ class BodyLimit:
             return await _problem(
                 send, 413, "Payload Too Large", TOO_LARGE.format(limit=self.limit)
             )
+        if not (length and length != "0") and _header(scope, b"transfer-encoding") is None:
+            return await self.app(scope, receive, send)
         received = 0
+        complete = cut = False
 
-        async def counting_receive():
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.limit:
+        async def guarded_receive():
+            nonlocal received, complete, cut
+            if complete:
+                return await receive()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    message = await receive()
+            except TimeoutError:
+                cut = True
                 # Raised inside Connexion's validation, which turns it into the problem response.
+                raise ProblemException(
+                    status=408, title="Request Timeout", detail=STALLED.format(self.timeout)
+                ) from None
+            received += len(message.get("body", b""))
+            complete = not message.get("more_body", False)
+            if received > self.limit:
+                cut = True
                 raise ProblemException(
                     status=413, title="Payload Too Large", detail=TOO_LARGE.format(limit=self.limit)
                 )
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def closing_send(message):
+            if cut and message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        await self.app(scope, guarded_receive, closing_send)
 
 
 def _header(scope, name: bytes) -> str | None:

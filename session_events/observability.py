@@ -6,14 +6,13 @@ in one process (the tests) do not mix their figures.
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 
 from db import migrate
+from handlers.state import AppState
 
 # An API whose p95 target is tens of milliseconds; the top buckets catch long-polls.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -41,11 +40,11 @@ class Metrics:
             "Events stored by appends (retried events that were already stored not counted).",
             registry=self.registry,
         )
-        self._state: dict | None = None
+        self._state: AppState | None = None
         self._children: dict[tuple, tuple] = {}  # labels -> (histogram, counter) children
         self.registry.register(self)
 
-    def bind(self, state: dict) -> None:
+    def bind(self, state: AppState) -> None:
         """Read live gauges (waiting requests, pool) from the running app's state."""
         self._state = state
 
@@ -70,10 +69,10 @@ class Metrics:
             "Streams and long-polls open right now.",
             labels=["kind"],
         )
-        for kind, count in self._state["notifier"].watching_by_kind().items():
+        for kind, count in self._state.notifier.watching_by_kind().items():
             waiting.add_metric([kind], count)
         yield waiting
-        database = self._state["database"]
+        database = self._state.database
         yield GaugeMetricFamily(
             "testboost_db_pool_in_use",
             "Database connections checked out of the pool.",
@@ -97,11 +96,9 @@ async def _respond(send, status: int, body: bytes, content_type: bytes, headers=
     await send({"type": "http.response.body", "body": body})
 
 
-async def _readiness(state: dict) -> tuple[int, dict]:
-    database = state["database"]
+async def _readiness(probe: migrate.RevisionProbe) -> tuple[int, dict]:
     try:
-        async with asyncio.timeout(2):
-            revision = await migrate.current_revision(database)
+        revision = await probe.revision()
     except Exception as error:  # whatever keeps the database from answering
         return 503, {
             "type": "about:blank",
@@ -109,30 +106,31 @@ async def _readiness(state: dict) -> tuple[int, dict]:
             "status": 503,
             "detail": f"The database cannot be reached ({type(error).__name__}).",
         }
-    if revision != state["head_revision"]:
+    if revision != probe.head:
         return 503, {
             "type": "about:blank",
             "title": "Service Unavailable",
             "status": 503,
             "detail": f"The database schema is at revision {revision}; this version needs "
-            f"{state['head_revision']}. Run `session-events migrate`.",
+            f"{probe.head}. Run `session-events migrate`.",
         }
-    return 200, {"status": "ready", "database": database.backend, "revision": revision}
+    return 200, {"status": "ready", "database": probe.backend, "revision": revision}
 
 
 class OpsEndpoints:
     """GET /healthz (the process answers), /readyz (the database too), /metrics."""
 
-    def __init__(self, app, *, metrics: Metrics):
+    def __init__(self, app, *, metrics: Metrics, readiness: migrate.RevisionProbe):
         self.app = app
         self.metrics = metrics
+        self.readiness = readiness
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path") if scope["type"] == "http" else None
         if path == "/healthz":
             return await _respond(send, 200, b'{"status":"alive"}', b"application/json")
         if path == "/readyz":
-            status, body = await _readiness(scope["state"])
+            status, body = await _readiness(self.readiness)
             problem = status != 200
             await _respond(
                 send,

@@ -1,82 +1,23 @@
-"""Settings, read once from the environment and passed to whatever needs them."""
+"""Settings, read once from the environment and passed to whatever needs them.
+
+Each setting is one field of `Settings`: its name, type and default, and in its metadata the
+environment variable and the bounds. `load_settings` reads them all the same way.
+"""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, get_type_hints
 
 DEFAULT_DATABASE_URL = "sqlite:///.data/events.db"
 
 
 class SettingsError(ValueError):
     """A setting has a value the service cannot run with."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    read_keys: frozenset[str] = field(default_factory=frozenset)
-    write_keys: frozenset[str] = field(default_factory=frozenset)
-    max_body_bytes: int = 4 * 1024 * 1024
-    auto_migrate: bool = True
-    validate_responses: bool = True
-    log_format: str = "auto"  # auto | json | console
-    log_level: str = "info"
-    db_pool_size: int = 10
-    db_pool_timeout: float = 10.0
-    stream_heartbeat_seconds: float = 15.0
-    db_statement_timeout: float = 5.0
-    db_connect_timeout: float = 5.0
-    shutdown_timeout: float = 20.0
-    max_events_per_batch: int = 1000
-    max_message_length: int = 1048576
-    max_event_data_bytes: int = 1048576
-
-    @property
-    def backend(self) -> str:
-        """'sqlite' or 'postgresql'."""
-        return self.database_url.split(":", 1)[0]
-
-
-def _keys(value: str | None) -> frozenset[str]:
-    return frozenset(k.strip() for k in (value or "").split(",") if k.strip())
-
-
-def _bool(name: str, value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be true or false, not {value!r}")
-
-
-def _number(name: str, value: str | None, default, kind=int, minimum=1):
-    if value is None or value == "":
-        return default
-    try:
-        number = kind(value)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, not {value!r}") from None
-    if not math.isfinite(number) or number < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, not {value!r}")
-    return number
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    return _number(name, env.get(name), default, kind=float, minimum=0.1)
-
-
-def _choice(name: str, value: str | None, default: str, choices: tuple[str, ...]) -> str:
-    if value is None or value == "":
-        return default
-    if value.lower() not in choices:
-        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-    return value.lower()
 
 
 def normalise_database_url(url: str) -> str:
@@ -97,45 +38,89 @@ def normalise_database_url(url: str) -> str:
     return f"{scheme}://{rest}"
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Settings:
-    """Read EVENTS_* variables; raise SettingsError with a readable message on a bad value."""
-    env = os.environ if environ is None else environ
-    values = dict(
-        database_url=normalise_database_url(env.get("EVENTS_DATABASE_URL") or DEFAULT_DATABASE_URL),
-        read_keys=_keys(env.get("EVENTS_READ_KEYS")),
-        write_keys=_keys(env.get("EVENTS_WRITE_KEYS")),
-        max_body_bytes=_number(
-            "EVENTS_MAX_BODY_BYTES", env.get("EVENTS_MAX_BODY_BYTES"), Settings.max_body_bytes
-        ),
-        auto_migrate=_bool("EVENTS_AUTO_MIGRATE", env.get("EVENTS_AUTO_MIGRATE"), True),
-        validate_responses=_bool(
-            "EVENTS_VALIDATE_RESPONSES", env.get("EVENTS_VALIDATE_RESPONSES"), True
-        ),
-        log_format=_choice(
-            "EVENTS_LOG_FORMAT", env.get("EVENTS_LOG_FORMAT"), "auto", ("auto", "json", "console")
-        ),
-        log_level=_choice(
-            "EVENTS_LOG_LEVEL",
-            env.get("EVENTS_LOG_LEVEL"),
-            "info",
-            ("debug", "info", "warning", "error"),
-        ),
-        db_pool_size=_number("EVENTS_DB_POOL_SIZE", env.get("EVENTS_DB_POOL_SIZE"), 10),
-        db_pool_timeout=_seconds(env, "EVENTS_DB_POOL_TIMEOUT", 10.0),
-        stream_heartbeat_seconds=_seconds(env, "EVENTS_STREAM_HEARTBEAT_SECONDS", 15.0),
-        db_statement_timeout=_seconds(env, "EVENTS_DB_STATEMENT_TIMEOUT", 5.0),
-        db_connect_timeout=_seconds(env, "EVENTS_DB_CONNECT_TIMEOUT", 5.0),
-        shutdown_timeout=_seconds(env, "EVENTS_SHUTDOWN_TIMEOUT", 20.0),
-        max_events_per_batch=_number(
-            "EVENTS_MAX_EVENTS_PER_BATCH", env.get("EVENTS_MAX_EVENTS_PER_BATCH"), 1000
-        ),
-        max_message_length=_number(
-            "EVENTS_MAX_MESSAGE_LENGTH", env.get("EVENTS_MAX_MESSAGE_LENGTH"), 1048576
-        ),
-        max_event_data_bytes=_number(
-            "EVENTS_MAX_EVENT_DATA_BYTES", env.get("EVENTS_MAX_EVENT_DATA_BYTES"), 1048576
-        ),
+def setting(
+    default: Any,
+    variable: str,
+    *,
+    minimum: float | None = None,
+    choices: tuple[str, ...] = (),
+    parse: Callable[[str], Any] | None = None,
+) -> Any:
+    """A field of Settings read from `variable`: numbers at least `minimum`, text one of
+    `choices` (lower-cased), or text turned into the value by `parse`."""
+    metadata = {"variable": variable, "minimum": minimum, "choices": choices, "parse": parse}
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = setting(
+        DEFAULT_DATABASE_URL, "EVENTS_DATABASE_URL", parse=normalise_database_url
     )
+    read_keys: frozenset[str] = setting(frozenset(), "EVENTS_READ_KEYS")
+    write_keys: frozenset[str] = setting(frozenset(), "EVENTS_WRITE_KEYS")
+    max_body_bytes: int = setting(4 * 1024 * 1024, "EVENTS_MAX_BODY_BYTES", minimum=1)
+    # How long a request body may go without a byte arriving before the request is cut.
+    body_timeout: float = setting(30.0, "EVENTS_BODY_TIMEOUT_SECONDS", minimum=0.1)
+    auto_migrate: bool = setting(True, "EVENTS_AUTO_MIGRATE")
+    validate_responses: bool = setting(True, "EVENTS_VALIDATE_RESPONSES")
+    log_format: str = setting("auto", "EVENTS_LOG_FORMAT", choices=("auto", "json", "console"))
+    log_level: str = setting(
+        "info", "EVENTS_LOG_LEVEL", choices=("debug", "info", "warning", "error")
+    )
+    db_pool_size: int = setting(10, "EVENTS_DB_POOL_SIZE", minimum=1)
+    db_pool_timeout: float = setting(10.0, "EVENTS_DB_POOL_TIMEOUT", minimum=0.1)
+    stream_heartbeat_seconds: float = setting(15.0, "EVENTS_STREAM_HEARTBEAT_SECONDS", minimum=0.1)
+    db_statement_timeout: float = setting(5.0, "EVENTS_DB_STATEMENT_TIMEOUT", minimum=0.1)
+    db_connect_timeout: float = setting(5.0, "EVENTS_DB_CONNECT_TIMEOUT", minimum=0.1)
+    shutdown_timeout: float = setting(20.0, "EVENTS_SHUTDOWN_TIMEOUT", minimum=0.1)
+    max_events_per_batch: int = setting(1000, "EVENTS_MAX_EVENTS_PER_BATCH", minimum=1)
+    max_message_length: int = setting(1048576, "EVENTS_MAX_MESSAGE_LENGTH", minimum=1)
+    max_event_data_bytes: int = setting(1048576, "EVENTS_MAX_EVENT_DATA_BYTES", minimum=1)
+
+    @property
+    def backend(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return self.database_url.split(":", 1)[0]
+
+
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
+
+
+def _value(kind: Any, text: str, variable: str, minimum, choices, parse) -> Any:
+    """The text of `variable` read as a value of `kind`, or SettingsError saying what is wrong."""
+    if parse is not None:
+        return parse(text)
+    if kind is bool:
+        if text.lower() in TRUE + FALSE:
+            return text.lower() in TRUE
+        raise SettingsError(f"{variable} must be true or false, not {text!r}")
+    if kind in (int, float):
+        try:
+            number = kind(text)
+        except ValueError:
+            raise SettingsError(f"{variable} must be a number, not {text!r}") from None
+        if not math.isfinite(number) or (minimum is not None and number < minimum):
+            raise SettingsError(f"{variable} must be at least {minimum}, not {text!r}")
+        return number
+    if kind == frozenset[str]:
+        return frozenset(key.strip() for key in text.split(",") if key.strip())
+    if choices and text.lower() not in choices:
+        raise SettingsError(f"{variable} must be one of {', '.join(choices)}, not {text!r}")
+    return text.lower() if choices else text
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """Read EVENTS_* variables (an empty one counts as unset); raise SettingsError with a
+    readable message on a bad value."""
+    env = os.environ if environ is None else environ
+    kinds = get_type_hints(Settings)
+    values = {}
+    for declared in fields(Settings):
+        text = env.get(declared.metadata["variable"]) or ""
+        if text:
+            values[declared.name] = _value(kinds[declared.name], text, **declared.metadata)
     values.update(overrides)
     return Settings(**values)
 

@@ -1,23 +1,17 @@
 """GET /viewer/: the live session viewer, static files shipped in the package (no key).
 
 The page is a client of the public API like any other: every piece of data it shows comes from
-/api/v2 with the key the user typed. This middleware only hands out the page's own files, read
-once at start-up from `session_events/viewer/`; anything else under /viewer/ is a 404.
+/api/v2 with the key the user typed. This middleware only hands out the page's own files from
+`session_events/viewer/` through Starlette's StaticFiles (ETag, Last-Modified, 304, HEAD);
+anything else under /viewer/ is a 404.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from importlib import resources
+from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse, RedirectResponse
+from starlette.staticfiles import StaticFiles
 
-CONTENT_TYPES = {
-    ".html": b"text/html; charset=utf-8",
-    ".js": b"text/javascript; charset=utf-8",
-    ".css": b"text/css; charset=utf-8",
-    ".svg": b"image/svg+xml",
-    ".png": b"image/png",
-}
 PREFIX = "/viewer"
 ROUTE = "/viewer/{file}"  # the access log's and the metrics' label for every file of the page
 # The page only talks to its own origin and never runs inline code: a payload that slipped
@@ -32,27 +26,15 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-cache"),
 ]
-_NAME = re.compile(r"[a-z0-9_-]+\.[a-z]+")
-
-
-def load_files() -> dict[str, tuple[bytes, bytes, bytes]]:
-    """name -> (body, content type, ETag) of every file of the page."""
-    files = {}
-    for entry in (resources.files("session_events") / "viewer").iterdir():
-        suffix = "." + entry.name.rpartition(".")[2]
-        if entry.is_file() and _NAME.fullmatch(entry.name) and suffix in CONTENT_TYPES:
-            body = entry.read_bytes()
-            tag = b'"%s"' % hashlib.sha256(body).hexdigest()[:32].encode()
-            files[entry.name] = (body, CONTENT_TYPES[suffix], tag)
-    return files
 
 
 class ViewerFiles:
-    """/viewer redirects to /viewer/, which is index.html; /viewer/<name> is one of the files."""
+    """/viewer redirects to /viewer/ (keeping the query), which is index.html; /viewer/<name> is
+    one of the files; only GET and HEAD."""
 
     def __init__(self, app):
         self.app = app
-        self.files = load_files()
+        self.files = StaticFiles(packages=[("session_events", "viewer")], html=True)
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -60,36 +42,21 @@ class ViewerFiles:
             return await self.app(scope, receive, send)
         # Read by the access log, which labels everything else by the contract's operations.
         scope.setdefault("extensions", {})["route"] = f"{scope['method']} {ROUTE}"
-        if scope["method"] not in ("GET", "HEAD"):
-            return await _plain(send, 405, b"Method Not Allowed", [(b"allow", b"GET, HEAD")])
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
         if path == PREFIX:
-            query = scope.get("query_string", b"")
-            location = PREFIX.encode() + b"/" + (b"?" + query if query else b"")
-            return await _plain(send, 308, b"", [(b"location", location)])
-        name = path[len(PREFIX) + 1 :] or "index.html"
-        if name not in self.files:
-            return await _plain(send, 404, b"Not Found")
-        body, content_type, tag = self.files[name]
-        headers = [(b"content-type", content_type), (b"etag", tag), *SECURITY_HEADERS]
-        if tag in _header(scope, b"if-none-match"):
-            return await _respond(send, 304, b"", headers)
-        headers.append((b"content-length", str(len(body)).encode()))
-        await _respond(send, 200, b"" if scope["method"] == "HEAD" else body, headers)
-
-
-def _header(scope, name: bytes) -> bytes:
-    return b",".join(value for key, value in scope["headers"] if key == name)
-
-
-async def _plain(send, status: int, body: bytes, headers=()) -> None:
-    headers = [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        *headers,
-    ]
-    await _respond(send, status, body, headers)
-
-
-async def _respond(send, status: int, body: bytes, headers) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+            query = scope.get("query_string", b"").decode("latin-1")
+            location = PREFIX + "/" + (f"?{query}" if query else "")
+            response = RedirectResponse(location, status_code=308)
+            return await response(scope, receive, send_with_headers)
+        # As Starlette's Mount does: the files see the path below the prefix.
+        files_scope = {**scope, "root_path": scope.get("root_path", "") + PREFIX}
+        try:
+            await self.files(files_scope, receive, send_with_headers)
+        except HTTPException as error:  # StaticFiles' 404 and 405, outside any exception handler
+            response = PlainTextResponse(error.detail, error.status_code, error.headers)
+            await response(scope, receive, send_with_headers)

@@ -1,7 +1,7 @@
 """Fixtures for every suite: real SQLite files, a real PostgreSQL server, the app, a live server.
 
 PostgreSQL: EVENTS_TEST_DATABASE_URL if set, otherwise a throwaway server started from the
-machine's binaries (tests/pg_server.py). Without one, PostgreSQL tests fail when
+machine's binaries (support/pg_server.py). Without one, PostgreSQL tests fail when
 EVENTS_REQUIRE_POSTGRES=1 (CI sets it) and are skipped with the reason otherwise.
 """
 
@@ -17,10 +17,9 @@ from sqlalchemy import text
 from db import migrate
 from db.engine import Database
 from session_events.app import create_app
-from session_events.logs import add_request_id
 from session_events.settings import load_settings
-from tests.pg_server import PostgresServer, PostgresUnavailable
-from tests.servers import READ_KEY, WRITE_KEY, LiveServer
+from support.live_server import READ_KEY, WRITE_KEY, LiveServer
+from support.pg_server import PostgresServer, PostgresUnavailable
 
 READ = {"X-API-Key": READ_KEY}
 WRITE = {"X-API-Key": WRITE_KEY}
@@ -57,10 +56,9 @@ class Postgres:
 @pytest.fixture
 def service_logs():
     """The lines the service's own (structlog) loggers write during the test, as dicts with the
-    request id and logger name they are written with."""
-    with structlog.testing.capture_logs(
-        processors=[add_request_id, structlog.stdlib.add_logger_name]
-    ) as lines:
+    values bound in their context (the request id)."""
+    processors = [structlog.contextvars.merge_contextvars]
+    with structlog.testing.capture_logs(processors=processors) as lines:
         yield lines
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from support.live_server import LiveServer
 from tests.conftest import reset_database
-from tests.servers import LiveServer
 
 CHROMIUM = Path(os.environ.get("EVENTS_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("EVENTS_CHROMEDRIVER", "/usr/bin/chromedriver"))

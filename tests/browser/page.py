@@ -8,8 +8,8 @@ import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from support.live_server import READ_KEY
 from tests.conftest import WRITE
-from tests.servers import READ_KEY
 
 # One call returns the whole timeline: [seq, event_type, message, step, kind class] per row.
 ROWS_JS = """

@@ -16,10 +16,10 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from session_events.demo import workflow_events
+from support.live_server import READ_KEY, LiveServer
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.page import Viewer, append, new_session, set_status
 from tests.integration.api.test_operations import metric
-from tests.servers import READ_KEY, LiveServer
 
 XSS = '<img src=x onerror="window.__xss = 1">'
 

@@ -13,9 +13,10 @@ import uuid
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from db import events as db_events
 from db.engine import Database
+from db.tables import events
 from tests.conftest import READ, WRITE
 from tests.live.sse import sse_messages
 
@@ -27,13 +28,8 @@ async def stored_ids(database_url: str, session_id: str) -> set[str]:
     database = Database(database_url)
     try:
         async with database.read() as conn:
-            rows = await db_events.list_events(
-                conn,
-                db_events.SeqRange(uuid.UUID(session_id), 0, 10**9),
-                limit=10**6,
-                ascending=True,
-            )
-        return {str(row["id"]) for row in rows}
+            query = select(events.c.id).where(events.c.session_id == uuid.UUID(session_id))
+            return {str(event_id) for event_id in (await conn.execute(query)).scalars()}
     finally:
         await database.dispose()
 

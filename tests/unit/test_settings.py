@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,44 @@ def test_the_minimum_itself_is_accepted():
 )
 def test_a_bad_number_is_refused_naming_the_variable(name, value, rule):
     assert refusal(load_settings, {name: value}) == f"{name} {rule}, not '{value}'"
+
+
+# Every number's lower bound, written here apart from the declarations so that a bound dropped
+# from one of them fails this test.
+BOUNDS = {
+    "EVENTS_MAX_BODY_BYTES": ("max_body_bytes", 1),
+    "EVENTS_BODY_TIMEOUT_SECONDS": ("body_timeout", 0.1),
+    "EVENTS_DB_POOL_SIZE": ("db_pool_size", 1),
+    "EVENTS_DB_POOL_TIMEOUT": ("db_pool_timeout", 0.1),
+    "EVENTS_STREAM_HEARTBEAT_SECONDS": ("stream_heartbeat_seconds", 0.1),
+    "EVENTS_DB_STATEMENT_TIMEOUT": ("db_statement_timeout", 0.1),
+    "EVENTS_DB_CONNECT_TIMEOUT": ("db_connect_timeout", 0.1),
+    "EVENTS_SHUTDOWN_TIMEOUT": ("shutdown_timeout", 0.1),
+    "EVENTS_MAX_EVENTS_PER_BATCH": ("max_events_per_batch", 1),
+    "EVENTS_MAX_MESSAGE_LENGTH": ("max_message_length", 1),
+    "EVENTS_MAX_EVENT_DATA_BYTES": ("max_event_data_bytes", 1),
+}
+
+
+@pytest.mark.parametrize("name", BOUNDS)
+def test_every_number_is_refused_below_its_bound_and_accepted_at_it(name):
+    attribute, minimum = BOUNDS[name]
+    below = str(minimum - 0.05 if isinstance(minimum, float) else minimum - 1)
+    assert (
+        refusal(load_settings, {name: below}) == f"{name} must be at least {minimum}, not '{below}'"
+    )
+    assert getattr(load_settings({name: str(minimum)}), attribute) == minimum
+
+
+def test_every_setting_has_a_variable_of_its_own_with_the_events_prefix():
+    variables = [declared.metadata["variable"] for declared in fields(Settings)]
+    assert len(set(variables)) == len(variables) == len(fields(Settings))
+    assert all(variable.startswith("EVENTS_") for variable in variables)
+
+
+def test_the_body_timeout_defaults_to_thirty_seconds_and_is_read_as_seconds():
+    assert Settings().body_timeout == 30.0
+    assert load_settings({"EVENTS_BODY_TIMEOUT_SECONDS": "1.5"}).body_timeout == 1.5
 
 
 def test_a_nan_pool_timeout_is_refused():

@@ -8,7 +8,7 @@ from tests.conftest import READ, WRITE
 
 
 def access_lines(service_logs) -> list[dict]:
-    return [line for line in service_logs if line["logger"] == "session_events.access"]
+    return [line for line in service_logs if line["event"] == "request"]
 
 
 def test_each_request_logs_method_route_status_duration_and_session(client, service_logs):
