@@ -13,6 +13,7 @@ API's event documents (JSON built by the database), compiled once per shape of q
 from __future__ import annotations
 
 import functools
+import operator
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,7 +102,12 @@ async def read_page(runner: Runner, query: ListingQuery) -> Page | None:
     """The page, or None if there is no such session."""
     types = query.event_types
     statement = _page_statement(
-        runner.dialect, len(types), query.ascending, query.since is not None, query.count_total
+        runner.dialect,
+        len(types),
+        query.gap_free,
+        query.ascending,
+        query.since is not None,
+        query.count_total,
     )
     values = {
         "session_id": query.session_id,
@@ -126,7 +132,12 @@ async def read_page(runner: Runner, query: ListingQuery) -> Page | None:
 
 @compiled_once
 def _page_statement(
-    c: QueryComponents, type_count: int, ascending: bool, since: bool, count_total: bool
+    c: QueryComponents,
+    type_count: int,
+    gap_free: bool,
+    ascending: bool,
+    since: bool,
+    count_total: bool,
 ):
     """The statement for one shape of query. The bounds are computed once (the one-row `bounds`),
     then every read of events is an index range: (session_id, seq) for all types, (session_id,
@@ -165,14 +176,11 @@ def _page_statement(
     offset = bindparam("offset", type_=BigInteger)
     fetch = bindparam("fetch", type_=BigInteger)
     in_range = [events.c.session_id == session_id, seq > lo, seq <= hi]
-    if type_count == 0:  # gap-free: the page starts at a known seq, no OFFSET scan
+    if gap_free:  # the page starts at a known seq, no OFFSET scan
         window = (
             [seq > c.least(lo, hi) + offset, seq <= hi]
             if ascending
-            else [
-                seq > lo,
-                seq <= hi - offset,
-            ]
+            else [seq > lo, seq <= hi - offset]
         )
         rows = select(events).where(events.c.session_id == session_id, *window)
         rows = rows.order_by(order).limit(fetch)
@@ -196,7 +204,7 @@ def _page_statement(
         func.coalesce(func.max(numbered.c.n), 0).label("fetched"),
     ).subquery("p")
     total = null()
-    if count_total and type_count:
+    if count_total and not gap_free:
         kept = select(
             cast(func.coalesce(func.sum(event_type_counts.c.events), 0), BigInteger)
         ).where(
@@ -216,7 +224,7 @@ def _page_statement(
             for t in types
         ]
         whole = and_(bounds.c.lo == 0, bounds.c.hi == bounds.c.last_seq)
-        total = case((whole, kept.scalar_subquery()), else_=functools.reduce(_add, counted))
+        total = case((whole, kept.scalar_subquery()), else_=functools.reduce(operator.add, counted))
     return select(
         bounds.c.last_seq,
         bounds.c.created_at,
@@ -226,7 +234,3 @@ def _page_statement(
         page.c["items"],
         page.c.fetched,
     ).select_from(joined(bounds, page))
-
-
-def _add(a, b):
-    return a + b

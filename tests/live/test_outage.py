@@ -9,6 +9,7 @@ the end every acknowledged event is stored exactly once, with seq 1..N and no ga
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 
@@ -104,83 +105,80 @@ async def list_all(http: httpx.AsyncClient, events_url: str) -> list[dict]:
         page = await http.get(page.links["next"]["url"], headers=READ)
 
 
-async def test_a_database_restart_loses_nothing_and_needs_no_restart(own_postgres, tmp_path):
-    url = own_postgres.create_database("outage")
+@contextlib.asynccontextmanager
+async def session_served(own_postgres, tmp_path, database: str):
+    """A live server on a new database of the test's own PostgreSQL, a client, and the events
+    URL of a new session; the server is stopped afterwards."""
+    url = own_postgres.create_database(database)
     server = LiveServer(url, tmp_path / "server.log", **TIMEOUTS).start()
     try:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             created = await http.post(
                 "/api/v2/sessions", json={"session_type": "build"}, headers=WRITE
             )
-            events_url = f"/api/v2/sessions/{created.json()['id']}/events"
-            producer = Producer(http, events_url)
+            yield server, http, f"/api/v2/sessions/{created.json()['id']}/events"
+    finally:
+        server.stop()
 
-            await producer.run(1.0)
-            assert producer.statuses and set(producer.statuses) == {201}
 
-            own_postgres.stop_server()
-            down_reads, _ = await asyncio.gather(
-                read_until(http, events_url, 3.0), producer.run(3.0)
-            )
-            assert 503 in down_reads and 503 in producer.statuses
-            assert (await http.get("/readyz")).status_code == 503
-            assert (await http.get("/healthz")).status_code == 200  # alive, just not ready
+async def ready_again(http: httpx.AsyncClient, within: float = 30) -> None:
+    recovered_by = time.monotonic() + within
+    while (await http.get("/readyz")).status_code != 200:
+        assert time.monotonic() < recovered_by, "the service did not recover by itself"
+        await asyncio.sleep(0.2)
 
-            own_postgres.start_server()
-            recovered_by = time.monotonic() + 30
-            while (await http.get("/readyz")).status_code != 200:
-                assert time.monotonic() < recovered_by, "the service did not recover by itself"
-                await asyncio.sleep(0.2)
-            await producer.run(1.0)
-            await producer.retry_pending(30)
-            assert producer.pending == []
 
-            listed = await list_all(http, events_url)
+async def test_a_database_restart_loses_nothing_and_needs_no_restart(own_postgres, tmp_path):
+    async with session_served(own_postgres, tmp_path, "outage") as (server, http, events_url):
+        producer = Producer(http, events_url)
+
+        await producer.run(1.0)
+        assert producer.statuses and set(producer.statuses) == {201}
+
+        own_postgres.stop_server()
+        down_reads, _ = await asyncio.gather(read_until(http, events_url, 3.0), producer.run(3.0))
+        assert 503 in down_reads and 503 in producer.statuses
+        assert (await http.get("/readyz")).status_code == 503
+        assert (await http.get("/healthz")).status_code == 200  # alive, just not ready
+
+        own_postgres.start_server()
+        await ready_again(http)
+        await producer.run(1.0)
+        await producer.retry_pending(30)
+        assert producer.pending == []
+
+        listed = await list_all(http, events_url)
         ids = [event["id"] for event in listed]
         assert sorted(ids) == sorted(producer.acknowledged)  # each acknowledged one, once
         assert [event["seq"] for event in listed] == list(range(1, len(listed) + 1))
         assert '"status": 500' not in server.output()
-    finally:
-        server.stop()
 
 
 async def test_a_fast_stop_under_four_producers_is_only_503s(own_postgres, tmp_path):
     """`pg_ctl stop -m fast` while four producers append without pause: connections die with
     statements in flight. Every answer is 201 or 503 with Retry-After (Producer.append checks),
     none a 500; once the database is back, appends succeed again and nothing is lost or doubled."""
-    url = own_postgres.create_database("fast_stop")
-    server = LiveServer(url, tmp_path / "server.log", **TIMEOUTS).start()
-    try:
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
-            created = await http.post(
-                "/api/v2/sessions", json={"session_type": "build"}, headers=WRITE
-            )
-            events_url = f"/api/v2/sessions/{created.json()['id']}/events"
-            producers = [Producer(http, events_url) for _ in range(4)]
+    async with session_served(own_postgres, tmp_path, "fast_stop") as (server, http, events_url):
+        producers = [Producer(http, events_url) for _ in range(4)]
 
-            async def outage() -> None:
-                await asyncio.sleep(1.0)
-                await asyncio.to_thread(own_postgres.stop_server, "fast")
-                await asyncio.sleep(2.0)
-                await asyncio.to_thread(own_postgres.start_server)
+        async def outage() -> None:
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(own_postgres.stop_server, "fast")
+            await asyncio.sleep(2.0)
+            await asyncio.to_thread(own_postgres.start_server)
 
-            await asyncio.gather(outage(), *(p.run(6.0, pause=0) for p in producers))
-            statuses = [status for p in producers for status in p.statuses]
-            assert 503 in statuses and 201 in statuses
-            recovered_by = time.monotonic() + 30
-            while (await http.get("/readyz")).status_code != 200:
-                assert time.monotonic() < recovered_by, "the service did not recover by itself"
-                await asyncio.sleep(0.2)
-            for producer in producers:
-                producer.statuses.clear()
-            await asyncio.gather(*(p.run(1.0) for p in producers))
-            assert {s for p in producers for s in p.statuses} == {201}  # working again
-            await asyncio.gather(*(p.retry_pending(30) for p in producers))
-            assert all(p.pending == [] for p in producers)
-            listed = await list_all(http, events_url)
+        await asyncio.gather(outage(), *(p.run(6.0, pause=0) for p in producers))
+        statuses = [status for p in producers for status in p.statuses]
+        assert 503 in statuses and 201 in statuses
+        await ready_again(http)
+        for producer in producers:
+            producer.statuses.clear()
+        await asyncio.gather(*(p.run(1.0) for p in producers))
+        assert {s for p in producers for s in p.statuses} == {201}  # working again
+        await asyncio.gather(*(p.retry_pending(30) for p in producers))
+        assert all(p.pending == [] for p in producers)
+        listed = await list_all(http, events_url)
         acknowledged = set().union(*(p.acknowledged for p in producers))
         assert sorted(event["id"] for event in listed) == sorted(acknowledged)
         assert [event["seq"] for event in listed] == list(range(1, len(listed) + 1))
         assert '"status": 500' not in server.output()
-    finally:
-        server.stop()
