@@ -1,39 +1,28 @@
 """Appending events: seq and timestamps assigned under the session's row lock, idempotent by id.
 
-One append, on any Runner: lock the session row (PostgreSQL FOR UPDATE; SQLite's writer holds
-BEGIN IMMEDIATE already), read the events already stored under the batch's ids, then store the
-new ones, add them to the per-type counts, move the session's counter and queue the NOTIFY
-(on PostgreSQL one statement). The stored documents come back as the database builds them.
+One statement stores a batch (on PostgreSQL one round trip; SQLite runs its parts in order in the
+writer's BEGIN IMMEDIATE): it locks the session row, numbers the batch's rows after the session's
+counter, stamps them, stores them, adds them to the per-type counts, moves the counter and queues
+the NOTIFY. The batch travels as one JSON parameter, so the statement has one shape whatever the
+batch holds. A batch carrying client ids first takes the lock and reads the events already stored
+under them, in one transaction, and stores only the others.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import BigInteger, String, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db.dialects import QueryComponents
+from db.dialects import QueryComponents, joined
 from db.errors import EventIdConflict, SessionNotFound
+from db.json_codec import dumps_text
 from db.statements import Runner, compiled_once
 from db.tables import events, sessions
-
-ONE_MICROSECOND = timedelta(microseconds=1)
-COLUMNS = ("seq", "id", "step_id", "event_type", "event_data", "message", "timestamp")
-
-
-def _timestamps(previous: datetime | None, now: datetime, count: int) -> list[datetime]:
-    """max(now, previous + 1 µs) for each new event: strictly increasing within the session."""
-    stamps = []
-    for _ in range(count):
-        now = now if previous is None or now > previous else previous + ONE_MICROSECOND
-        stamps.append(now)
-        previous = now
-    return stamps
 
 
 @dataclass(frozen=True)
@@ -53,48 +42,35 @@ async def append_events(
     """Append events (dicts with event_type and optional id, event_data, message, step_id).
 
     An input whose id is already stored in this session returns the stored event and is not
-    stored again; one stored in another session is an EventIdConflict. Runs in the runner's
-    transaction (the caller's, on a Core connection): the session row is locked first, so
-    concurrent appends to one session take turns and commit in seq order.
+    stored again; one stored in another session is an EventIdConflict. Concurrent appends to one
+    session take turns at the session row and commit in seq order.
     """
-    async with runner.transaction():
-        return await _append(runner, session_id, new_events, now)
-
-
-async def _append(runner: Runner, session_id, new_events, now) -> Appended:
-    locked = await runner.row(_lock_statement(runner.dialect), {"session_id": session_id})
-    if locked is None:
-        raise SessionNotFound(session_id)
-    last_seq, last_event_at = locked
+    now = now or datetime.now(UTC)
     ids = list(dict.fromkeys(e["id"] for e in new_events if e.get("id")))
-    answers: dict[uuid.UUID, tuple[int, str]] = {}  # by id: (seq, document)
-    if ids:
-        answers = await _read_stored(runner, session_id, ids)
+    if not ids:
+        fresh = [{**item, "id": uuid.uuid4()} for item in new_events]
+        return Appended(*await _store(runner, session_id, fresh, now), len(fresh))
+    async with runner.transaction():
+        return await _append_known(runner, session_id, new_events, ids, now)
+
+
+async def _append_known(runner: Runner, session_id, new_events, ids, now) -> Appended:
+    """A batch with client ids: lock, look the ids up, store the rest; its inputs in order."""
+    if await runner.row(_lock_statement(runner.dialect), {"session_id": session_id}) is None:
+        raise SessionNotFound(session_id)
+    answers = await _read_stored(runner, session_id, ids)  # by id: (seq, document)
     fresh: list[dict[str, Any]] = []
     order: list[uuid.UUID] = []
     for item in new_events:
-        event_id = item.get("id")
+        event_id = item.get("id") or uuid.uuid4()
         if event_id not in answers:
-            event_id = event_id or uuid.uuid4()
-            answers[event_id] = (last_seq + len(fresh) + 1, "")
-            fresh.append(
-                dict(
-                    seq=last_seq + len(fresh) + 1,
-                    id=event_id,
-                    step_id=item.get("step_id"),
-                    event_type=item["event_type"],
-                    event_data=item.get("event_data") or {},
-                    message=item.get("message"),
-                )
-            )
+            answers[event_id] = (0, "")  # a repeat in this batch is the same event
+            fresh.append({**item, "id": event_id})
         order.append(event_id)
     if fresh:
-        stamps = _timestamps(last_event_at, now or datetime.now(UTC), len(fresh))
-        for row, stamp in zip(fresh, stamps, strict=True):
-            row["timestamp"] = stamp
-        by_seq = await _store(runner, session_id, fresh)
-        for row in fresh:
-            answers[row["id"]] = (row["seq"], by_seq[row["seq"]])
+        documents, seqs = await _store(runner, session_id, fresh, now)
+        for row, document, seq in zip(fresh, documents, seqs, strict=True):
+            answers[row["id"]] = (seq, document)
     chosen = [answers[event_id] for event_id in order]
     return Appended([doc for _, doc in chosen], [seq for seq, _ in chosen], len(fresh))
 
@@ -102,27 +78,25 @@ async def _append(runner: Runner, session_id, new_events, now) -> Appended:
 @compiled_once
 def _lock_statement(_c: QueryComponents):
     session_id = bindparam("session_id", type_=sessions.c.id.type)
-    query = select(sessions.c.last_seq, sessions.c.last_event_at).where(sessions.c.id == session_id)
-    return query.with_for_update()
+    return select(sessions.c.last_seq).where(sessions.c.id == session_id).with_for_update()
 
 
 @compiled_once
-def _stored_statement(c: QueryComponents, count: int):
+def _stored_statement(c: QueryComponents):
     session_id = bindparam("session_id", type_=sessions.c.id.type)
-    ids = [bindparam(f"id_{n}", type_=events.c.id.type) for n in range(count)]
     return select(
         events.c.id,
         (events.c.session_id == session_id).label("mine"),
         events.c.seq,
         c.as_text(c.event_document(events.c)),
-    ).where(events.c.id.in_(ids))
+    ).where(events.c.id.in_(c.uuids_of(bindparam("ids", type_=Text))))
 
 
 async def _read_stored(runner: Runner, session_id, ids: list[uuid.UUID]) -> dict:
     """(seq, document) of the events already stored under these ids, by id; EventIdConflict if
     one is in another session."""
-    values = {"session_id": session_id, **{f"id_{n}": i for n, i in enumerate(ids)}}
-    rows = await runner.rows(_stored_statement(runner.dialect, len(ids)), values)
+    values = {"session_id": session_id, "ids": dumps_text([str(i) for i in ids])}
+    rows = await runner.rows(_stored_statement(runner.dialect), values)
     for event_id, mine, _, _ in rows:
         if not mine:
             raise EventIdConflict(event_id)
@@ -130,58 +104,80 @@ async def _read_stored(runner: Runner, session_id, ids: list[uuid.UUID]) -> dict
 
 
 @compiled_once
-def _store_statements(c: QueryComponents, row_count: int, type_count: int) -> list:
+def _store_statements(c: QueryComponents) -> list:
+    """Stamps: max(now, the session's newest + 1 µs) for the first row, then 1 µs apart, so a
+    session's timestamps strictly increase even when the clock steps back."""
     session_id = bindparam("session_id", type_=sessions.c.id.type)
-    rows = [
-        {"session_id": session_id}
-        | {name: bindparam(f"{name}_{n}", type_=events.c[name].type) for name in COLUMNS}
-        for n in range(row_count)
-    ]
+    count = bindparam("count", type_=BigInteger)
+    now = bindparam("now", type_=events.c.timestamp.type)
+    newest = sessions.c.last_event_at
+    first = c.greatest(now, func.coalesce(c.plus_microseconds(newest, 1), now))
+    locked = c.locked(
+        select(sessions.c.last_seq, first.label("first_stamp")).where(sessions.c.id == session_id)
+    ).cte("locked")
+    batch = c.batch_rows(bindparam("batch", type_=Text))
+    rows = select(
+        session_id,
+        locked.c.last_seq + batch.c.k,
+        batch.c.id,
+        batch.c.step_id,
+        batch.c.event_type,
+        batch.c.event_data,
+        batch.c.message,
+        c.plus_microseconds(locked.c.first_stamp, batch.c.k - 1),
+    ).select_from(joined(locked, batch))
+    columns = ["session_id", "seq", "id", "step_id", "event_type", "event_data", "message"]
     stored = (
-        insert(events).values(rows).returning(events.c.seq, c.as_text(c.event_document(events.c)))
+        insert(events)
+        .from_select([*columns, "timestamp"], rows)
+        .returning(events.c.seq, c.as_text(c.event_document(events.c)))
     )
-    counts = c.upsert_counts(
-        [
-            {
-                "session_id": session_id,
-                "event_type": bindparam(f"type_{n}", type_=events.c.event_type.type),
-                "events": bindparam(f"count_{n}", type_=events.c.seq.type),
-            }
-            for n in range(type_count)
-        ]
+    per_type = (
+        select(session_id, batch.c.event_type, func.count())
+        .select_from(joined(locked, batch))
+        .group_by(batch.c.event_type)
     )
-    stamp = bindparam("last_event_at", type_=sessions.c.last_event_at.type)
+    counts = c.add_counts(per_type)
+    last_stamp = c.plus_microseconds(locked.c.first_stamp, count - 1)
     counter = (
         update(sessions)
-        .where(sessions.c.id == session_id)
-        .values(last_seq=bindparam("last_seq", type_=sessions.c.last_seq.type))
-        .values(last_event_at=stamp, updated_at=stamp)
+        .where(sessions.c.id == session_id, locked.c.last_seq.is_not(None))  # FROM locked
+        .values(last_seq=locked.c.last_seq + count, last_event_at=last_stamp, updated_at=last_stamp)
     )
-    return c.together(stored, [counts, counter], bindparam("payload", type_=events.c.message.type))
+    prefix = bindparam("notify_prefix", type_=String)
+    payload = prefix.concat(cast(locked.c.last_seq + count, String))
+    return c.together(stored, [counts, counter], payload)
 
 
-async def _store(runner: Runner, session_id: uuid.UUID, fresh: list[dict]) -> dict[int, str]:
-    """Store the rows, count them, move the counter, tell the listeners at commit; the stored
-    documents by seq."""
-    counts = Counter(row["event_type"] for row in fresh)
-    last = fresh[-1]
-    values: dict[str, Any] = {
+async def _store(runner: Runner, session_id: uuid.UUID, fresh: list[dict], now: datetime):
+    """Store the rows (ids assigned): their documents and seqs, in the rows' order."""
+    batch = [
+        {
+            "k": k,
+            "id": str(row["id"]),
+            "step_id": None if row.get("step_id") is None else str(row["step_id"]),
+            "event_type": row["event_type"],
+            "event_data": dumps_text(row.get("event_data") or {}),
+            "message": row.get("message"),
+        }
+        for k, row in enumerate(fresh, start=1)
+    ]
+    values = {
         "session_id": session_id,
-        "last_seq": last["seq"],
-        "last_event_at": last["timestamp"],
-        "payload": f"{session_id}:{last['seq']}",
+        "batch": dumps_text(batch),
+        "count": len(fresh),
+        "now": now,
+        "notify_prefix": f"{session_id}:",
     }
-    for n, row in enumerate(fresh):
-        values.update({f"{name}_{n}": row[name] for name in COLUMNS})
-    for n, (event_type, count) in enumerate(counts.items()):
-        values[f"type_{n}"], values[f"count_{n}"] = event_type, count
-    documents: dict[int, str] = {}
+    stored: list[tuple] = []
     try:
-        for n, statement in enumerate(_store_statements(runner.dialect, len(fresh), len(counts))):
+        for n, statement in enumerate(_store_statements(runner.dialect)):
             rows = await runner.rows(statement, values)
             if n == 0:
-                documents = {row[0]: row[1] for row in rows}
+                if not rows:
+                    raise SessionNotFound(session_id)
+                stored = sorted((seq, document) for seq, document, *_ in rows)
     except IntegrityError:
-        # Another session stored one of these ids between our read and our insert.
+        # Another session stored one of these ids after they were looked up.
         raise EventIdConflict() from None
-    return documents
+    return [document for _, document in stored], [seq for seq, _ in stored]

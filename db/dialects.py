@@ -7,11 +7,25 @@ steps are run together).
 
 from __future__ import annotations
 
-from sqlalchemy import String, Text, cast, func, literal_column, select, true
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Interval,
+    String,
+    Text,
+    Uuid,
+    cast,
+    column,
+    func,
+    literal_column,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement, Executable
 
-from db.tables import event_type_counts
+from db.tables import UTCDateTime, event_type_counts
 
 CHANNEL = "session_events"  # the NOTIFY channel every server process listens on (db/notify.py)
 DOCUMENT_TIMESTAMP = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -55,6 +69,26 @@ class QueryComponents:
     def least(self, a, b) -> ColumnElement:
         return func.least(a, b)
 
+    def plus_microseconds(self, stamp, microseconds) -> ColumnElement:
+        """A stored timestamp (or NULL) moved on by a whole number of microseconds."""
+        raise NotImplementedError
+
+    def locked(self, query):
+        """The query, locking the rows it reads until the transaction ends (where SQLite's
+        writer does not hold the whole file already)."""
+        return query
+
+    def batch_rows(self, batch):
+        """The rows of a JSON array of events (k, id, step_id, event_type, event_data, message;
+        ids as text with dashes, event_data as its JSON text) as a table: a batch of any size is
+        one parameter. (PostgreSQL's JSON functions refuse \\u0000 in any string they unpack, so
+        the documents travel as strings.)"""
+        raise NotImplementedError
+
+    def uuids_of(self, ids):
+        """The uuids of a JSON array of uuid texts, as a one-column select."""
+        raise NotImplementedError
+
     def upsert(self, table):
         raise NotImplementedError
 
@@ -84,9 +118,14 @@ class QueryComponents:
             ("timestamp", self.timestamp_text(e.timestamp)),
         )
 
-    def upsert_counts(self, values: list[dict]) -> Executable:
-        """Add to each session's per-type counts (inserting the types it had none of)."""
-        statement = self.upsert(event_type_counts).values(values)
+    def add_counts(self, per_type) -> Executable:
+        """Add to each session's per-type counts the rows of (session_id, event_type, events)
+        (inserting the types it had none of)."""
+        # WHERE true: SQLite's parser would read the ON of ON CONFLICT as a join's otherwise.
+        rows = per_type.where(true())
+        statement = self.upsert(event_type_counts).from_select(
+            ["session_id", "event_type", "events"], rows
+        )
         return statement.on_conflict_do_update(
             index_elements=["session_id", "event_type"],
             set_={"events": event_type_counts.c.events + statement.excluded.events},
@@ -110,6 +149,30 @@ class PostgresQueryComponents(QueryComponents):
 
     def json_array(self, document, where):
         return cast(func.json_agg(document).filter(where), Text)
+
+    def plus_microseconds(self, stamp, microseconds):
+        steps = literal_column("interval '1 microsecond'") * microseconds
+        return stamp + type_coerce(steps, Interval)
+
+    def locked(self, query):
+        return query.with_for_update()
+
+    def batch_rows(self, batch):
+        rows = func.json_to_recordset(cast(batch, JSON)).table_valued(
+            column("k", BigInteger),
+            column("id", Uuid),
+            column("step_id", Uuid),
+            column("event_type", Text),
+            column("event_data", Text),
+            column("message", Text),
+        )
+        rows = rows.render_derived(name="rows", with_types=True)
+        data = cast(rows.c.event_data, JSON).label("event_data")
+        return select(*(data if c.name == "event_data" else c for c in rows.c)).subquery("batch")
+
+    def uuids_of(self, ids):
+        texts = func.json_array_elements_text(cast(ids, JSON)).table_valued("value")
+        return select(cast(texts.c.value, Uuid))
 
     def upsert(self, table):
         return postgresql.insert(table)
@@ -159,6 +222,38 @@ class SqliteQueryComponents(QueryComponents):
 
     def least(self, a, b):
         return func.min(a, b)
+
+    def plus_microseconds(self, stamp, microseconds):
+        # The text 'YYYY-MM-DD HH:MM:SS.ffffff' (db/tables.UTCDateTime) as whole microseconds
+        # since the epoch, moved on, and written back in the same fixed width.
+        seconds = cast(func.strftime("%s", func.substr(stamp, 1, 19)), BigInteger)
+        total = seconds * 1_000_000 + cast(func.substr(stamp, 21, 6), BigInteger) + microseconds
+        text = func.strftime("%Y-%m-%d %H:%M:%S", total // 1_000_000, "unixepoch").concat(
+            func.printf(".%06d", total % 1_000_000)
+        )
+        return type_coerce(text, UTCDateTime)
+
+    def batch_rows(self, batch):
+        each = func.json_each(batch).table_valued("value")
+
+        def field(name: str, kind=Text):
+            return type_coerce(func.json_extract(each.c.value, f"$.{name}"), kind).label(name)
+
+        def uuid_hex(name: str):  # Uuid is stored as 32 hex digits here
+            return func.replace(func.json_extract(each.c.value, f"$.{name}"), "-", "").label(name)
+
+        return select(
+            field("k", BigInteger),
+            uuid_hex("id"),
+            uuid_hex("step_id"),
+            field("event_type"),
+            field("event_data"),
+            field("message"),
+        ).subquery("batch")
+
+    def uuids_of(self, ids):
+        each = func.json_each(ids).table_valued("value")
+        return select(func.replace(each.c.value, "-", ""))
 
     def upsert(self, table):
         return sqlite.insert(table)

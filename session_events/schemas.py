@@ -9,6 +9,8 @@ from typing import Any
 
 import jsonschema_rs
 
+from db.json_codec import dumps
+
 # OpenAPI keywords that JSON Schema draft 4 does not have and that do not constrain values.
 _ANNOTATIONS = ("nullable", "example", "discriminator", "xml", "externalDocs", "deprecated")
 
@@ -57,7 +59,7 @@ class MaxBytes:
         self.limit = limit
 
     def validate(self, instance: Any) -> None:
-        size = len(json.dumps(instance, ensure_ascii=False, separators=(",", ":")).encode())
+        size = len(dumps(instance))
         if size > self.limit:
             raise ValueError(f"is {size} bytes as JSON, more than the {self.limit} allowed")
 
