@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,6 +14,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from db.json_codec import dumps_text
 from db.statements import CoreRunner, DriverRunner, Runner
+from db.turns import Turns
 
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -148,7 +148,7 @@ class Database:
         # PostgreSQL: every checkout of the one pool first takes one of pool_size turns here, so
         # the pool always has a connection ready; waiting in SQLAlchemy's pool instead costs each
         # waiter a timer and greenlet switches (most requests wait under load).
-        self._turns = asyncio.Semaphore(pool_size) if self.backend == "postgresql" else None
+        self._turns = Turns(pool_size, pool_timeout) if self.backend == "postgresql" else None
         self._checkouts = QuickCheckouts(self.writer) if self.backend == "postgresql" else None
 
     @asynccontextmanager
@@ -158,14 +158,10 @@ class Database:
         if turns is None:
             yield
             return
-        if turns.locked():
-            try:
-                async with asyncio.timeout(self.pool_timeout):
-                    await turns.acquire()
-            except TimeoutError:
-                raise sa.TimeoutError(f"no connection free within {self.pool_timeout} s") from None
-        else:
-            await turns.acquire()
+        try:
+            await turns.take()
+        except TimeoutError:
+            raise sa.TimeoutError(f"no connection free within {self.pool_timeout} s") from None
         try:
             yield
         finally:

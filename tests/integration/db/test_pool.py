@@ -1,4 +1,4 @@
-"""PostgreSQL's hot path checks its connections out without a greenlet while none must connect."""
+"""PostgreSQL's pool: checkouts skip the greenlet while none must connect; turns time out."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from sqlalchemy import Integer, bindparam, event, func, select
+from sqlalchemy import exc as sa
 from sqlalchemy.util.concurrency import in_greenlet
 
 from db.engine import Database
@@ -59,3 +60,16 @@ async def test_a_dead_connection_reconnects_in_a_greenlet_then_checkouts_are_qui
     assert outcomes[-2:] == ["ok", "ok"]
     assert True in in_greenlets  # the dead one reconnected in a greenlet
     assert in_greenlets[-1] is False  # and then none had to
+
+
+async def test_a_request_finding_no_turn_within_the_pool_timeout_is_an_outage(postgres):
+    database = Database(postgres.require(), pool_size=1, pool_timeout=0.2)
+    try:
+        async with database.read_direct():
+            with pytest.raises(sa.TimeoutError, match=r"no connection free within 0\.2 s"):
+                async with asyncio.timeout(2), database.read_direct():
+                    pass
+        async with database.read_direct() as runner:  # the turn was not lost
+            await backend_pid(runner)
+    finally:
+        await database.dispose()
