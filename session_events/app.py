@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import structlog
 from connexion import AsyncApp
 from connexion.middleware import MiddlewarePosition
+from starlette.middleware.cors import CORSMiddleware
 
 from db import migrate
 from db.engine import Database
@@ -38,6 +39,22 @@ CONNEXION_OPTIONS = {
 }
 
 
+# What a page on another origin needs: the API key, JSON bodies, conditional and resumed reads
+# sent; cursors, links, ids and back-off read.
+CORS_SENT = ["X-API-Key", "Content-Type", "If-None-Match", "Last-Event-ID", "X-Request-ID"]
+CORS_READ = ["ETag", "Link", "Location", "X-Request-ID", "Retry-After"]
+
+
+def cors_options(settings: Settings) -> dict:
+    return {
+        "allow_origins": sorted(settings.cors_origins),
+        "allow_methods": ["GET", "POST", "PATCH", "DELETE"],
+        "allow_headers": CORS_SENT,
+        "expose_headers": CORS_READ,
+        "max_age": 600,
+    }
+
+
 def create_app(
     settings: Settings,
     keyring: KeyRing | None = None,
@@ -52,7 +69,7 @@ def create_app(
     sends every request through Connexion's middleware stack (the tests compare the two).
     """
     configure_logging(settings.log_format, settings.log_level)
-    keyring = keyring or KeyRing(settings.read_keys, settings.write_keys)
+    keyring = keyring or KeyRing(settings.every_read_key, settings.every_write_key)
     contract = load_contract(settings)
     routes = Routes(contract)
     metrics = Metrics()
@@ -97,13 +114,15 @@ def create_app(
     app.add_api(contract)
     add_error_handlers(app, routes)
     # Outermost first: the current request (for everything inside), operator endpoints (not
-    # logged), the access log, the viewer's static files (logged, outside the contract), the
-    # body limit.
+    # logged), the access log, CORS (preflights answered, refusals readable by other origins),
+    # the viewer's static files (logged, outside the contract), the body limit.
     outside_errors = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(RequestContext, position=outside_errors)
     readiness = migrate.RevisionProbe(settings.database_url)
     app.add_middleware(OpsEndpoints, position=outside_errors, metrics=metrics, readiness=readiness)
     app.add_middleware(AccessLog, position=outside_errors, routes=routes.templates, metrics=metrics)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, position=outside_errors, **cors_options(settings))
     app.add_middleware(ViewerFiles, position=outside_errors)
     app.add_middleware(
         BodyGuard,

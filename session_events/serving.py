@@ -51,9 +51,9 @@ def _keyring(settings: Settings, demo_key: str | None) -> tuple[KeyRing, str | N
 
     The demo appends with a key of its own, never printed.
     """
-    write_keys = set(settings.write_keys)
+    write_keys = set(settings.every_write_key)
     generated = None
-    if not settings.read_keys and not settings.write_keys:
+    if not settings.every_read_key and not settings.every_write_key:
         generated = KeyRing.generated_key()
         write_keys.add(generated)
         print(
@@ -63,7 +63,7 @@ def _keyring(settings: Settings, demo_key: str | None) -> tuple[KeyRing, str | N
         )
     if demo_key:
         write_keys.add(demo_key)
-    return KeyRing(settings.read_keys, write_keys), generated
+    return KeyRing(settings.every_read_key, write_keys), generated
 
 
 def _run_workers(settings, host, port, keyring, demo_key, shown_key, workers: int) -> int:

@@ -38,6 +38,19 @@ def normalise_database_url(url: str) -> str:
     return f"{scheme}://{rest}"
 
 
+def keys_from_file(path: str) -> frozenset[str]:
+    """The keys of a file, one a line (the Docker and Kubernetes secrets convention)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        cause = getattr(error, "strerror", None) or str(error)
+        raise ValueError(f"names {path}, which cannot be read ({cause})") from None
+    keys = frozenset(line.strip() for line in text.splitlines() if line.strip())
+    if not keys:
+        raise ValueError(f"names {path}, which holds no key (one key a line)")
+    return keys
+
+
 def setting(
     default: Any,
     variable: str,
@@ -59,6 +72,14 @@ class Settings:
     )
     read_keys: frozenset[str] = setting(frozenset(), "EVENTS_READ_KEYS")
     write_keys: frozenset[str] = setting(frozenset(), "EVENTS_WRITE_KEYS")
+    read_keys_file: frozenset[str] = setting(
+        frozenset(), "EVENTS_READ_KEYS_FILE", parse=keys_from_file
+    )
+    write_keys_file: frozenset[str] = setting(
+        frozenset(), "EVENTS_WRITE_KEYS_FILE", parse=keys_from_file
+    )
+    # Origins whose pages may call the API (CORS), or * for any; none by default.
+    cors_origins: frozenset[str] = setting(frozenset(), "EVENTS_CORS_ORIGINS")
     max_body_bytes: int = setting(4 * 1024 * 1024, "EVENTS_MAX_BODY_BYTES", minimum=1)
     # How long a request body may go without a byte arriving before the request is cut.
     body_timeout: float = setting(30.0, "EVENTS_BODY_TIMEOUT_SECONDS", minimum=0.1)
@@ -79,6 +100,16 @@ class Settings:
     max_event_data_bytes: int = setting(1048576, "EVENTS_MAX_EVENT_DATA_BYTES", minimum=1)
 
     @property
+    def every_read_key(self) -> frozenset[str]:
+        """The read keys of EVENTS_READ_KEYS and of EVENTS_READ_KEYS_FILE."""
+        return self.read_keys | self.read_keys_file
+
+    @property
+    def every_write_key(self) -> frozenset[str]:
+        """The write keys of EVENTS_WRITE_KEYS and of EVENTS_WRITE_KEYS_FILE."""
+        return self.write_keys | self.write_keys_file
+
+    @property
     def backend(self) -> str:
         """'sqlite' or 'postgresql'."""
         return self.database_url.split(":", 1)[0]
@@ -91,7 +122,12 @@ FALSE = ("0", "false", "no", "off")
 def _value(kind: Any, text: str, variable: str, minimum, choices, parse) -> Any:
     """The text of `variable` read as a value of `kind`, or SettingsError saying what is wrong."""
     if parse is not None:
-        return parse(text)
+        try:
+            return parse(text)
+        except SettingsError:
+            raise
+        except ValueError as error:
+            raise SettingsError(f"{variable} {error}") from None
     if kind is bool:
         if text.lower() in TRUE + FALSE:
             return text.lower() in TRUE
@@ -123,6 +159,21 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Sett
             values[declared.name] = _value(kinds[declared.name], text, **declared.metadata)
     values.update(overrides)
     return Settings(**values)
+
+
+def environment_help(*names: str) -> str:
+    """The variables of these settings (all by default) with their defaults, for --help."""
+    lines = ["environment variables (an empty one counts as unset):"]
+    for declared in fields(Settings):
+        if names and declared.name not in names:
+            continue
+        default = declared.default
+        if isinstance(default, frozenset):
+            shown = ",".join(sorted(default))
+        else:
+            shown = str(default).lower() if isinstance(default, bool) else str(default)
+        lines.append(f"  {declared.metadata['variable']:<34} default: {shown or '(none)'}")
+    return "\n".join(lines)
 
 
 def sqlite_path(database_url: str) -> Path:

@@ -11,6 +11,7 @@ from session_events.settings import (
     DEFAULT_DATABASE_URL,
     Settings,
     SettingsError,
+    environment_help,
     load_settings,
     normalise_database_url,
     sqlite_path,
@@ -322,3 +323,54 @@ def test_backend_of_sqlite_settings():
 
 def test_backend_of_postgresql_settings():
     assert load_settings({"EVENTS_DATABASE_URL": "postgres://u@h/db"}).backend == "postgresql"
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys from files, CORS origins
+
+
+def test_keys_are_read_from_files_one_a_line_beside_the_variables(tmp_path):
+    readers, writers = tmp_path / "read", tmp_path / "write"
+    readers.write_text("r1\n\n  r2  \n")
+    writers.write_text("w1\n")
+    settings = load_settings(
+        {
+            "EVENTS_READ_KEYS": "r0",
+            "EVENTS_READ_KEYS_FILE": str(readers),
+            "EVENTS_WRITE_KEYS_FILE": str(writers),
+        }
+    )
+    assert settings.every_read_key == {"r0", "r1", "r2"}
+    assert settings.every_write_key == {"w1"}
+
+
+def test_a_keys_file_that_cannot_be_read_is_refused_naming_the_variable(tmp_path):
+    missing = tmp_path / "nothing-here"
+    with pytest.raises(
+        SettingsError, match=r"^EVENTS_WRITE_KEYS_FILE names .*nothing-here, which "
+    ):
+        load_settings({"EVENTS_WRITE_KEYS_FILE": str(missing)})
+
+
+def test_an_empty_keys_file_is_refused(tmp_path):
+    empty = tmp_path / "keys"
+    empty.write_text("\n  \n")
+    with pytest.raises(SettingsError, match=r"EVENTS_READ_KEYS_FILE names .* holds no key"):
+        load_settings({"EVENTS_READ_KEYS_FILE": str(empty)})
+
+
+def test_cors_origins_are_a_comma_list_and_none_by_default():
+    assert load_settings({}).cors_origins == frozenset()
+    settings = load_settings({"EVENTS_CORS_ORIGINS": "https://a.example, https://b.example"})
+    assert settings.cors_origins == {"https://a.example", "https://b.example"}
+
+
+def test_the_help_lists_every_variable_with_its_default():
+    shown = environment_help()
+    for declared in fields(Settings):
+        assert declared.metadata["variable"] in shown
+    assert "EVENTS_AUTO_MIGRATE                default: true" in shown
+    assert "EVENTS_DB_POOL_SIZE                default: 10\n" in shown
+    assert environment_help("database_url").splitlines()[1:] == [
+        "  EVENTS_DATABASE_URL                default: sqlite:///.data/events.db"
+    ]
