@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from db import migrate
 from db.engine import Database
@@ -12,7 +13,27 @@ from db.sessions import TERMINAL
 from session_events.logs import configure_logging
 from session_events.prune import parse_age, parse_statuses, prune
 from session_events.serving import serve
-from session_events.settings import Settings, SettingsError, load_settings
+from session_events.settings import Settings, SettingsError, environment_help, load_settings
+
+
+def _version() -> str:
+    try:
+        return version("session-events")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
+def _port(text: str) -> int:
+    """A TCP port to listen on: 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number from 1 to 65535, not {text!r}"
+        ) from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 65535, not {port}")
+    return port
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,10 +42,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Store and serve the events of workflow sessions. Configured by EVENTS_* "
         "environment variables (see README).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    described = {"formatter_class": argparse.RawDescriptionHelpFormatter}
+    serve = commands.add_parser(
+        "serve", help="run the HTTP service", epilog=environment_help(), **described
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="port to listen on (default: %(default)s)"
+    )
     serve.add_argument(
         "--demo",
         action="store_true",
@@ -36,12 +65,23 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="server processes sharing the port (more than 1 needs PostgreSQL; default 1)",
     )
-    commands.add_parser("migrate", help="apply pending database migrations and exit")
+    commands.add_parser(
+        "migrate",
+        help="apply pending database migrations and exit",
+        description="Bring the database of EVENTS_DATABASE_URL to the newest revision and exit.",
+        epilog=environment_help("database_url", "log_format", "log_level"),
+        **described,
+    )
     prune = commands.add_parser(
-        "prune", help="delete finished sessions (and their events) older than an age"
+        "prune",
+        help="delete finished sessions (and their events) older than an age",
+        epilog=environment_help("database_url", "db_statement_timeout", "log_level"),
+        **described,
     )
     prune.add_argument(
-        "--older-than", required=True, help="age since the session finished: 30d, 12h, 90m, 2w"
+        "--older-than",
+        required=True,
+        help="age since the session finished: a number and s, min, h, d or w (90min, 12h, 30d)",
     )
     prune.add_argument(
         "--status",

@@ -8,14 +8,22 @@ from datetime import UTC, datetime, timedelta
 from db import sessions as db_sessions
 from db.engine import Database
 
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+UNITS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_age(text: str) -> timedelta:
-    """'30d', '12h', '90m', '3600s', '2w' -> a timedelta; ValueError with a sentence otherwise."""
-    match = re.fullmatch(r"(\d+)([smhdw])", text.strip())
-    if not match:
-        raise ValueError(f"--older-than must be a number and a unit (s, m, h, d, w), not {text!r}")
+    """'30d', '12h', '90min', '3600s', '2w' -> a timedelta; ValueError with a sentence otherwise.
+    A bare 'm' is refused: it reads as minutes to some and as months to others."""
+    match = re.fullmatch(r"(\d+)\s*([a-z]+)", text.strip().lower())
+    if match and match.group(2) == "m":
+        raise ValueError(
+            f"--older-than {text!r} is ambiguous: write {match.group(1)}min for minutes, or "
+            "days or weeks (180d, 26w) for months"
+        )
+    if not match or match.group(2) not in UNITS:
+        raise ValueError(
+            f"--older-than must be a number and a unit (s, min, h, d, w), not {text!r}"
+        )
     return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
 
 

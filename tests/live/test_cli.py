@@ -89,3 +89,12 @@ def test_prune_refuses_unfinished_statuses_and_bad_ages(database_url):
     bad_age = run_cli("prune", "--older-than", "a month", EVENTS_DATABASE_URL=database_url)
     assert bad_age.returncode == 2
     assert "--older-than must be a number and a unit" in bad_age.stderr
+
+
+def test_version_and_an_out_of_range_port():
+    version = run_cli("--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("session-events ")
+    port = run_cli("serve", "--port", "99999")
+    assert port.returncode == 2
+    assert "argument --port: must be from 1 to 65535, not 99999" in port.stderr

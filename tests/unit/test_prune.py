@@ -14,7 +14,8 @@ from session_events.prune import parse_age, parse_statuses
     [
         ("30d", timedelta(days=30)),
         ("12h", timedelta(hours=12)),
-        ("90m", timedelta(minutes=90)),
+        ("90min", timedelta(minutes=90)),
+        ("90 MIN", timedelta(minutes=90)),
         ("3600s", timedelta(seconds=3600)),
         ("2w", timedelta(weeks=2)),
     ],
@@ -23,9 +24,15 @@ def test_ages_read_as_a_number_and_a_unit(text, age):
     assert parse_age(text) == age
 
 
-@pytest.mark.parametrize("text", ["30", "d", "1.5d", "30 days", "-1d", ""])
+@pytest.mark.parametrize("text", ["30", "d", "1.5d", "30 days", "-1d", "", "2mo", "1y"])
 def test_other_ages_are_refused_with_the_expected_form(text):
     with pytest.raises(ValueError, match="a number and a unit"):
+        parse_age(text)
+
+
+@pytest.mark.parametrize("text", ["6m", "6 M"])
+def test_a_bare_m_is_refused_as_ambiguous_saying_what_to_write(text):
+    with pytest.raises(ValueError, match=r"ambiguous: write 6min for minutes.*\(180d, 26w\)"):
         parse_age(text)
 
 
