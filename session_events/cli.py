@@ -14,6 +14,7 @@ from session_events.logs import configure_logging
 from session_events.prune import parse_age, parse_statuses, prune
 from session_events.serving import serve
 from session_events.settings import Settings, SettingsError, environment_help, load_settings
+from session_events.startup_checks import StartupError, check_database
 
 
 def _version() -> str:
@@ -126,13 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"session-events: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
-    if args.command == "serve":
-        return serve(settings, args.host, args.port, demo=args.demo, workers=args.workers)
-    elif args.command == "prune":
-        return asyncio.run(_prune(settings, args.older_than, args.status))
-    else:
+    try:
+        if args.command == "serve":
+            return serve(settings, args.host, args.port, demo=args.demo, workers=args.workers)
+        asyncio.run(check_database(settings))
+        if args.command == "prune":
+            return asyncio.run(_prune(settings, args.older_than, args.status))
         asyncio.run(_migrate(settings))
-    return 0
+        return 0
+    except StartupError as error:
+        if settings.log_level == "debug":
+            raise
+        print(f"session-events {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from session_events.demo import create_demo_session, run_demo
 from session_events.http_protocol import HalfCloseHttpToolsProtocol
 from session_events.security import KeyRing
 from session_events.settings import Settings
+from session_events.startup_checks import base_url, check_database, listening_socket
 
 
 def serve(settings: Settings, host: str, port: int, *, demo: bool, workers: int) -> int:
@@ -33,12 +34,17 @@ def serve(settings: Settings, host: str, port: int, *, demo: bool, workers: int)
             "--workers above 1 needs PostgreSQL (EVENTS_DATABASE_URL=postgresql://...): on "
             "SQLite a waiting request would not hear of events appended in another process."
         )
-    demo_key = KeyRing.generated_key() if demo else None
-    keyring, shown_key = _keyring(settings, demo_key)
-    if workers == 1:
-        _run_worker(settings, host, port, keyring, demo_key, shown_key, None)
-        return 0
-    return _run_workers(settings, host, port, keyring, demo_key, shown_key, workers)
+    sock = listening_socket(host, port)  # first: nothing is made on disk if the port is taken
+    try:
+        asyncio.run(check_database(settings))
+        demo_key = KeyRing.generated_key() if demo else None
+        keyring, shown_key = _keyring(settings, demo_key)
+        if workers == 1:
+            _run_worker(settings, host, port, keyring, demo_key, shown_key, sock)
+            return 0
+        return _run_workers(settings, host, port, keyring, demo_key, shown_key, workers, sock)
+    finally:
+        sock.close()
 
 
 def _refuse(message: str) -> int:
@@ -66,10 +72,9 @@ def _keyring(settings: Settings, demo_key: str | None) -> tuple[KeyRing, str | N
     return KeyRing(settings.every_read_key, write_keys), generated
 
 
-def _run_workers(settings, host, port, keyring, demo_key, shown_key, workers: int) -> int:
-    """Bind once, start `workers` processes serving that socket, pass SIGTERM/SIGINT on as
-    SIGTERM (each finishes its requests), wait for them all."""
-    sock = uvicorn.Config(None, host=host, port=port, log_config=None).bind_socket()
+def _run_workers(settings, host, port, keyring, demo_key, shown_key, workers, sock) -> int:
+    """Start `workers` processes serving the one socket, pass SIGTERM/SIGINT on as SIGTERM (each
+    finishes its requests), wait for them all."""
     spawn = multiprocessing.get_context("spawn")
     processes = [
         spawn.Process(
@@ -81,7 +86,7 @@ def _run_workers(settings, host, port, keyring, demo_key, shown_key, workers: in
     ]
     for process in processes:
         process.start()
-    print(f"Serving on http://{host}:{port} with {workers} worker processes.", flush=True)
+    print(f"Serving on {base_url(host, port)} with {workers} worker processes.", flush=True)
 
     def stop(_signum, _frame):
         for process in processes:
@@ -92,14 +97,13 @@ def _run_workers(settings, host, port, keyring, demo_key, shown_key, workers: in
     signal.signal(signal.SIGINT, stop)
     for process in processes:
         process.join()
-    sock.close()
     # uvicorn re-raises the signal it stopped on once it has finished: that exit is a clean one.
     clean = (0, -signal.SIGTERM, -signal.SIGINT)
     failed = [process.exitcode for process in processes if process.exitcode not in clean]
     return failed[0] if failed else 0
 
 
-def _run_worker(settings, host, port, keyring, demo_key, shown_key, sock: socket.socket | None):
+def _run_worker(settings, host, port, keyring, demo_key, shown_key, sock: socket.socket):
     # uvloop: the event loop uvicorn would pick itself when started by uvicorn.run().
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(_serve(settings, host, port, keyring, demo_key, shown_key, sock))
@@ -126,7 +130,7 @@ async def _serve(settings, host, port, keyring, demo_key, shown_key, sock) -> No
     if demo_key:
         tasks.append(asyncio.create_task(_demo(server, host, port, demo_key, shown_key)))
     try:
-        await server.serve(sockets=[sock] if sock else None)
+        await server.serve(sockets=[sock])
     finally:
         for task in tasks:
             task.cancel()
@@ -157,17 +161,17 @@ async def _demo(
 ) -> None:
     while not server.started:
         await asyncio.sleep(0.05)
-    base_url = f"http://{host}:{port}"
-    session_id = await create_demo_session(base_url, api_key)
-    events_url = f"{base_url}/api/v2/sessions/{session_id}/events"
+    root = base_url(host, port)
+    session_id = await create_demo_session(root, api_key)
+    events_url = f"{root}/api/v2/sessions/{session_id}/events"
     key_hint = "the X-API-Key above" if shown_key else "one of your keys"
     print(
         f"\nDemo session {session_id} receives an event every half second.\n"
         f"  Events:  {events_url}\n"
-        f"  API UI:  {base_url}/api/v2/ui/\n"
+        f"  API UI:  {root}/api/v2/ui/\n"
         f"  Try:     curl -H 'X-API-Key: {shown_key or '<your key>'}' '{events_url}?per_page=5'\n"
         f"\nWatch it live in a browser (the page asks once for {key_hint}):\n"
-        f"  {base_url}/viewer/#session={session_id}\n",
+        f"  {root}/viewer/#session={session_id}\n",
         flush=True,
     )
-    await run_demo(base_url, api_key, session_id)
+    await run_demo(root, api_key, session_id)
