@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -150,15 +150,30 @@ async def delete_session(
     return last_seq
 
 
+class Finished(NamedTuple):
+    id: uuid.UUID
+    status: str
+    finished_at: datetime
+    events: int
+
+
 async def list_finished_before(
-    conn: AsyncConnection, cutoff: datetime, statuses: tuple[str, ...], *, limit: int
-) -> list[uuid.UUID]:
-    """Ids of sessions in `statuses` (terminal ones) that finished (or last changed) before."""
+    conn: AsyncConnection,
+    cutoff: datetime,
+    statuses: tuple[str, ...],
+    *,
+    limit: int,
+    after: Finished | None = None,
+) -> list[Finished]:
+    """Sessions in `statuses` (terminal ones) that finished (or last changed) before `cutoff`,
+    oldest first, from after `after` on."""
     finished = func.coalesce(sessions.c.completed_at, sessions.c.updated_at)
     query = (
-        select(sessions.c.id)
+        select(sessions.c.id, sessions.c.status, finished, sessions.c.last_seq)
         .where(sessions.c.status.in_(statuses), finished < cutoff)
-        .order_by(finished)
+        .order_by(finished, sessions.c.id)
         .limit(limit)
     )
-    return list((await conn.execute(query)).scalars())
+    if after is not None:
+        query = query.where(tuple_(finished, sessions.c.id) > (after.finished_at, after.id))
+    return [Finished(*row) for row in await conn.execute(query)]

@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from db import migrate
 from db.engine import Database
-from db.sessions import TERMINAL
+from db.sessions import TERMINAL, Finished
 from session_events.logs import configure_logging
 from session_events.prune import parse_age, parse_statuses, prune
 from session_events.serving import serve
@@ -85,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
         help="age since the session finished: a number and s, min, h, d or w (90min, 12h, 30d)",
     )
     prune.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the sessions that would go, with their events, and delete nothing",
+    )
+    prune.add_argument(
         "--status",
         default=",".join(TERMINAL),
         help="comma-separated finished statuses to prune (default: %(default)s)",
@@ -92,19 +97,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _prune(settings: Settings, older_than: str, statuses: str) -> int:
+async def _prune(settings: Settings, older_than: str, statuses: str, dry_run: bool) -> int:
     try:
         age, finished = parse_age(older_than), parse_statuses(statuses)
     except ValueError as error:
         print(f"session-events prune: {error}", file=sys.stderr)
         return 2
+
+    def found(session: Finished) -> None:
+        if dry_run:
+            stamp = session.finished_at.isoformat(timespec="seconds")
+            print(f"{session.id}  {session.status:<9}  finished {stamp}  {session.events:,} events")
+
+    def progress(sessions: int, events: int) -> None:
+        if not dry_run:
+            print(f"  pruned {sessions:,} session(s), {events:,} event(s) so far", file=sys.stderr)
+
     database = Database(settings.database_url, statement_timeout=settings.db_statement_timeout)
     try:
-        removed, events = await prune(database, age, finished)
+        removed, events = await prune(
+            database, age, finished, dry_run=dry_run, found=found, progress=progress
+        )
     finally:
         await database.dispose()
+    verb = "Would prune" if dry_run else "Pruned"
     print(
-        f"Pruned {removed} session(s) and {events} event(s) that finished more than "
+        f"{verb} {removed:,} session(s) and {events:,} event(s) that finished more than "
         f"{older_than} ago with status {', '.join(finished)}."
     )
     return 0
@@ -132,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             return serve(settings, args.host, args.port, demo=args.demo, workers=args.workers)
         asyncio.run(check_database(settings))
         if args.command == "prune":
-            return asyncio.run(_prune(settings, args.older_than, args.status))
+            return asyncio.run(_prune(settings, args.older_than, args.status, args.dry_run))
         asyncio.run(_migrate(settings))
         return 0
     except StartupError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from db import sessions as db_sessions
@@ -40,23 +41,43 @@ def parse_statuses(text: str) -> tuple[str, ...]:
 
 
 async def prune(
-    database: Database, older_than: timedelta, statuses: tuple[str, ...], *, batch: int = 100
+    database: Database,
+    older_than: timedelta,
+    statuses: tuple[str, ...],
+    *,
+    batch: int = 100,
+    dry_run: bool = False,
+    found: Callable[[db_sessions.Finished], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
-    """Delete sessions in `statuses` that finished more than `older_than` ago, with their events.
+    """Delete sessions in `statuses` that finished more than `older_than` ago, with their events;
+    with `dry_run`, only find them. Returns (sessions, events) removed (or found).
 
     Each session goes in a transaction of its own (its events in bounded chunks), so appends to
-    live sessions never wait behind the whole prune. Returns (sessions, events) removed.
+    live sessions never wait behind the whole prune. `found` hears of each session as it is
+    reached, `progress` of the totals after each batch.
     """
     cutoff = datetime.now(UTC) - older_than
-    removed_sessions = removed_events = 0
+    sessions = events = 0
+    last = None
     while True:
         async with database.read() as conn:
-            ids = await db_sessions.list_finished_before(conn, cutoff, statuses, limit=batch)
-        if not ids:
-            return removed_sessions, removed_events
-        for session_id in ids:
-            async with database.write() as conn:
-                events = await db_sessions.delete_session(conn, session_id)
-            if events is not None:
-                removed_sessions += 1
-                removed_events += events
+            page = await db_sessions.list_finished_before(
+                conn, cutoff, statuses, limit=batch, after=last
+            )
+        if not page:
+            return sessions, events
+        for session in page:
+            if found:
+                found(session)
+            if dry_run:
+                removed: int | None = session.events
+            else:
+                async with database.write() as conn:
+                    removed = await db_sessions.delete_session(conn, session.id)
+            if removed is not None:
+                sessions += 1
+                events += removed
+        last = page[-1]
+        if progress:
+            progress(sessions, events)

@@ -98,3 +98,25 @@ def test_version_and_an_out_of_range_port():
     port = run_cli("serve", "--port", "99999")
     assert port.returncode == 2
     assert "argument --port: must be from 1 to 65535, not 99999" in port.stderr
+
+
+def test_prune_dry_run_lists_what_would_go_and_deletes_nothing(live_server, database_url):
+    server = live_server(EVENTS_READ_KEYS="", EVENTS_WRITE_KEYS="w")
+    sessions = f"{server.base_url}/api/v2/sessions"
+    headers = {"X-API-Key": "w"}
+    session_id = httpx.post(sessions, json={"session_type": "b"}, headers=headers).json()["id"]
+    events = {"events": [{"event_type": "tick"}] * 3}
+    httpx.post(f"{sessions}/{session_id}/events", json=events, headers=headers)
+    for status in ("in_progress", "completed"):
+        httpx.patch(f"{sessions}/{session_id}", json={"status": status}, headers=headers)
+    time.sleep(1.1)
+    result = run_cli("prune", "--older-than", "1s", "--dry-run", EVENTS_DATABASE_URL=database_url)
+    assert result.returncode == 0, result.stderr
+    listed, summary = result.stdout.strip().splitlines()
+    assert listed.startswith(f"{session_id}  completed  finished 20")
+    assert listed.endswith("  5 events")  # 3 ticks and two status changes
+    assert summary.startswith("Would prune 1 session(s) and 5 event(s) that finished more than 1s")
+    assert httpx.get(f"{sessions}/{session_id}", headers=headers).status_code == 200
+    pruned = run_cli("prune", "--older-than", "1s", EVENTS_DATABASE_URL=database_url)
+    assert "pruned 1 session(s), 5 event(s) so far" in pruned.stderr
+    assert httpx.get(f"{sessions}/{session_id}", headers=headers).status_code == 404

@@ -103,3 +103,23 @@ async def test_prune_by_status_takes_only_those(database):
     assert await prune(database, timedelta(days=30), ("failed",)) == (1, 4)
     assert {uuid.UUID(str(s)) for s in await survivors(database)} == {completed}
     assert failed not in await survivors(database)
+
+
+async def test_a_dry_run_finds_what_prune_would_remove_and_removes_nothing(database):
+    old = [await make_session(database, "completed", when=LONG_AGO, events=n) for n in (2, 5, 1)]
+    await make_session(database, "completed", when=datetime.now(UTC))
+    seen, totals = [], []
+    found = await prune(
+        database,
+        timedelta(days=30),
+        db_sessions.TERMINAL,
+        batch=2,
+        dry_run=True,
+        found=seen.append,
+        progress=lambda sessions, events: totals.append((sessions, events)),
+    )
+    assert found == (3, (2 + 1) + (5 + 1) + (1 + 1))  # each with its status_changed event
+    assert sorted(uuid.UUID(str(s.id)) for s in seen) == sorted(old)
+    assert totals == [(2, seen[0].events + seen[1].events), (3, 11)]  # after each batch of 2
+    assert len(await survivors(database)) == 4
+    assert await prune(database, timedelta(days=30), db_sessions.TERMINAL) == found
