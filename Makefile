@@ -7,25 +7,58 @@ INSTALLED := $(VENV)/.installed
 SCHEMATHESIS_VENV := .venv-schemathesis
 SCHEMATHESIS := $(SCHEMATHESIS_VENV)/.installed
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean lock check-minimums
 
-$(INSTALLED): pyproject.toml
+# The locks (requirements/*.txt, hashed) are made from pyproject.toml and
+# tests/contract/requirements.in by `make lock`; installs take exactly what they pin.
+RUN_INSTALLED := $(VENV)/.installed-run
+PIP_LOCKED := python -m pip install --quiet --require-hashes -r
+
+$(RUN_INSTALLED): pyproject.toml requirements/run.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/$(PIP_LOCKED) requirements/run.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(RUN_INSTALLED)
+
+$(INSTALLED): $(RUN_INSTALLED) requirements/test.txt
+	$(BIN)/$(PIP_LOCKED) requirements/test.txt
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
 
-$(SCHEMATHESIS): tests/contract/requirements.txt
+$(SCHEMATHESIS): requirements/schemathesis.txt
 	$(PYTHON) -m venv $(SCHEMATHESIS_VENV)
 	$(SCHEMATHESIS_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SCHEMATHESIS_VENV)/bin/python -m pip install --quiet -r tests/contract/requirements.txt
+	$(SCHEMATHESIS_VENV)/bin/$(PIP_LOCKED) requirements/schemathesis.txt
 	touch $(SCHEMATHESIS)
 
+TOOLS_VENV := .venv-tools
+UV := $(TOOLS_VENV)/bin/uv
+COMPILE := $(UV) pip compile --quiet --python-version 3.11 --universal --generate-hashes
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet uv
+
+## Regenerate the locks after changing a dependency (add --upgrade to COMPILE to move them on).
+lock: $(UV)
+	$(COMPILE) pyproject.toml -o requirements/run.txt
+	$(COMPILE) pyproject.toml --extra test -o requirements/test.txt
+	$(COMPILE) tests/contract/requirements.in -o requirements/schemathesis.txt
+
+## Install the lowest versions pyproject.toml allows into .venv-minimums and run the smoke test.
+check-minimums: $(UV) install
+	$(PYTHON) -m venv .venv-minimums
+	$(UV) pip compile --quiet --python-version 3.11 --resolution lowest-direct pyproject.toml \
+		-o .venv-minimums/requirements.txt
+	.venv-minimums/bin/python -m pip install --quiet -r .venv-minimums/requirements.txt
+	.venv-minimums/bin/python -m pip install --quiet --no-deps -e .
+	.venv-minimums/bin/python -m support.smoke
+
 ## Serve on the embedded SQLite database (.data/events.db) with a demo session receiving events.
-run: install
+run: $(RUN_INSTALLED)
 	$(BIN)/session-events serve --demo
 
 ## Lint, check the contract, run every suite (SQLite and PostgreSQL) with coverage.
@@ -42,4 +75,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) $(SCHEMATHESIS_VENV) .data .pytest_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(SCHEMATHESIS_VENV) $(TOOLS_VENV) .venv-minimums .data .pytest_cache .ruff_cache .coverage

@@ -16,7 +16,8 @@ from tests.conftest import WRITE_KEY
 
 SEED = "20260113"
 ROOT = Path(__file__).resolve().parents[2]
-# Its own environment (tests/contract/requirements.txt says why), made by `make test`.
+# Its own environment (tests/contract/requirements.in says why), made by `make test` from
+# requirements/schemathesis.txt.
 SCHEMATHESIS = ROOT / ".venv-schemathesis" / "bin" / "schemathesis"
 
 
