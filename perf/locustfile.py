@@ -1,9 +1,13 @@
 """Load the service the way its clients do: a fleet of pollers, plus the occasional initial
 load, troubleshooter, producer and stream listener.
 
-    EVENTS_WRITE_KEY=... [EVENTS_API_KEY=<read key>] \\
+    EVENTS_WRITE_KEYS=... [EVENTS_READ_KEYS=...] \\
     .venv/bin/locust -f perf/locustfile.py --host http://127.0.0.1:8000 --headless \\
-        -u 100 -r 50 -t 60s --csv perf/out/locust [--manifest .data/perf-manifest.json]
+        -u 100 -r 50 -t 60s --csv perf/out/locust [--manifest .data/perf-manifest.json] \\
+        [--keep-sessions]
+
+The keys come from the server's own variables (the first key of each list; reads use the write
+key when no read key is set).
 
 Users (weights in the class attributes):
 - Poller: every 2 s asks for what follows its cursor (after_seq, oldest first, per_page=100)
@@ -15,9 +19,10 @@ Users (weights in the class attributes):
 
 Sessions come from the manifest of perf/generate.py (--manifest or PERF_MANIFEST); without one,
 the test start creates a few sessions of 5,100 events through the API, so a run works on an
-empty database. The run fails (exit code 1) on any failed request, on no request at all, or on
-a p95 over --max-p95-ms (500). Run it as a command: it is gevent-based, not to be imported by
-the tests.
+empty database. Every session the run creates has session_type `load_test` and is deleted when
+the run stops, unless --keep-sessions. The run fails (exit code 1) on any failed request, on no
+request at all, or on a p95 over --max-p95-ms (500). Run it as a command: it is gevent-based,
+not to be imported by the tests.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import logging
 import os
 import random
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -41,14 +47,21 @@ SEED_EVENTS = 5_100  # enough for page 50 of 100
 ERROR_EVERY = 60  # about 1.7% workflow_error events
 
 
+SESSION_TYPE = "load_test"  # marks what a run created
+
+
+def _first_key(variable: str) -> str:
+    return next((k.strip() for k in os.environ.get(variable, "").split(",") if k.strip()), "")
+
+
 def read_key() -> str:
-    return os.environ.get("EVENTS_API_KEY") or write_key()
+    return _first_key("EVENTS_READ_KEYS") or write_key()
 
 
 def write_key() -> str:
-    key = os.environ.get("EVENTS_WRITE_KEY")
+    key = _first_key("EVENTS_WRITE_KEYS")
     if not key:
-        raise SystemExit("Set EVENTS_WRITE_KEY (and EVENTS_API_KEY for a read key) to run this.")
+        raise SystemExit("Set EVENTS_WRITE_KEYS (and EVENTS_READ_KEYS) as for the server.")
     return key
 
 
@@ -57,6 +70,7 @@ class Sessions:
 
     big: dict[str, int] = {}  # >= 5,000 events: initial loads, troubleshooting, deep pages
     watched: dict[str, int] = {}  # what pollers and stream listeners follow
+    created: list[str] = []  # what this process created, to delete at the end
 
 
 @events.init_command_line_parser.add_listener
@@ -66,6 +80,12 @@ def _arguments(parser):
         env_var="PERF_MANIFEST",
         default="",
         help="perf/generate.py's manifest; without one, sessions are created",
+    )
+    parser.add_argument(
+        "--keep-sessions",
+        action="store_true",
+        default=False,
+        help="leave the sessions the run created (session_type load_test) in the database",
     )
     parser.add_argument(
         "--max-p95-ms",
@@ -101,22 +121,28 @@ def event(n: int) -> dict:
     }
 
 
-def _post(host: str, path: str, body: dict) -> dict:
+def _call(host: str, method: str, path: str, body: dict | None = None) -> dict | None:
     request = urllib.request.Request(
         host.rstrip("/") + path,
-        data=json.dumps(body).encode(),
-        method="POST",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
         headers={"X-API-Key": write_key(), "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+def _post(host: str, path: str, body: dict) -> dict:
+    return _call(host, "POST", path, body)
 
 
 def create_sessions(host: str) -> None:
     for _ in range(SEED_SESSIONS):
         session = _post(
-            host, API, {"session_type": "test_generation", "project_path": "/repos/petclinic"}
+            host, API, {"session_type": SESSION_TYPE, "project_path": "/repos/petclinic"}
         )["id"]
+        Sessions.created.append(session)
         for start in range(1, SEED_EVENTS + 1, 1000):
             batch = [event(n) for n in range(start, min(start + 1000, SEED_EVENTS + 1))]
             _post(host, f"{API}/{session}/events", {"events": batch})
@@ -140,6 +166,23 @@ def _sessions(environment, **_kwargs):
         started = time.monotonic()
         create_sessions(environment.host)
         logging.info("Created %d sessions in %.1f s", len(Sessions.big), time.monotonic() - started)
+
+
+@events.test_stop.add_listener
+def _clean_up(environment, **_kwargs):
+    if isinstance(environment.runner, MasterRunner):
+        return
+    if environment.parsed_options and environment.parsed_options.keep_sessions:
+        logging.info("Kept %d sessions (session_type %s)", len(Sessions.created), SESSION_TYPE)
+        return
+    for session in Sessions.created:
+        try:
+            _call(environment.host, "DELETE", f"{API}/{session}")
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise
+    logging.info("Deleted the %d sessions this run created", len(Sessions.created))
+    Sessions.created.clear()
 
 
 @events.quitting.add_listener
@@ -233,11 +276,12 @@ class Producer(FastHttpUser):
         self.headers = {"X-API-Key": write_key()}
         response = self.client.post(
             API,
-            json={"session_type": "test_generation"},
+            json={"session_type": SESSION_TYPE},
             headers=self.headers,
             name="create session",
         )
         self.session = response.json()["id"]
+        Sessions.created.append(self.session)
         self.counter = itertools.count(1)
 
     @task

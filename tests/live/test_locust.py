@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from support.live_server import READ_KEY, WRITE_KEY
@@ -33,7 +34,7 @@ def test_100_users_for_20s_without_failures_and_p95_under_500ms(live_server, tmp
         "--headless", "-u", "100", "-r", "50", "-t", "20s", "--csv", str(tmp_path / "locust"),
         "--only-summary",
     ]  # fmt: skip
-    env = {**os.environ, "EVENTS_WRITE_KEY": WRITE_KEY, "EVENTS_API_KEY": READ_KEY}
+    env = {**os.environ, "EVENTS_WRITE_KEYS": WRITE_KEY, "EVENTS_READ_KEYS": READ_KEY}
     env.pop("PERF_MANIFEST", None)
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
     print(run.stderr[-3000:])  # locust's summary, shown with `pytest -s`
@@ -47,3 +48,22 @@ def test_100_users_for_20s_without_failures_and_p95_under_500ms(live_server, tmp
     assert float(total["95%"]) <= 500
     for name in ("poll (after_seq, If-None-Match)", "append (10 events)", "stream (5 frames)"):
         assert int(rows[name]["Request Count"]) > 0, name
+    left = httpx.get(f"{server.base_url}/api/v2/sessions", headers={"X-API-Key": READ_KEY})
+    assert left.json()["pagination"]["total"] == 0  # the run deleted what it created
+
+
+def test_keep_sessions_leaves_what_the_run_created_marked_as_load(live_server, tmp_path):
+    server = live_server()
+    command = [
+        str(LOCUST), "-f", str(ROOT / "perf" / "locustfile.py"), "--host", server.base_url,
+        "--headless", "-u", "4", "-r", "4", "-t", "3s", "--only-summary", "--keep-sessions",
+    ]  # fmt: skip
+    env = {**os.environ, "EVENTS_WRITE_KEYS": WRITE_KEY, "EVENTS_READ_KEYS": READ_KEY}
+    env.pop("PERF_MANIFEST", None)
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    left = httpx.get(
+        f"{server.base_url}/api/v2/sessions?per_page=100", headers={"X-API-Key": READ_KEY}
+    ).json()
+    assert left["pagination"]["total"] >= 3  # the seeded sessions at least
+    assert {s["session_type"] for s in left["items"]} == {"load_test"}
