@@ -154,6 +154,20 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+class Progress:
+    """A line on stderr every few seconds: how many of the events are stored."""
+
+    def __init__(self, total: int, every: float = 3.0):
+        self.total, self.done, self.every = total, 0, every
+        self.reported = time.monotonic()
+
+    def stored(self, count: int) -> None:
+        self.done += count
+        if time.monotonic() - self.reported >= self.every:
+            self.reported = time.monotonic()
+            print(f"  {self.done:,} of {self.total:,} events stored", file=sys.stderr, flush=True)
+
+
 async def generate(url: str, *, huge: bool, reset: bool, seed: int, manifest_path: Path) -> dict:
     database = Database(url, statement_timeout=600)
     writer = Writer(database)
@@ -173,6 +187,7 @@ async def generate(url: str, *, huge: bool, reset: bool, seed: int, manifest_pat
         timings: dict[str, float] = {}
         types: Counter = Counter()
         rows = []
+        progress = Progress(sum(plan.events for plan in plans))
         for plan in plans:
             kind = "huge" if plan.events == HUGE_EVENTS else "standard"
             set_started = time.perf_counter()
@@ -191,12 +206,14 @@ async def generate(url: str, *, huge: bool, reset: bool, seed: int, manifest_pat
                         await writer.sessions([session_row(plan, first, plan.ends_at)])
                         stored = True
                     await writer.events(chunk)
+                    progress.stored(len(chunk))
                     chunk = []
             assert last == plan.ends_at
             if not stored:
                 await writer.sessions([session_row(plan, first, last)])
             if chunk:
                 await writer.events(chunk)
+                progress.stored(len(chunk))
             timings[kind] = timings.get(kind, 0.0) + time.perf_counter() - set_started
             rows.append((plan, since))
         vacuum_started = time.perf_counter()
