@@ -1,6 +1,8 @@
-"""A simulated test-generation workflow that appends realistic events through the public API.
+"""Simulated test-generation workflows that append realistic events through the public API.
 
-`session-events serve --demo` runs it beside the server so that a newcomer sees events arrive.
+`session-events serve --demo` runs them beside the server, one after another, so that a newcomer
+sees a run arrive as a real one would: its session goes pending -> in_progress, takes about a
+minute, and completes (or now and then fails); then the next run starts.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import asyncio
 import itertools
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import structlog
@@ -30,14 +32,18 @@ CLASSES = [
 ]
 
 
+ROUNDS = 2  # of one step per class: about 100 events
+
+
 def workflow_events(rng: random.Random) -> Iterator[dict]:
-    """An endless test-generation run: one step per class, forever, with the odd failure."""
+    """A test-generation run: one step per class, twice over, with the odd compile error; its
+    last event says whether it completed (workflow_completed) or failed (workflow_failed)."""
     yield {
         "event_type": "workflow_started",
         "event_data": {"workflow": "test_generation", "project": "spring-petclinic"},
         "message": "Test generation started for spring-petclinic",
     }
-    for round_no in itertools.count(1):
+    for round_no in range(1, ROUNDS + 1):
         for name in CLASSES:
             step_id = str(uuid.uuid4())
             step = f"generate_tests_{name}"
@@ -84,7 +90,20 @@ def workflow_events(rng: random.Random) -> Iterator[dict]:
         yield {
             "event_type": "round_completed",
             "event_data": {"round": round_no, "classes": len(CLASSES)},
-            "message": f"Round {round_no} completed; starting over to improve coverage",
+            "message": f"Round {round_no} completed",
+        }
+    coverage = rng.randint(55, 92)
+    if rng.random() < 0.25:
+        yield {
+            "event_type": "workflow_failed",
+            "event_data": {"error": "CoverageTooLow", "coverage": coverage, "required": 80},
+            "message": f"Test generation failed: coverage {coverage}% is under the 80% required",
+        }
+    else:
+        yield {
+            "event_type": "workflow_completed",
+            "event_data": {"coverage": coverage, "tests_written": len(CLASSES) * ROUNDS},
+            "message": f"Test generation completed with {coverage}% coverage",
         }
 
 
@@ -97,32 +116,57 @@ def _status(step_id: str, step: str, old: str, new: str) -> dict:
     }
 
 
-async def create_demo_session(base_url: str, api_key: str) -> str:
-    async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": api_key}) as client:
-        response = await client.post(
-            "/api/v2/sessions",
-            json={
-                "session_type": "test_generation",
-                "project_path": "/repos/spring-petclinic",
-                "config": {"model": "gpt-4o", "demo": True},
-            },
-        )
-        response.raise_for_status()
-        return response.json()["id"]
-
-
-async def run_demo(
-    base_url: str, api_key: str, session_id: str, interval: float = 0.5, seed: int = 7
+async def run_demos(
+    base_url: str,
+    api_key: str,
+    started: Callable[[str, int], None],
+    *,
+    interval: float = 0.5,
+    seed: int = 7,
 ) -> None:
-    """Append one event every `interval` seconds until cancelled."""
+    """Demo runs one after another until cancelled, one event every `interval` seconds;
+    `started(session_id, number)` hears of each. Demo runs a previous server left unfinished
+    are cancelled first."""
     rng = random.Random(seed)
+    requests = itertools.count()
+
+    async def call(method: str, path: str, body: dict) -> httpx.Response:
+        request_id = f"{DEMO_REQUEST_PREFIX}{next(requests)}"  # kept out of the access log
+        response = await client.request(
+            method, path, json=body, headers={"X-Request-ID": request_id}
+        )
+        if response.is_error:
+            log.warning("demo_request_failed", method=method, status=response.status_code)
+        return response
+
     async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": api_key}) as client:
-        for number, event in enumerate(workflow_events(rng)):
-            response = await client.post(
-                f"/api/v2/sessions/{session_id}/events",
-                json={"events": [event]},
-                headers={"X-Request-ID": f"{DEMO_REQUEST_PREFIX}{number}"},
-            )
-            if response.status_code != 201:
-                log.warning("demo_append_failed", status=response.status_code)
+        await _cancel_unfinished(client, call)
+        for number in itertools.count(1):
+            created = await call("POST", "/api/v2/sessions", DEMO_SESSION)
+            session = f"/api/v2/sessions/{created.json()['id']}"
+            started(created.json()["id"], number)
             await asyncio.sleep(interval)
+            await call("PATCH", session, {"status": "in_progress"})
+            outcome = "completed"
+            for event in workflow_events(rng):
+                await asyncio.sleep(interval)
+                await call("POST", f"{session}/events", {"events": [event]})
+                if event["event_type"] == "workflow_failed":
+                    outcome = "failed"
+            await call("PATCH", session, {"status": outcome})
+            await asyncio.sleep(interval * 6)
+
+
+DEMO_SESSION = {
+    "session_type": "test_generation",
+    "project_path": "/repos/spring-petclinic",
+    "config": {"model": "gpt-4o", "demo": True},
+}
+
+
+async def _cancel_unfinished(client: httpx.AsyncClient, call) -> None:
+    for status in ("pending", "in_progress"):
+        listed = await client.get("/api/v2/sessions", params={"status": status, "per_page": 100})
+        for session in listed.json()["items"] if listed.is_success else []:
+            if session["config"].get("demo") is True:
+                await call("PATCH", f"/api/v2/sessions/{session['id']}", {"status": "cancelled"})

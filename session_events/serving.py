@@ -18,9 +18,8 @@ import uvicorn
 import uvloop
 
 from session_events.app import create_app
-from session_events.demo import create_demo_session, run_demo
+from session_events.banner import Launch, announce, launch
 from session_events.http_protocol import HalfCloseHttpToolsProtocol
-from session_events.security import KeyRing
 from session_events.settings import Settings
 from session_events.startup_checks import base_url, check_database, listening_socket
 
@@ -37,12 +36,11 @@ def serve(settings: Settings, host: str, port: int, *, demo: bool, workers: int)
     sock = listening_socket(host, port)  # first: nothing is made on disk if the port is taken
     try:
         asyncio.run(check_database(settings))
-        demo_key = KeyRing.generated_key() if demo else None
-        keyring, shown_key = _keyring(settings, demo_key)
+        start = launch(settings, host, port, demo)
         if workers == 1:
-            _run_worker(settings, host, port, keyring, demo_key, shown_key, sock)
+            _run_worker(settings, start, sock, True)
             return 0
-        return _run_workers(settings, host, port, keyring, demo_key, shown_key, workers, sock)
+        return _run_workers(settings, start, workers, sock)
     finally:
         sock.close()
 
@@ -52,41 +50,24 @@ def _refuse(message: str) -> int:
     return 2
 
 
-def _keyring(settings: Settings, demo_key: str | None) -> tuple[KeyRing, str | None]:
-    """The configured keys, or one generated write key printed once when none is configured.
-
-    The demo appends with a key of its own, never printed.
-    """
-    write_keys = set(settings.every_write_key)
-    generated = None
-    if not settings.every_read_key and not settings.every_write_key:
-        generated = KeyRing.generated_key()
-        write_keys.add(generated)
-        print(
-            "No EVENTS_READ_KEYS or EVENTS_WRITE_KEYS set: generated a write key for this run:\n"
-            f"  X-API-Key: {generated}",
-            flush=True,
-        )
-    if demo_key:
-        write_keys.add(demo_key)
-    return KeyRing(settings.every_read_key, write_keys), generated
-
-
-def _run_workers(settings, host, port, keyring, demo_key, shown_key, workers, sock) -> int:
+def _run_workers(settings: Settings, start: Launch, workers: int, sock: socket.socket) -> int:
     """Start `workers` processes serving the one socket, pass SIGTERM/SIGINT on as SIGTERM (each
     finishes its requests), wait for them all."""
     spawn = multiprocessing.get_context("spawn")
     processes = [
         spawn.Process(
             target=_run_worker,
-            args=(settings, host, port, keyring, demo_key if n == 0 else None, shown_key, sock),
+            args=(settings, start, sock, n == 0),  # the first announces (and runs the demo)
             name=f"session-events-worker-{n}",
         )
         for n in range(workers)
     ]
     for process in processes:
         process.start()
-    print(f"Serving on {base_url(host, port)} with {workers} worker processes.", flush=True)
+    print(
+        f"Serving on {base_url(start.host, start.port)} with {workers} worker processes.",
+        flush=True,
+    )
 
     def stop(_signum, _frame):
         for process in processes:
@@ -103,19 +84,19 @@ def _run_workers(settings, host, port, keyring, demo_key, shown_key, workers, so
     return failed[0] if failed else 0
 
 
-def _run_worker(settings, host, port, keyring, demo_key, shown_key, sock: socket.socket):
+def _run_worker(settings: Settings, start: Launch, sock: socket.socket, announces: bool):
     # uvloop: the event loop uvicorn would pick itself when started by uvicorn.run().
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(settings, host, port, keyring, demo_key, shown_key, sock))
+        runner.run(_serve(settings, start, sock, announces))
 
 
-async def _serve(settings, host, port, keyring, demo_key, shown_key, sock) -> None:
+async def _serve(settings: Settings, start: Launch, sock: socket.socket, announces: bool) -> None:
     stopping = asyncio.Event()
-    app = create_app(settings, keyring, shutdown=stopping)
+    app = create_app(settings, start.keyring, shutdown=stopping)
     config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
+        host=start.host,
+        port=start.port,
         log_config=None,
         access_log=False,
         lifespan="on",
@@ -127,8 +108,8 @@ async def _serve(settings, host, port, keyring, demo_key, shown_key, sock) -> No
         asyncio.create_task(_tell_when_stopping(server, stopping)),
         asyncio.create_task(_freeze_when_started(server)),
     ]
-    if demo_key:
-        tasks.append(asyncio.create_task(_demo(server, host, port, demo_key, shown_key)))
+    if announces:
+        tasks.append(asyncio.create_task(announce(server, start)))
     try:
         await server.serve(sockets=[sock])
     finally:
@@ -154,24 +135,3 @@ async def _tell_when_stopping(server: uvicorn.Server, stopping: asyncio.Event) -
     while not server.should_exit:
         await asyncio.sleep(0.1)
     stopping.set()
-
-
-async def _demo(
-    server: uvicorn.Server, host: str, port: int, api_key: str, shown_key: str | None
-) -> None:
-    while not server.started:
-        await asyncio.sleep(0.05)
-    root = base_url(host, port)
-    session_id = await create_demo_session(root, api_key)
-    events_url = f"{root}/api/v2/sessions/{session_id}/events"
-    key_hint = "the X-API-Key above" if shown_key else "one of your keys"
-    print(
-        f"\nDemo session {session_id} receives an event every half second.\n"
-        f"  Events:  {events_url}\n"
-        f"  API UI:  {root}/api/v2/ui/\n"
-        f"  Try:     curl -H 'X-API-Key: {shown_key or '<your key>'}' '{events_url}?per_page=5'\n"
-        f"\nWatch it live in a browser (the page asks once for {key_hint}):\n"
-        f"  {root}/viewer/#session={session_id}\n",
-        flush=True,
-    )
-    await run_demo(root, api_key, session_id)

@@ -237,12 +237,12 @@ def test_the_demo_url_preselects_the_demo_session(browser, tmp_path):
         output = server.output_once_it_shows("/viewer/#session=")
         key = re.search(r"X-API-Key: (\S+)", output).group(1)
         url = re.search(r"Watch it live.*\n\s+(\S+)\n", output).group(1)
-        session_id = re.search(r"Demo session (\S+)", output).group(1)
+        session_id = re.search(r"Events:\s+\S+/sessions/([0-9a-f-]+)/events", output).group(1)
         assert url == f"{server.base_url}/viewer/#session={session_id}"
         viewer = Viewer(browser, server.base_url)
         viewer.open(url.removeprefix(f"{server.base_url}/viewer/"), key=key)
         viewer.wait(lambda: len(viewer.seqs()) >= 3, what="three demo events")
-        assert viewer.rows()[-1][1] == "workflow_started"
+        assert [row[1] for row in viewer.rows()[-2:]] == ["workflow_started", "status_changed"]
         assert session_id in viewer.element("session-info").text
         selected = viewer.driver.find_element(By.CSS_SELECTOR, "#session-list li.selected")
         assert selected.get_attribute("data-id") == session_id

@@ -60,8 +60,9 @@ def test_serve_demo_prints_a_session_whose_events_arrive(live_server):
         time.sleep(0.5)
         seen = httpx.get(events_url, headers={"X-API-Key": key}).json()["pagination"]["total"]
     assert seen >= 3
-    first = httpx.get(f"{events_url}?per_page=100", headers={"X-API-Key": key}).json()["items"][-1]
-    assert first["event_type"] == "workflow_started"
+    oldest = httpx.get(f"{events_url}?order=asc", headers={"X-API-Key": key}).json()["items"]
+    assert [e["event_type"] for e in oldest[:2]] == ["status_changed", "workflow_started"]
+    assert oldest[0]["event_data"]["new_status"] == "in_progress"
 
 
 def test_prune_reports_what_it_removed(database_url):

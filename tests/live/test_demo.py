@@ -1,0 +1,66 @@
+"""The demo behaves like real runs; serve's made-up write key survives a restart of `make run`."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import stat
+
+import httpx
+
+from session_events.demo import DEMO_SESSION, run_demos
+from support.live_server import WRITE_KEY, LiveServer
+
+
+async def test_demo_runs_start_run_and_end_one_after_another(live_server):
+    server = live_server()
+    api = f"{server.base_url}/api/v2/sessions"
+    headers = {"X-API-Key": WRITE_KEY}
+    async with httpx.AsyncClient(headers=headers) as client:
+        left = (await client.post(api, json=DEMO_SESSION)).json()["id"]  # cut off by a stop
+        await client.patch(f"{api}/{left}", json={"status": "in_progress"})
+        runs: list[str] = []
+        demo = asyncio.create_task(
+            run_demos(server.base_url, WRITE_KEY, lambda sid, _n: runs.append(sid), interval=0.005)
+        )
+        try:
+            async with asyncio.timeout(60):
+                while len(runs) < 2:
+                    await asyncio.sleep(0.05)
+        finally:
+            demo.cancel()
+        assert (await client.get(f"{api}/{left}")).json()["status"] == "cancelled"
+        first = (await client.get(f"{api}/{runs[0]}")).json()
+        assert first["status"] in ("completed", "failed")
+        events = f"{api}/{runs[0]}/events"
+        oldest = (await client.get(events, params={"order": "asc", "per_page": 3})).json()["items"]
+        newest = (await client.get(events, params={"per_page": 2})).json()["items"]
+        assert [e["event_type"] for e in oldest[:2]] == ["status_changed", "workflow_started"]
+        assert oldest[0]["event_data"]["new_status"] == "in_progress"
+        ending = ["status_changed", f"workflow_{first['status']}"]
+        assert [e["event_type"] for e in newest] == ending
+        assert newest[0]["event_data"]["new_status"] == first["status"]
+
+
+def test_the_made_write_key_is_kept_beside_the_embedded_database(tmp_path):
+    def start() -> tuple[LiveServer, str]:
+        server = LiveServer(
+            "", tmp_path / "serve.log", cwd=tmp_path, EVENTS_READ_KEYS="", EVENTS_WRITE_KEYS=""
+        )
+        server.start()
+        output = server.output_once_it_shows("X-API-Key:")
+        return server, re.search(r"X-API-Key: (\S+)", output).group(1)
+
+    server, key = start()
+    server.stop()
+    kept = tmp_path / ".data" / "write-key"
+    assert kept.read_text().strip() == key
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    server, again = start()
+    try:
+        assert again == key
+        assert "kept in .data/write-key" in server.output()
+        sessions = f"{server.base_url}/api/v2/sessions"
+        assert httpx.get(sessions, headers={"X-API-Key": key}).status_code == 200
+    finally:
+        server.stop()
