@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 
 import uvicorn
 import uvloop
@@ -46,7 +47,7 @@ def serve(settings: Settings, host: str, port: int, *, demo: bool, workers: int)
 
 
 def _refuse(message: str) -> int:
-    print(f"session-events serve: {message}", flush=True)
+    print(f"session-events serve: {message}", file=sys.stderr, flush=True)
     return 2
 
 

@@ -30,7 +30,7 @@ def worker_pids(parent: int) -> list[int]:
 def test_several_workers_need_postgresql(sqlite_url):
     result = run_cli("serve", "--workers", "2", EVENTS_DATABASE_URL=sqlite_url)
     assert result.returncode == 2
-    assert "--workers above 1 needs PostgreSQL" in result.stdout
+    assert "--workers above 1 needs PostgreSQL" in result.stderr
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
