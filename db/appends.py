@@ -177,7 +177,9 @@ async def _store(runner: Runner, session_id: uuid.UUID, fresh: list[dict], now: 
                 if not rows:
                     raise SessionNotFound(session_id)
                 stored = sorted((seq, document) for seq, document, *_ in rows)
-    except IntegrityError:
+    except IntegrityError as error:
+        if not runner.components.is_duplicate_event_id(error):
+            raise
         # Another session stored one of these ids after they were looked up.
         raise EventIdConflict() from None
     return [document for _, document in stored], [seq for seq, _ in stored]

@@ -92,6 +92,10 @@ class QueryComponents:
     def upsert(self, table):
         raise NotImplementedError
 
+    def is_duplicate_event_id(self, error: Exception) -> bool:
+        """Whether an IntegrityError is an event id already stored (ux_events_id)."""
+        raise NotImplementedError
+
     def merge_ordered(self, branches: list, limit) -> list:
         """Ordered index ranges (one per event type), as members of a UNION ALL in seq order."""
         raise NotImplementedError
@@ -168,7 +172,7 @@ class PostgresQueryComponents(QueryComponents):
         )
         rows = rows.render_derived(name="rows", with_types=True)
         data = cast(rows.c.event_data, JSON).label("event_data")
-        return select(*(data if c.name == "event_data" else c for c in rows.c)).subquery("batch")
+        return select(*(data if c.name == "event_data" else c for c in rows.c)).cte("batch")
 
     def uuids_of(self, ids):
         texts = func.json_array_elements_text(cast(ids, JSON)).table_valued("value")
@@ -176,6 +180,9 @@ class PostgresQueryComponents(QueryComponents):
 
     def upsert(self, table):
         return postgresql.insert(table)
+
+    def is_duplicate_event_id(self, error):
+        return '"ux_events_id"' in str(error.orig)
 
     def merge_ordered(self, branches, limit):
         # Each range is cut to the rows a page can need; PostgreSQL merges them (Merge Append).
@@ -249,7 +256,7 @@ class SqliteQueryComponents(QueryComponents):
             field("event_type"),
             field("event_data"),
             field("message"),
-        ).subquery("batch")
+        ).cte("batch")
 
     def uuids_of(self, ids):
         each = func.json_each(ids).table_valued("value")
@@ -257,6 +264,9 @@ class SqliteQueryComponents(QueryComponents):
 
     def upsert(self, table):
         return sqlite.insert(table)
+
+    def is_duplicate_event_id(self, error):
+        return "UNIQUE constraint failed: events.id" in str(error.orig)
 
     def merge_ordered(self, branches, limit):
         # SQLite cannot cut members of a compound select, but merges ordered ones lazily.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -11,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util.concurrency import in_greenlet
 
 from db.json_codec import dumps_text
 from db.statements import CoreRunner, DriverRunner, Runner
@@ -64,39 +66,45 @@ def _prepare_sqlite(engine: AsyncEngine, begin: str | None, statement_timeout: f
 class QuickCheckouts:
     """Lets a checkout of the pool skip the greenlet SQLAlchemy's asyncio engine runs every
     checkout in, when the checkout needs no IO: an idle connection is there and none of the pool's
-    connections awaits reconnecting. (The greenlet costs more than the rest of a cached read's
+    connections may have to reconnect. (The greenlet costs more than the rest of a cached read's
     database work; AsyncEngine.raw_connection() could skip it so upstream.)
 
-    What must reconnect is known from the pool's public events: a connection is invalidated
-    alone, never the whole pool at once (each dead one is found when used), and reconnects at
-    its next checkout, which then takes the greenlet.
+    Which may have to reconnect is known from the pool's public events: after any invalidation
+    every connection may (a disconnect invalidates the whole pool), until a checkout in the
+    greenlet has renewed or passed it. A connection the server has closed is replaced first.
     """
 
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
-        self.reconnecting: set = set()  # connection records invalidated, not connected since
+        self.known: set = set()  # the pool's connection records
+        self.unsure: set = set()  # records invalidated since their last checkout
         sync_engine = engine.sync_engine
-
-        @event.listens_for(sync_engine, "handle_error")
-        def _one_at_a_time(context):
-            context.invalidate_pool_on_disconnect = False
-
-        @event.listens_for(sync_engine, "invalidate")
-        def _invalidated(_dbapi_connection, record, _error):
-            self.reconnecting.add(record)
 
         @event.listens_for(sync_engine, "connect")
         def _connected(_dbapi_connection, record):
-            self.reconnecting.discard(record)
+            self.known.add(record)
+
+        @event.listens_for(sync_engine, "invalidate")
+        def _invalidated(_dbapi_connection, _record, _error):
+            self.unsure = set(self.known)
+
+        @event.listens_for(sync_engine, "checkout")
+        def _checked_out(_dbapi_connection, record, _proxy):
+            if in_greenlet():
+                self.unsure.discard(record)
 
     async def checkout(self):
         pool = self.engine.sync_engine.pool
-        if pool.checkedin() and not self.reconnecting:
-            try:
-                return pool.connect()
-            except sa.MissingGreenlet:  # it had to connect after all: in the greenlet, then
-                pass
-        return await self.engine.raw_connection()
+        pooled = None
+        if pool.checkedin() and not self.unsure:
+            with contextlib.suppress(sa.MissingGreenlet):  # it had to connect: in the greenlet
+                pooled = pool.connect()
+        if pooled is None:
+            pooled = await self.engine.raw_connection()
+        while pooled.driver_connection.is_closed():  # the server ended it (a restart, say)
+            await greenlet_spawn(pooled.invalidate)
+            pooled = await self.engine.raw_connection()  # renewed, in the greenlet
+        return pooled
 
 
 class Database:

@@ -13,7 +13,7 @@ import uvicorn
 from session_events.demo import run_demos
 from session_events.security import KeyRing
 from session_events.settings import DEFAULT_DATABASE_URL, Settings, sqlite_path
-from session_events.startup_checks import base_url
+from session_events.startup_checks import StartupError, base_url
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,19 @@ def launch(settings: Settings, host: str, port: int, demo: bool) -> Launch:
 
 def _kept_key(path: Path) -> str:
     try:
-        key = path.read_text().strip()
-    except FileNotFoundError:
-        key = ""
-    if not key:
-        key = KeyRing.generated_key()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(key + "\n")
+        key = path.read_text().strip() if path.exists() else ""
+        if not key:
+            key = KeyRing.generated_key()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(key + "\n")
+    except (OSError, UnicodeDecodeError) as error:
+        cause = getattr(error, "strerror", None) or str(error)
+        raise StartupError(
+            f"the write key kept in {path} cannot be read or written ({cause}); remove it, or "
+            "set EVENTS_WRITE_KEYS"
+        ) from None
     return key
 
 

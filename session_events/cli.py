@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 
 from db import migrate
@@ -97,13 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _prune(settings: Settings, older_than: str, statuses: str, dry_run: bool) -> int:
-    try:
-        age, finished = parse_age(older_than), parse_statuses(statuses)
-    except ValueError as error:
-        print(f"session-events prune: {error}", file=sys.stderr)
-        return 2
-
+async def _prune(
+    settings: Settings, age: timedelta, finished: tuple[str, ...], older_than: str, dry_run: bool
+) -> int:
     def found(session: Finished) -> None:
         if dry_run:
             stamp = session.finished_at.isoformat(timespec="seconds")
@@ -148,9 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(settings, args.host, args.port, demo=args.demo, workers=args.workers)
-        asyncio.run(check_database(settings))
         if args.command == "prune":
-            return asyncio.run(_prune(settings, args.older_than, args.status, args.dry_run))
+            try:  # before the database: a typo costs nothing
+                age, finished = parse_age(args.older_than), parse_statuses(args.status)
+            except ValueError as error:
+                print(f"session-events prune: {error}", file=sys.stderr)
+                return 2
+            asyncio.run(check_database(settings, migrated=True))
+            return asyncio.run(_prune(settings, age, finished, args.older_than, args.dry_run))
+        asyncio.run(check_database(settings))
         asyncio.run(_migrate(settings))
         return 0
     except StartupError as error:

@@ -8,6 +8,7 @@ minute, and completes (or now and then fails); then the next run starts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 import uuid
@@ -139,21 +140,30 @@ async def run_demos(
             log.warning("demo_request_failed", method=method, status=response.status_code)
         return response
 
-    async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": api_key}) as client:
-        await _cancel_unfinished(client, call)
-        for number in itertools.count(1):
-            created = await call("POST", "/api/v2/sessions", DEMO_SESSION)
-            session = f"/api/v2/sessions/{created.json()['id']}"
-            started(created.json()["id"], number)
+    async def one_run(number: int) -> None:
+        created = await call("POST", "/api/v2/sessions", DEMO_SESSION)
+        created.raise_for_status()
+        session = f"/api/v2/sessions/{created.json()['id']}"
+        started(created.json()["id"], number)
+        await asyncio.sleep(interval)
+        await call("PATCH", session, {"status": "in_progress"})
+        outcome = "completed"
+        for event in workflow_events(rng):
             await asyncio.sleep(interval)
-            await call("PATCH", session, {"status": "in_progress"})
-            outcome = "completed"
-            for event in workflow_events(rng):
-                await asyncio.sleep(interval)
-                await call("POST", f"{session}/events", {"events": [event]})
-                if event["event_type"] == "workflow_failed":
-                    outcome = "failed"
-            await call("PATCH", session, {"status": outcome})
+            await call("POST", f"{session}/events", {"events": [event]})
+            if event["event_type"] == "workflow_failed":
+                outcome = "failed"
+        await call("PATCH", session, {"status": outcome})
+
+    async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": api_key}) as client:
+        with contextlib.suppress(httpx.HTTPError):
+            await _cancel_unfinished(client, call)
+        for number in itertools.count(1):
+            try:
+                await one_run(number)
+            except httpx.HTTPError as error:  # the server busy or restarting: a new run, later
+                log.warning("demo_run_stopped", error=repr(error))
+                await asyncio.sleep(5)
             await asyncio.sleep(interval * 6)
 
 
@@ -168,5 +178,8 @@ async def _cancel_unfinished(client: httpx.AsyncClient, call) -> None:
     for status in ("pending", "in_progress"):
         listed = await client.get("/api/v2/sessions", params={"status": status, "per_page": 100})
         for session in listed.json()["items"] if listed.is_success else []:
-            if session["config"].get("demo") is True:
+            if (
+                session["config"] == DEMO_SESSION["config"]
+                and session["project_path"] == (DEMO_SESSION["project_path"])
+            ):
                 await call("PATCH", f"/api/v2/sessions/{session['id']}", {"status": "cancelled"})

@@ -25,7 +25,12 @@ def parse_age(text: str) -> timedelta:
         raise ValueError(
             f"--older-than must be a number and a unit (s, min, h, d, w), not {text!r}"
         )
-    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        age = timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+        datetime.now(UTC) - age  # a cutoff before year 1 cannot be reckoned
+    except OverflowError:
+        raise ValueError(f"--older-than {text!r} reaches back past the year 1") from None
+    return age
 
 
 def parse_statuses(text: str) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ def serve(settings: Settings, host: str, port: int, *, demo: bool, workers: int)
         )
     sock = listening_socket(host, port)  # first: nothing is made on disk if the port is taken
     try:
-        asyncio.run(check_database(settings))
+        asyncio.run(check_database(settings, migrated=not settings.auto_migrate))
         start = launch(settings, host, port, demo)
         if workers == 1:
             _run_worker(settings, start, sock, True)

@@ -12,6 +12,7 @@ import socket
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from db import migrate
 from db.engine import Database
 from session_events.settings import Settings, sqlite_path
 
@@ -59,8 +60,9 @@ def _cause(error: BaseException) -> str:
     )
 
 
-async def check_database(settings: Settings) -> None:
-    """One query on the configured database, or StartupError naming EVENTS_DATABASE_URL."""
+async def check_database(settings: Settings, *, migrated: bool = False) -> None:
+    """One query on the configured database, or StartupError naming EVENTS_DATABASE_URL; with
+    `migrated`, its tables must be at the newest revision too."""
     where = _described(settings.database_url)
     if settings.backend == "sqlite":
         folder = sqlite_path(settings.database_url).parent
@@ -77,12 +79,18 @@ async def check_database(settings: Settings) -> None:
     try:
         async with database.read() as conn:
             await conn.execute(text("SELECT 1"))
+        revision = await migrate.current_revision(database) if migrated else None
     except (DBAPIError, OSError, TimeoutError) as error:
         raise StartupError(
             f"EVENTS_DATABASE_URL names {where}, which cannot be used: {_cause(error)}"
         ) from error
     finally:
         await database.dispose()
+    if migrated and revision != migrate.head_revision():
+        raise StartupError(
+            f"EVENTS_DATABASE_URL names {where}, whose tables are at revision "
+            f"{revision or '(none)'}, not {migrate.head_revision()}: run session-events migrate"
+        )
 
 
 def _described(database_url: str) -> str:

@@ -35,7 +35,7 @@ def test_a_bad_database_url_stops_with_a_readable_message():
 
 def test_serve_without_keys_prints_a_write_key_that_works(live_server):
     server = live_server(EVENTS_READ_KEYS="", EVENTS_WRITE_KEYS="")
-    key = re.search(r"X-API-Key: (\S+)", server.output()).group(1)
+    key = re.search(r"X-API-Key: (\S+)", server.output_once_it_shows("X-API-Key:")).group(1)
     response = httpx.post(
         f"{server.base_url}/api/v2/sessions",
         json={"session_type": "build"},

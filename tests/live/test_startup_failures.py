@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 
 import pytest
 
 from session_events.startup_checks import base_url
 from support.pg_server import free_port
-from tests.live.test_cli import run_cli
+from tests.live.test_cli import CLI, run_cli
 
 
 def only_line(result) -> str:
@@ -79,3 +81,35 @@ def test_the_traceback_is_shown_at_debug_level():
 def test_urls_of_ipv6_hosts_put_the_address_in_brackets():
     assert base_url("::1", 8070) == "http://[::1]:8070"
     assert base_url("127.0.0.1", 8070) == "http://127.0.0.1:8070"
+
+
+def test_prune_on_a_database_never_migrated_says_to_migrate(tmp_path):
+    url = f"sqlite:///{tmp_path}/new.db"
+    result = run_cli("prune", "--older-than", "30d", EVENTS_DATABASE_URL=url)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"session-events prune: EVENTS_DATABASE_URL names {url}, whose tables are at revision "
+        "(none), not 0003: run session-events migrate"
+    )
+
+
+def test_an_age_reaching_past_the_year_one_is_refused(tmp_path):
+    result = run_cli("prune", "--older-than", "9999999999d")
+    assert result.returncode == 2
+    assert only_line(result).endswith("'9999999999d' reaches back past the year 1")
+
+
+def test_a_kept_key_that_cannot_be_read_is_one_line(tmp_path):
+    (tmp_path / ".data" / "write-key").mkdir(parents=True)
+    result = subprocess.run(
+        [*CLI, "serve", "--port", str(free_port())],
+        env={k: v for k, v in os.environ.items() if not k.startswith("EVENTS_")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert only_line(result).startswith(
+        "session-events serve: the write key kept in .data/write-key cannot be read or written"
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
+import asyncpg
 import pytest
 from sqlalchemy import Integer, bindparam, event, func, select
 from sqlalchemy import exc as sa
@@ -42,24 +44,57 @@ async def test_an_idle_live_connection_is_checked_out_without_a_greenlet(pg):
     assert in_greenlets == [True, False, False]  # the first had to connect
 
 
-async def test_a_dead_connection_reconnects_in_a_greenlet_then_checkouts_are_quick_again(pg):
-    database, in_greenlets = pg
-    async with database.read_direct() as doomed, database.read_direct() as killer:
-        await terminate(killer, await backend_pid(doomed))
+async def kill_all(database, size: int, url: str) -> None:
+    """End every backend of the pool from the server's side, as a restart does."""
+    async with contextlib.AsyncExitStack() as stack:
+        runners = [await stack.enter_async_context(database.read_direct()) for _ in range(size)]
+        pids = [await backend_pid(runner) for runner in runners]
+    outsider = await asyncpg.connect(url)  # not the pool's
+    try:
+        await outsider.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid", pids)
+    finally:
+        await outsider.close()
     await asyncio.sleep(0.2)
-    in_greenlets.clear()
+
+
+async def outcomes_of(reads: int, read) -> list[str]:
     outcomes = []
-    for _ in range(5):
+    for _ in range(reads):
         try:
-            async with database.read_direct() as runner:
-                await backend_pid(runner)
+            await read()
             outcomes.append("ok")
-        except Exception as error:  # the dead one fails once, as an outage
+        except Exception as error:
             outcomes.append(type(error).__name__)
-    assert outcomes.count("OperationalError") <= 1
-    assert outcomes[-2:] == ["ok", "ok"]
-    assert True in in_greenlets  # the dead one reconnected in a greenlet
-    assert in_greenlets[-1] is False  # and then none had to
+    return outcomes
+
+
+async def test_connections_the_server_ended_are_replaced_before_the_hot_path_uses_them(
+    pg, postgres
+):
+    database, in_greenlets = pg
+    await kill_all(database, 2, postgres.require())
+    in_greenlets.clear()
+
+    async def read():
+        async with database.read_direct() as runner:
+            await backend_pid(runner)
+
+    assert await outcomes_of(6, read) == ["ok"] * 6  # none of them reached a request
+    assert True in in_greenlets  # renewed in the greenlet
+    assert in_greenlets[-2:] == [False, False]  # and then quick again
+
+
+async def test_after_a_restart_the_core_path_fails_once_and_renews_the_whole_pool(pg, postgres):
+    database, _ = pg
+    await kill_all(database, 2, postgres.require())
+
+    async def read():
+        async with database.read() as conn:
+            await conn.execute(select(func.pg_backend_pid()))
+
+    outcomes = await outcomes_of(4, read)
+    assert outcomes[0] in ("InterfaceError", "OperationalError")  # an outage: a 503
+    assert outcomes[1:] == ["ok", "ok", "ok"]  # one, not one per connection
 
 
 async def test_a_request_finding_no_turn_within_the_pool_timeout_is_an_outage(postgres):
