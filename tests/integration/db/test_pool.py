@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 
 import asyncpg
 import pytest
-from sqlalchemy import Integer, bindparam, event, func, select
+from sqlalchemy import Integer, bindparam, event, func, insert, select
 from sqlalchemy import exc as sa
 from sqlalchemy.util.concurrency import in_greenlet
 
 from db.engine import Database
 from db.statements import compile_statement
+from db.tables import event_type_counts
+from session_events.errors import is_unavailable
 
 
 @pytest.fixture
@@ -108,3 +111,56 @@ async def test_a_request_finding_no_turn_within_the_pool_timeout_is_an_outage(po
             await backend_pid(runner)
     finally:
         await database.dispose()
+
+
+async def test_a_statement_past_its_timeout_on_the_hot_path_is_an_outage_and_keeps_the_connection(
+    postgres,
+):
+    database = Database(postgres.require(), pool_size=1, statement_timeout=0.2)
+    try:
+        sleep = compile_statement(select(func.pg_sleep(2)), database.writer.dialect)
+        async with database.read_direct() as runner:
+            pid = await backend_pid(runner)
+            with pytest.raises(sa.OperationalError) as raised:
+                await runner.rows(sleep, {})
+            assert is_unavailable(raised.value) and not runner.broken
+        async with database.read_direct() as runner:
+            assert await backend_pid(runner) == pid  # kept: a timeout is not a broken connection
+    finally:
+        await database.dispose()
+
+
+async def test_a_connection_killed_mid_statement_is_invalidated_not_reused(pg, postgres):
+    database, _ = pg
+    sleep = compile_statement(select(func.pg_sleep(5)), database.writer.dialect)
+    with pytest.raises(sa.OperationalError) as raised:
+        async with database.read_direct() as runner:
+            pid = await backend_pid(runner)
+            outsider = await asyncpg.connect(postgres.require())
+            killing = asyncio.create_task(
+                outsider.execute("SELECT pg_sleep(0.2), pg_terminate_backend($1)", pid)
+            )
+            try:
+                await runner.rows(sleep, {})
+            finally:
+                await killing
+                await outsider.close()
+    assert is_unavailable(raised.value)
+    for _ in range(3):
+        async with database.read_direct() as runner:
+            assert await backend_pid(runner) != pid
+
+
+async def test_a_constraint_broken_on_the_hot_path_is_an_integrity_error(pg):
+    database, _ = pg
+    orphan = insert(event_type_counts).values(
+        session_id=bindparam("session_id", type_=event_type_counts.c.session_id.type),
+        event_type="a",
+        events=1,
+    )
+    async with database.read_direct() as runner:
+        with pytest.raises(sa.IntegrityError):  # no such session: its foreign key
+            await runner.rows(
+                compile_statement(orphan, runner.dialect), {"session_id": uuid.uuid4()}
+            )
+        assert not runner.broken
