@@ -49,7 +49,7 @@ from perf.machine import cpu_seconds, load_average, machine_facts, rss_mb
 from perf.paths import events_path, poll_paths, unchanged_paths
 from perf.soak import print_soak, soak
 from perf.tables import print_markdown, print_table
-from support.live_server import READ_KEY, WRITE_KEY, LiveServer
+from support.live_server import READ_KEY, WRITE_KEY, LiveServer, stop_all
 from support.pg_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -406,10 +406,7 @@ def main(argv: list[str] | None = None) -> None:
         print("\nMarkdown:\n")
         print_markdown(rows)
     finally:
-        for server in servers:
-            server.stop()
-        if pg:
-            pg.stop()
+        stop_all(servers, pg)
         print(f"\nServer logs: {logs}")
 
 

@@ -48,7 +48,7 @@ from perf.machine import cpu_seconds, load_average, machine_facts, rss_mb
 from perf.paths import cursor_poll_paths, events_path, unchanged_paths
 from perf.tables import print_markdown, print_table
 from perf.trees import create_databases, export_tree, imported_from, tree_label
-from support.live_server import READ_KEY, WRITE_KEY, LiveServer
+from support.live_server import READ_KEY, WRITE_KEY, LiveServer, stop_all
 from support.pg_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,10 +280,7 @@ def main(argv: list[str] | None = None) -> None:
         print("\nMarkdown:\n")
         print_markdown(rows)
     finally:
-        for server in servers:
-            server.stop()
-        if pg:
-            pg.stop()
+        stop_all(servers, pg)
         for name in SIDES if args.new else ("old",):
             shutil.rmtree(trees[name], ignore_errors=True)
         print(f"\nServer logs: {work}")

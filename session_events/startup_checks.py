@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from db import migrate
@@ -63,7 +63,7 @@ def _cause(error: BaseException) -> str:
 async def check_database(settings: Settings, *, migrated: bool = False) -> None:
     """One query on the configured database, or StartupError naming EVENTS_DATABASE_URL; with
     `migrated`, its tables must be at the newest revision too."""
-    where = _described(settings.database_url)
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
     if settings.backend == "sqlite":
         folder = sqlite_path(settings.database_url).parent
         try:
@@ -91,12 +91,3 @@ async def check_database(settings: Settings, *, migrated: bool = False) -> None:
             f"EVENTS_DATABASE_URL names {where}, whose tables are at revision "
             f"{revision or '(none)'}, not {migrate.head_revision()}: run session-events migrate"
         )
-
-
-def _described(database_url: str) -> str:
-    """The URL without its password."""
-    scheme, _, rest = database_url.partition("://")
-    credentials, at, location = rest.rpartition("@")
-    if at and ":" in credentials:
-        credentials = credentials.split(":", 1)[0] + ":***"
-    return f"{scheme}://{credentials}{at}{location}"

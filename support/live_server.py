@@ -78,3 +78,11 @@ class LiveServer:
         while text not in self.output() and time.monotonic() < deadline:
             time.sleep(0.1)
         return self.output()
+
+
+def stop_all(servers: list[LiveServer], postgres=None) -> None:
+    """Stop the servers, then the PostgreSQL they used (if one was started for them)."""
+    for server in servers:
+        server.stop()
+    if postgres:
+        postgres.stop()
