@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SCHEMATHESIS_VENV := .venv-schemathesis
 SCHEMATHESIS := $(SCHEMATHESIS_VENV)/.installed
 
-.PHONY: install run test lint format clean lock check-minimums
+.PHONY: install run test lint format clean lock check-minimums wheel
 
 # The locks (requirements/*.txt, hashed) are made from pyproject.toml and
 # tests/contract/requirements.in by `make lock`; installs take exactly what they pin.
@@ -60,6 +60,10 @@ check-minimums: $(UV) install
 ## Serve on the embedded SQLite database (.data/events.db) with a demo session receiving events.
 run: $(RUN_INSTALLED)
 	$(BIN)/session-events serve --demo
+
+## Build dist/session_events-<version>-py3-none-any.whl: the service, with its contract inside.
+wheel: $(RUN_INSTALLED)
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 ## Lint, check the contract, run every suite (SQLite and PostgreSQL) with coverage.
 test: install $(SCHEMATHESIS) lint

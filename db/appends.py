@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import BigInteger, String, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db.dialects import QueryComponents, joined
-from db.errors import EventIdConflict, SessionNotFound
-from db.json_codec import dumps_text
-from db.statements import Runner, compiled_once
-from db.tables import events, sessions
+from session_events.db.dialects import QueryComponents, joined
+from session_events.db.errors import EventIdConflict, SessionNotFound
+from session_events.db.json_codec import dumps_text
+from session_events.db.statements import Runner, compiled_once
+from session_events.db.tables import events, sessions
 
 
 @dataclass(frozen=True)

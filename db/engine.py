@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.util.concurrency import in_greenlet
 
-from db.json_codec import dumps_text
-from db.statements import CoreRunner, DriverRunner, Runner
-from db.turns import Turns
+from session_events.db.json_codec import dumps_text
+from session_events.db.statements import CoreRunner, DriverRunner, Runner
+from session_events.db.turns import Turns
 
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from db.engine import Database, driver_url
+from session_events.db.engine import Database, driver_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Held while migrating so that several server processes starting at once migrate one at a time.

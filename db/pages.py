@@ -30,9 +30,9 @@ from sqlalchemy import (
     union_all,
 )
 
-from db.dialects import QueryComponents, joined
-from db.statements import Runner, compiled_once
-from db.tables import UTCDateTime, event_type_counts, events, sessions
+from session_events.db.dialects import QueryComponents, joined
+from session_events.db.statements import Runner, compiled_once
+from session_events.db.tables import UTCDateTime, event_type_counts, events, sessions
 
 # An offset beyond any session's events: a larger one reads the same nothing, and this one keeps
 # every bound the database computes from it within bigint.

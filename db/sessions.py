@@ -11,11 +11,11 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.appends import append_events
-from db.dialects import components
-from db.errors import ForbiddenTransition, SessionAlreadyExists, SessionNotFound
-from db.statements import CoreRunner
-from db.tables import events, sessions
+from session_events.db.appends import append_events
+from session_events.db.dialects import components
+from session_events.db.errors import ForbiddenTransition, SessionAlreadyExists, SessionNotFound
+from session_events.db.statements import CoreRunner
+from session_events.db.tables import events, sessions
 
 INITIAL_STATUS = "pending"
 TERMINAL = ("completed", "failed", "cancelled")

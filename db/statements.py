@@ -20,7 +20,7 @@ from sqlalchemy import exc as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.dialects import QueryComponents, components
+from session_events.db.dialects import QueryComponents, components
 
 
 @dataclass(frozen=True)

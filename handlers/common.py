@@ -9,11 +9,11 @@ from typing import Any
 
 from starlette.responses import Response
 
-from db.documents import format_timestamp
-from db.engine import Database
-from db.json_codec import dumps
-from db.notify import Notifier
-from handlers.state import AppState, current
+from session_events.db.documents import format_timestamp
+from session_events.db.engine import Database
+from session_events.db.json_codec import dumps
+from session_events.db.notify import Notifier
+from session_events.handlers.state import AppState, current
 
 
 def state() -> AppState:

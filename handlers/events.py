@@ -13,10 +13,10 @@ import orjson
 from connexion.exceptions import BadRequestProblem
 from starlette.responses import Response
 
-from db import appends as db_appends
-from db import pages as db_pages
-from db.errors import SessionNotFound
-from handlers.common import (
+from session_events.db import appends as db_appends
+from session_events.db import pages as db_pages
+from session_events.db.errors import SessionNotFound
+from session_events.handlers.common import (
     base_path,
     database,
     json_response,
@@ -26,8 +26,8 @@ from handlers.common import (
     request_header,
     state,
 )
-from handlers.listing import etag, etag_matches, link_header
-from handlers.waiting import Sleeper, Woke
+from session_events.handlers.listing import etag, etag_matches, link_header
+from session_events.handlers.waiting import Sleeper, Woke
 
 
 def _filters(since, event_types, after_seq, order, per_page, include_total) -> dict:

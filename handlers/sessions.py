@@ -6,9 +6,9 @@ import uuid
 
 from starlette.responses import Response
 
-from db import sessions as db_sessions
-from db.errors import SessionNotFound
-from handlers.common import (
+from session_events.db import sessions as db_sessions
+from session_events.db.errors import SessionNotFound
+from session_events.handlers.common import (
     base_path,
     database,
     json_response,

@@ -14,8 +14,8 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from db.engine import Database
-from db.notify import Notifier
+from session_events.db.engine import Database
+from session_events.db.notify import Notifier
 
 # The key of the AppState in the state the lifespan yields (and the server copies per request).
 STATE_KEY = "session_events"

@@ -6,13 +6,13 @@ import uuid
 
 from starlette.responses import StreamingResponse
 
-from db import pages as db_pages
-from db import sessions as db_sessions
-from db.errors import SessionNotFound
-from db.json_codec import loads
-from db.statements import CoreRunner
-from handlers.common import database, dumps, notifier, request_header, state
-from handlers.waiting import Sleeper, Woke
+from session_events.db import pages as db_pages
+from session_events.db import sessions as db_sessions
+from session_events.db.errors import SessionNotFound
+from session_events.db.json_codec import loads
+from session_events.db.statements import CoreRunner
+from session_events.handlers.common import database, dumps, notifier, request_header, state
+from session_events.handlers.waiting import Sleeper, Woke
 
 RETRY_MS = 3000  # how long a browser waits before reconnecting
 BATCH = 500  # events read per query while replaying

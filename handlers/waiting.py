@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import enum
 
-from handlers.state import current
+from session_events.handlers.state import current
 
 
 class Woke(enum.Enum):

@@ -33,10 +33,10 @@ from pathlib import Path
 import orjson
 from sqlalchemy import func, insert, select, text
 
-from db import migrate
-from db.engine import Database
-from db.tables import event_type_counts, events, sessions
 from perf.workload import EventMaker, SessionPlan, new_uuid
+from session_events.db import migrate
+from session_events.db.engine import Database
+from session_events.db.tables import event_type_counts, events, sessions
 
 DEFAULT_MANIFEST = Path(".data/perf-manifest.json")
 HUGE_EVENTS = 1_000_000

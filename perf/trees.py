@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
-
-import asyncpg
-from sqlalchemy.engine import make_url
 
 PACKAGES = ("session_events", "handlers", "db")
 
@@ -49,24 +45,3 @@ def imported_from(tree: Path) -> None:
     stray = [f for f in files if not Path(f).resolve().is_relative_to(tree.resolve())]
     if stray:
         sys.exit(f"run from {tree}, Python imports {stray}: not that tree's code")
-
-
-def create_databases(server_url: str, names: list[str]) -> list[str]:
-    """The URLs of databases `names` on the server of `server_url`, created when missing."""
-    url = make_url(server_url)
-
-    async def create() -> None:
-        admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        connection = await asyncpg.connect(admin)
-        try:
-            for name in names:
-                found = await connection.fetchval(
-                    "SELECT 1 FROM pg_database WHERE datname = $1", name
-                )
-                if not found:
-                    await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-
-    asyncio.run(create())
-    return [url.set(database=name).render_as_string(hide_password=False) for name in names]

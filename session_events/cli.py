@@ -8,9 +8,9 @@ import sys
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 
-from db import migrate
-from db.engine import Database
-from db.sessions import TERMINAL, Finished
+from session_events.db import migrate
+from session_events.db.engine import Database
+from session_events.db.sessions import TERMINAL, Finished
 from session_events.logs import configure_logging
 from session_events.prune import parse_age, parse_statuses, prune
 from session_events.serving import serve

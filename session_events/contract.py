@@ -1,5 +1,8 @@
 """The contract as the app serves it: openapi/events-api.yaml with the configured limits.
 
+The file is package data: session_events/openapi is a link to the repository's openapi/, which the
+wheel holds as a folder.
+
 The file states the default limits; an operator's EVENTS_MAX_* settings replace them in the loaded
 document, so Connexion enforces the configured values and /api/v2/openapi.json shows them.
 """
@@ -12,7 +15,7 @@ import yaml
 
 from session_events.settings import Settings
 
-SPEC = Path(__file__).resolve().parent.parent / "openapi" / "events-api.yaml"
+SPEC = Path(__file__).parent / "openapi" / "events-api.yaml"
 
 # setting -> where its value lives in the document
 LIMITS = {

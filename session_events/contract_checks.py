@@ -17,7 +17,7 @@ from connexion.exceptions import (
 )
 from starlette.datastructures import Headers
 
-from db import json_codec
+from session_events.db import json_codec
 from session_events.schemas import first_error
 from session_events.sentences import describe
 

@@ -8,7 +8,7 @@ from connexion.http_facts import HTTP_STATUS_CODES
 from connexion.problem import problem
 from sqlalchemy import exc as sa
 
-from db.errors import (
+from session_events.db.errors import (
     DataError,
     EventIdConflict,
     ForbiddenTransition,

@@ -11,8 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 
-from db import migrate
-from handlers.state import AppState
+from session_events.db import migrate
+from session_events.handlers.state import AppState
 
 # An API whose p95 target is tens of milliseconds; the top buckets catch long-polls.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

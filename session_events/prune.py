@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from db import sessions as db_sessions
-from db.engine import Database
+from session_events.db import sessions as db_sessions
+from session_events.db.engine import Database
 
 UNITS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import state
+from session_events.handlers import state
 
 
 class RequestContext:

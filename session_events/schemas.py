@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from db.json_codec import dumps
+from session_events.db.json_codec import dumps
 
 # OpenAPI keywords that JSON Schema draft 4 does not have and that do not constrain values.
 _ANNOTATIONS = ("nullable", "example", "discriminator", "xml", "externalDocs", "deprecated")

@@ -12,8 +12,8 @@ import socket
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
-from db import migrate
-from db.engine import Database
+from session_events.db import migrate
+from session_events.db.engine import Database
 from session_events.settings import Settings, sqlite_path
 
 

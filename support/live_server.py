@@ -20,12 +20,21 @@ class LiveServer:
     """`session-events serve` in a subprocess, on a free port.
 
     `cwd` runs it from another source tree (an exported older commit, say): `python -m` puts the
-    working directory first on sys.path, so that tree's packages are the ones imported.
+    working directory first on sys.path, so that tree's packages are the ones imported. `command`
+    runs another installation's `session-events` (a wheel's, in a venv of its own).
     """
 
-    def __init__(self, database_url: str, log_path: Path, cwd: Path | None = None, **env: str):
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        cwd: Path | None = None,
+        command: tuple[str, ...] = (sys.executable, "-m", "session_events.cli"),
+        **env: str,
+    ):
         self.port = free_port()
         self.cwd = cwd
+        self.command = command
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.env = {
@@ -40,10 +49,9 @@ class LiveServer:
         self.process: subprocess.Popen | None = None
 
     def start(self, *args: str) -> LiveServer:
-        command = [sys.executable, "-m", "session_events.cli", "serve", "--port", str(self.port)]
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [*command, *args],
+            [*self.command, "serve", "--port", str(self.port), *args],
             env=self.env,
             cwd=self.cwd,
             stdout=self.log,

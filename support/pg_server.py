@@ -7,6 +7,7 @@ hand: it prints its URL and stops on Ctrl-C.
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import shutil
@@ -15,6 +16,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
 
 
 class PostgresUnavailable(RuntimeError):
@@ -108,6 +112,30 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         self.psql(f'CREATE DATABASE "{name}"')
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+
+def create_databases(server_url: str, names: list[str], *, fresh: bool = False) -> list[str]:
+    """The URLs of databases `names` on the server of `server_url`, created when missing (made
+    again, empty, when `fresh`)."""
+    url = make_url(server_url)
+
+    async def create() -> None:
+        admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = await asyncpg.connect(admin)
+        try:
+            for name in names:
+                if fresh:
+                    await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                found = await connection.fetchval(
+                    "SELECT 1 FROM pg_database WHERE datname = $1", name
+                )
+                if not found:
+                    await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return [url.set(database=name).render_as_string(hide_password=False) for name in names]
 
 
 if __name__ == "__main__":

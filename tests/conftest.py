@@ -14,9 +14,9 @@ import pytest
 import structlog
 from sqlalchemy import text
 
-from db import migrate
-from db.engine import Database
 from session_events.app import create_app
+from session_events.db import migrate
+from session_events.db.engine import Database
 from session_events.settings import load_settings
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer
 from support.pg_server import PostgresServer, PostgresUnavailable

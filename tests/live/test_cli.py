@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from db import migrate
+from session_events.db import migrate
 
 CLI = [sys.executable, "-m", "session_events.cli"]
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from db.engine import driver_url
+from session_events.db.engine import driver_url
 from tests.conftest import READ, WRITE
 
 

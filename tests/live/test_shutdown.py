@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from db.engine import Database
-from db.tables import events
+from session_events.db.engine import Database
+from session_events.db.tables import events
 from tests.conftest import READ, WRITE
 from tests.live.sse import sse_messages
 

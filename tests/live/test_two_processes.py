@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from db.engine import Database
+from session_events.db.engine import Database
 from tests.conftest import READ, WRITE
 from tests.live.sse import EventReader, read_events
 

@@ -10,14 +10,14 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
-from db.documents import format_timestamp
-from handlers.common import (
+from session_events.db.documents import format_timestamp
+from session_events.handlers.common import (
     json_response,
     pagination,
     parse_timestamp,
     session_json,
 )
-from handlers.listing import link_header
+from session_events.handlers.listing import link_header
 
 SESSION_ID = uuid.UUID("6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
 

@@ -7,7 +7,7 @@ import json
 import orjson
 import pytest
 
-from db import json_codec
+from session_events.db import json_codec
 
 # Numbers at the edge of a double's range, as JSON text, and whether the rule accepts them.
 EDGES = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from db.notify import Notifier, PostgresNotifier, notifier_for
+from session_events.db.notify import Notifier, PostgresNotifier, notifier_for
 
 A, B = uuid.uuid4(), uuid.uuid4()
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers.common import parse_timestamp
+from session_events.handlers.common import parse_timestamp
 
 
 @pytest.mark.parametrize(

@@ -15,15 +15,16 @@ def test_spec_is_the_contract_file():
 
 
 def test_templates_map_every_operation_to_method_and_path():
+    handlers = "session_events.handlers"
     assert Routes().templates == {
-        "handlers.sessions.create_session": "POST /api/v2/sessions",
-        "handlers.sessions.list_sessions": "GET /api/v2/sessions",
-        "handlers.sessions.get_session": "GET /api/v2/sessions/{session_id}",
-        "handlers.events.list_events": "GET /api/v2/sessions/{session_id}/events",
-        "handlers.events.append_events": "POST /api/v2/sessions/{session_id}/events",
-        "handlers.sessions.update_session": "PATCH /api/v2/sessions/{session_id}",
-        "handlers.sessions.delete_session": "DELETE /api/v2/sessions/{session_id}",
-        "handlers.stream.stream_events": "GET /api/v2/sessions/{session_id}/events/stream",
+        f"{handlers}.sessions.create_session": "POST /api/v2/sessions",
+        f"{handlers}.sessions.list_sessions": "GET /api/v2/sessions",
+        f"{handlers}.sessions.get_session": "GET /api/v2/sessions/{session_id}",
+        f"{handlers}.events.list_events": "GET /api/v2/sessions/{session_id}/events",
+        f"{handlers}.events.append_events": "POST /api/v2/sessions/{session_id}/events",
+        f"{handlers}.sessions.update_session": "PATCH /api/v2/sessions/{session_id}",
+        f"{handlers}.sessions.delete_session": "DELETE /api/v2/sessions/{session_id}",
+        f"{handlers}.stream.stream_events": "GET /api/v2/sessions/{session_id}/events/stream",
     }
 
 

@@ -8,8 +8,8 @@ import string
 import pytest
 from connexion.exceptions import ProblemException, Unauthorized
 
-from handlers import state
-from handlers.state import AppState
+from session_events.handlers import state
+from session_events.handlers.state import AppState
 from session_events.security import (
     READ,
     READ_ONLY_KEY,

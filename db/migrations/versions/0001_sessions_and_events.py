@@ -8,7 +8,7 @@ Create Date: 2026-11-26
 import sqlalchemy as sa
 from alembic import op
 
-from db.tables import JSONDocument, UTCDateTime
+from session_events.db.tables import JSONDocument, UTCDateTime
 
 revision = "0001"
 down_revision = None

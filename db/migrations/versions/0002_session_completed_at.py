@@ -8,7 +8,7 @@ Create Date: 2026-11-26
 import sqlalchemy as sa
 from alembic import op
 
-from db.tables import UTCDateTime
+from session_events.db.tables import UTCDateTime
 
 revision = "0002"
 down_revision = "0001"

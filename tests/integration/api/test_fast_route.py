@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.responses import Response
 
-import handlers.events
 from session_events.app import create_app
+from session_events.handlers.events import Listing
 from tests.conftest import READ, READ_KEY, WRITE
 from tests.integration.api.api_helpers import SESSIONS, append_events, new_session
 
@@ -155,7 +155,7 @@ def test_a_response_the_contract_forbids_is_a_500_both_ways(
 ):
     """Response validation. The service never builds such a response, so the listing's answer
     is replaced by a broken copy of it: the only stand-ins in this file."""
-    shaped = handlers.events.Listing.answer
+    shaped = Listing.answer
 
     def broken(self, page, tag):
         answer = shaped(self, page, tag)
@@ -164,7 +164,7 @@ def test_a_response_the_contract_forbids_is_a_500_both_ways(
         body = orjson.dumps(breaking(orjson.loads(response.body)))
         return dataclasses.replace(answer, response=Response(body, 200, headers))
 
-    monkeypatch.setattr(handlers.events.Listing, "answer", broken)
+    monkeypatch.setattr(Listing, "answer", broken)
     path = f"{SESSIONS}/{session_id}/events"
     assert assert_same(client, stack_client, path) == 500
     # Logged by Connexion's exception middleware, once for each of the two answers.
@@ -200,9 +200,9 @@ def test_the_start_of_a_response_is_checked_both_ways(
     """The media type must be one the operation produces, and headers the contract requires
     must be there. The listing's response is replaced (a stand-in): the service sends neither
     mistake. Twice, so that the second answer goes through what the first one remembered."""
-    shaped = handlers.events.Listing.answer
+    shaped = Listing.answer
     monkeypatch.setattr(
-        handlers.events.Listing,
+        Listing,
         "answer",
         lambda self, page, tag: dataclasses.replace(shaped(self, page, tag), response=response()),
     )

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from db import appends as db_appends
-from db import sessions as db_sessions
-from db.errors import EventIdConflict, SessionNotFound
-from db.json_codec import loads
-from db.statements import CoreRunner
-from db.tables import event_type_counts, events
+from session_events.db import appends as db_appends
+from session_events.db import sessions as db_sessions
+from session_events.db.errors import EventIdConflict, SessionNotFound
+from session_events.db.json_codec import loads
+from session_events.db.statements import CoreRunner
+from session_events.db.tables import event_type_counts, events
 
 T0 = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)

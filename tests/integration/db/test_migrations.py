@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from db import migrate
-from db.tables import metadata
+from session_events.db import migrate
+from session_events.db.tables import metadata
 
 
 async def test_database_is_at_the_head_revision(database):

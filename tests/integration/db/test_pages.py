@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from db import appends as db_appends
-from db import pages as db_pages
-from db import sessions as db_sessions
-from db.json_codec import loads
+from session_events.db import appends as db_appends
+from session_events.db import pages as db_pages
+from session_events.db import sessions as db_sessions
+from session_events.db.json_codec import loads
 
 T0 = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
 TYPES = "abcab" * 6  # 30 events: a and b often, c rarely

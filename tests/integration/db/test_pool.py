@@ -12,9 +12,9 @@ from sqlalchemy import Integer, bindparam, event, func, insert, select
 from sqlalchemy import exc as sa
 from sqlalchemy.util.concurrency import in_greenlet
 
-from db.engine import Database
-from db.statements import compile_statement
-from db.tables import event_type_counts
+from session_events.db.engine import Database
+from session_events.db.statements import compile_statement
+from session_events.db.tables import event_type_counts
 from session_events.errors import is_unavailable
 
 

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text, update
 
-from db import sessions as db_sessions
-from db.engine import Database
-from db.tables import sessions
-from handlers.common import format_timestamp
+from session_events.db import sessions as db_sessions
+from session_events.db.engine import Database
+from session_events.db.tables import sessions
+from session_events.handlers.common import format_timestamp
 from tests.conftest import READ
 from tests.statements import captured_statements
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from db import sessions as db_sessions
-from db.errors import SessionAlreadyExists
+from session_events.db import sessions as db_sessions
+from session_events.db.errors import SessionAlreadyExists
 
 T0 = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from db import appends as db_appends
-from db import sessions as db_sessions
-from db.engine import Database
-from db.statements import CoreRunner
+from session_events.db import appends as db_appends
+from session_events.db import sessions as db_sessions
+from session_events.db.engine import Database
+from session_events.db.statements import CoreRunner
 from session_events.errors import is_unavailable
 from session_events.prune import prune
 
