@@ -63,6 +63,7 @@ run: $(RUN_INSTALLED)
 
 ## Build dist/session_events-<version>-py3-none-any.whl: the service, with its contract inside.
 wheel: $(RUN_INSTALLED)
+	rm -rf build  # setuptools would pack whatever an earlier build left in build/lib
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 ## Lint, check the contract, run every suite (SQLite and PostgreSQL) with coverage.
@@ -79,4 +80,5 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) $(SCHEMATHESIS_VENV) $(TOOLS_VENV) .venv-minimums .data .pytest_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(SCHEMATHESIS_VENV) $(TOOLS_VENV) .venv-minimums .data .pytest_cache .ruff_cache .coverage \
+		build dist *.egg-info

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGES = ("session_events", "handlers", "db")
+# The service's packages; trees before the one import package (28d13f3) had db and handlers at the
+# top.
+PACKAGES = ("session_events", "session_events.handlers", "session_events.db")
+OLD_PACKAGES = ("session_events", "handlers", "db")
 
 
 def _git(root: Path, *args: str) -> str:
@@ -35,9 +38,10 @@ def tree_label(root: Path) -> str:
 
 def imported_from(tree: Path) -> None:
     """Exit unless `python -m ...` run from `tree` imports the service's packages from it."""
+    packages = PACKAGES if (tree / "session_events" / "db").exists() else OLD_PACKAGES
     code = "import importlib; print(*(importlib.import_module(p).__file__ for p in %r))"
     result = subprocess.run(
-        [sys.executable, "-c", code % (PACKAGES,)], cwd=tree, capture_output=True, text=True
+        [sys.executable, "-c", code % (packages,)], cwd=tree, capture_output=True, text=True
     )
     if result.returncode:
         sys.exit(f"the service's packages do not import from {tree}:\n{result.stderr}")

@@ -114,28 +114,40 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
 
-def create_databases(server_url: str, names: list[str], *, fresh: bool = False) -> list[str]:
-    """The URLs of databases `names` on the server of `server_url`, created when missing (made
-    again, empty, when `fresh`)."""
-    url = make_url(server_url)
+def _as_admin(server_url: str, work) -> None:
+    """Run `await work(connection)` on an asyncpg connection to the server of `server_url`."""
+    admin = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
-    async def create() -> None:
-        admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async def run() -> None:
         connection = await asyncpg.connect(admin)
         try:
-            for name in names:
-                if fresh:
-                    await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                found = await connection.fetchval(
-                    "SELECT 1 FROM pg_database WHERE datname = $1", name
-                )
-                if not found:
-                    await connection.execute(f'CREATE DATABASE "{name}"')
+            await work(connection)
         finally:
             await connection.close()
 
-    asyncio.run(create())
+    asyncio.run(run())
+
+
+def create_databases(server_url: str, names: list[str]) -> list[str]:
+    """The URLs of databases `names` on the server of `server_url`, created when missing."""
+
+    async def create(connection) -> None:
+        for name in names:
+            found = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if not found:
+                await connection.execute(f'CREATE DATABASE "{name}"')
+
+    _as_admin(server_url, create)
+    url = make_url(server_url)
     return [url.set(database=name).render_as_string(hide_password=False) for name in names]
+
+
+def drop_databases(server_url: str, names: list[str]) -> None:
+    async def drop(connection) -> None:
+        for name in names:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+    _as_admin(server_url, drop)
 
 
 if __name__ == "__main__":

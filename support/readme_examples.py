@@ -10,8 +10,8 @@ are replaced by placeholders; nothing else may differ.
     python -m support.readme_examples http://127.0.0.1:8020 [--update]
 
 checks the README against a server started as its examples say (EVENTS_WRITE_KEYS=dev-write-key
-EVENTS_READ_KEYS=dev-read-key, an empty database), or with --update writes this run's outputs into
-it (then read the diff).
+EVENTS_READ_KEYS=dev-read-key), or with --update writes this run's outputs into it (then read the
+diff).
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def examples(lines: list[str]) -> list[Example]:
 
 def run(found: list[Example], base_url: str, folder: Path, timeout: float = 120) -> list[list[str]]:
     """The output lines of every command, run in one bash in `folder`."""
-    script = "".join(
+    # A stream or long-poll left in the background ends with the shell.
+    script = "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n" + "".join(
         f"printf '\\n{SEPARATOR}\\n'\n{example.command.replace(SHOWN_SERVER, base_url)}\n"
         for example in found
     )
@@ -112,10 +113,13 @@ def mismatches(lines: list[str], found: list[Example], outputs: list[list[str]])
 
 
 def updated(lines: list[str], found: list[Example], outputs: list[list[str]]) -> list[str]:
-    """The README's lines with every checked output replaced by this run's."""
+    """The README's lines with every output that differs replaced by this run's (one that differs
+    only in ids and timestamps is kept, so the diff shows what changed)."""
     result, taken = [], 0
     for example, output in zip(found, outputs, strict=True):
-        result += lines[taken : example.start] + output
+        shown = example.shown(lines)
+        result += lines[taken : example.start]
+        result += shown if normalized(shown) == normalized(output) else output
         taken = example.end
     return result + lines[taken:]
 

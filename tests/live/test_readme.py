@@ -19,7 +19,11 @@ def readme_lines() -> list[str]:
 
 
 def test_the_readme_examples_answer_as_shown(live_server, readme_lines, tmp_path):
-    server = live_server(EVENTS_WRITE_KEYS="dev-write-key", EVENTS_READ_KEYS="dev-read-key")
+    server = live_server(
+        EVENTS_WRITE_KEYS="dev-write-key",
+        EVENTS_READ_KEYS="dev-read-key",
+        EVENTS_STREAM_HEARTBEAT_SECONDS="120",  # the stream shown has no heartbeat in it
+    )
     found = readme_examples.examples(readme_lines)
     assert len(found) >= 40  # every block of the API sections is found
     outputs = readme_examples.run(found, server.base_url, tmp_path)

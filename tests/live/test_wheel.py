@@ -10,6 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
+import uuid
 import venv
 import zipfile
 from pathlib import Path
@@ -18,10 +20,11 @@ import httpx
 import pytest
 
 from support.live_server import WRITE_KEY, LiveServer
-from support.pg_server import create_databases
+from support.pg_server import create_databases, drop_databases
 
 ROOT = Path(__file__).resolve().parents[2]
-WHEEL_TOP_LEVEL = {"session_events", "session_events-0.1.0.dist-info"}
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+WHEEL_TOP_LEVEL = {"session_events", f"session_events-{VERSION}.dist-info"}
 
 
 def run(*command: str | Path, cwd: Path | None = None) -> str:
@@ -89,15 +92,16 @@ def test_the_installed_package_is_the_one_imported(installed, tmp_path):
         cwd=tmp_path,
     )
     assert found.split() == ["None", "None"]  # no top-level names taken from other projects
-    assert run(installed / "session-events", "--version").strip() == "session-events 0.1.0"
+    assert run(installed / "session-events", "--version").strip() == f"session-events {VERSION}"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_the_installed_service_migrates_and_serves(backend, installed, postgres, tmp_path):
+    fresh = f"wheel_{uuid.uuid4().hex[:12]}"  # a database nobody else uses, dropped afterwards
     if backend == "sqlite":
-        url = f"sqlite:///{tmp_path}/fresh.db"
+        url = f"sqlite:///{tmp_path}/{fresh}.db"
     else:
-        (url,) = create_databases(postgres.require(), ["wheel_test"], fresh=True)
+        (url,) = create_databases(postgres.require(), [fresh])
     server = LiveServer(
         url, tmp_path / "server.log", cwd=tmp_path, command=(str(installed / "session-events"),)
     )
@@ -120,3 +124,5 @@ def test_the_installed_service_migrates_and_serves(backend, installed, postgres,
         assert "/sessions/{session_id}/events" in served["paths"]
     finally:
         server.stop()
+        if backend == "postgresql":
+            drop_databases(postgres.require(), [fresh])
