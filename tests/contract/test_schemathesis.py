@@ -7,11 +7,13 @@ server (its default), and zero failures.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from session_events.contract import load_contract
 from tests.conftest import WRITE_KEY
 
 SEED = "20260113"
@@ -51,3 +53,17 @@ def test_schemathesis_finds_no_failure(live_server, tmp_path):
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
     assert "No issues found" in result.stdout
     assert '"level": "error"' not in server.output(), server.output()[-5000:]
+    # The stateful phase follows the contract's links, and says how many it took (-s shows it).
+    covered = re.search(r"API Links: +(\d+) covered / (\d+) selected / (\d+) total", result.stdout)
+    assert covered, result.stdout[-5000:]
+    print(covered.group(0))
+    links = sum(len(response.get("links", {})) for response in responses(load_contract()))
+    assert int(covered.group(3)) == links  # the contract's own, none guessed
+    assert links and int(covered.group(1)) >= links // 2, covered.group(0)
+
+
+def responses(contract: dict):
+    for item in contract["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                yield from operation.get("responses", {}).values()
