@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SCHEMATHESIS_VENV := .venv-schemathesis
 SCHEMATHESIS := $(SCHEMATHESIS_VENV)/.installed
 
-.PHONY: install run test lint format clean lock check-minimums wheel
+.PHONY: install run test lint format clean lock check-minimums wheel client
 
 # The locks (requirements/*.txt, hashed) are made from pyproject.toml and
 # tests/contract/requirements.in by `make lock`; installs take exactly what they pin.
@@ -22,8 +22,9 @@ $(RUN_INSTALLED): pyproject.toml requirements/run.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(RUN_INSTALLED)
 
-$(INSTALLED): $(RUN_INSTALLED) requirements/test.txt
+$(INSTALLED): $(RUN_INSTALLED) requirements/test.txt clients/python/pyproject.toml
 	$(BIN)/$(PIP_LOCKED) requirements/test.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e clients/python
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
@@ -45,7 +46,7 @@ $(UV):
 ## Regenerate the locks after changing a dependency (add --upgrade to COMPILE to move them on).
 lock: $(UV)
 	$(COMPILE) pyproject.toml -o requirements/run.txt
-	$(COMPILE) pyproject.toml --extra test -o requirements/test.txt
+	$(COMPILE) pyproject.toml clients/python/pyproject.toml --extra test -o requirements/test.txt
 	$(COMPILE) tests/contract/requirements.in -o requirements/schemathesis.txt
 
 ## Install the lowest versions pyproject.toml allows into .venv-minimums and run the smoke test.
@@ -65,6 +66,10 @@ run: $(RUN_INSTALLED)
 wheel: $(RUN_INSTALLED)
 	rm -rf build  # setuptools would pack whatever an earlier build left in build/lib
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+
+## Regenerate the client's models (clients/python/session_events_client/models.py) from the contract.
+client: install
+	cd clients/python && PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/datamodel-codegen
 
 ## Lint, check the contract, run every suite (SQLite and PostgreSQL) with coverage.
 test: install $(SCHEMATHESIS) lint

@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+CLIENT = tomllib.loads((ROOT / "clients/python/pyproject.toml").read_text())["project"]
 
 
 def pinned(lock: str) -> dict[str, str]:
@@ -26,6 +27,8 @@ def declared(*extras: str) -> list[Requirement]:
     lines = PROJECT["dependencies"] + [
         d for e in extras for d in PROJECT["optional-dependencies"][e]
     ]
+    if "test" in extras:  # the test environment holds the client too
+        lines += CLIENT["dependencies"]
     return [Requirement(line) for line in lines]
 
 

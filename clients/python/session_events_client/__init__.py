@@ -1,0 +1,28 @@
+"""Python client of session-events: every operation of its contract, appends stored exactly once,
+listings walked page by page, and a CI gate that waits for a session to end.
+
+    from session_events_client import Client
+
+    with Client("http://127.0.0.1:8000", api_key="...") as client:
+        session = client.create_session("build")
+        client.append_events(session.id, [{"event_type": "build_started"}])
+        for event in client.iter_events(session.id, order="asc"):
+            print(event.seq, event.event_type)
+"""
+
+from session_events_client.client import AsyncClient, Client
+from session_events_client.errors import Refused
+from session_events_client.models import Event, EventPage, Session, SessionPage, SessionStatus
+from session_events_client.steps import Retry
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "Event",
+    "EventPage",
+    "Refused",
+    "Retry",
+    "Session",
+    "SessionPage",
+    "SessionStatus",
+]

@@ -1,0 +1,223 @@
+"""`Client` and `AsyncClient`: the same operations, run with httpx's blocking or async API.
+
+The operations are declared once, in `Operations`; each returns what its driver's `_run` makes
+of the operation's steps: the value itself (`Client`) or a coroutine giving it (`AsyncClient`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource
+
+from session_events_client import operations
+from session_events_client.steps import (
+    CloseStream,
+    Emit,
+    NextMessage,
+    OpenStream,
+    Retry,
+    Send,
+    Sleep,
+    Stepper,
+)
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class Operations:
+    """Every operation of the contract, and the loops a client needs (see operations.py).
+
+    `base_url` is the server's root (http://127.0.0.1:8000). Reads and appends are retried as
+    `retry` says (None: never); a failure that outlasts it is raised as httpx raised it
+    (httpx.TransportError), a refusal as Refused. `http` is an httpx client of your own to use
+    instead of a new one (its base URL and headers are then yours to set).
+    """
+
+    HTTP: type = httpx.Client  # the kind of httpx client a driver runs its requests on
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: Retry | None = operations.RETRY,
+        http: httpx.Client | httpx.AsyncClient | None = None,
+    ):
+        self.timeout = timeout
+        self.retry = retry
+        self.http = http or self.HTTP(**configured(base_url, api_key, timeout))
+        self._owned = http is None
+
+    def create_session(self, session_type, project_path=None, config=None, *, id=None):
+        return self._run(operations.create_session(session_type, project_path, config, id))
+
+    def get_session(self, session_id):
+        return self._run(operations.get_session(session_id, self.retry))
+
+    def list_sessions(self, *, status=None, page=None, per_page=None):
+        return self._run(operations.list_sessions(status, page, per_page, self.retry))
+
+    def update_session(self, session_id, *, status):
+        return self._run(operations.update_session(session_id, status))
+
+    def delete_session(self, session_id):
+        return self._run(operations.delete_session(session_id))
+
+    def append_events(self, session_id, events):
+        return self._run(operations.append_events(session_id, events, self.retry))
+
+    def list_events(self, session_id, **filters):
+        return self._run(operations.list_events(session_id, self.retry, **filters))
+
+    def iter_events(self, session_id, **filters):
+        return self._iterate(operations.iter_events(session_id, self.retry, **filters))
+
+    def wait_until_finished(self, session_id, timeout: float):
+        return self._run(operations.wait_until_finished(session_id, timeout, self.retry))
+
+    def _run(self, steps):
+        raise NotImplementedError
+
+    def _iterate(self, steps):
+        raise NotImplementedError
+
+
+def configured(base_url: str, api_key: str | None, timeout: float) -> dict[str, Any]:
+    headers = {"X-API-Key": api_key} if api_key else {}
+    return {"base_url": base_url.rstrip("/"), "headers": headers, "timeout": timeout}
+
+
+def request_options(step: Send, timeout: float) -> dict[str, Any]:
+    return {
+        "params": step.params,
+        "json": step.json,
+        "headers": step.headers,
+        "timeout": timeout + (step.timeout or 0),
+    }
+
+
+def build_request(http, step: Send, timeout: float) -> httpx.Request:
+    return http.build_request(step.method, step.path, **request_options(step, timeout))
+
+
+class Client(Operations):
+    """The blocking client (thread-safe, as httpx.Client is)."""
+
+    HTTP = httpx.Client
+
+    def close(self) -> None:
+        if self._owned:
+            self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def _run(self, steps):
+        stepper = Stepper(steps)
+        for _item in self._drive(stepper):
+            pass
+        return stepper.result
+
+    def _iterate(self, steps):
+        return self._drive(Stepper(steps))
+
+    def _drive(self, stepper: Stepper):
+        stream = []  # the open stream's response and its messages
+        try:
+            for step in stepper:
+                if isinstance(step, Emit):
+                    yield step.item
+                    continue
+                with stepper.answering():
+                    stepper.reply = self._perform(step, stream)
+        finally:
+            self._perform(CloseStream(), stream)
+            stepper.steps.close()
+
+    def _perform(self, step, stream: list):
+        if isinstance(step, Send):
+            return self.http.request(step.method, step.path, **request_options(step, self.timeout))
+        if isinstance(step, Sleep):
+            return time.sleep(step.seconds)
+        if isinstance(step, OpenStream):
+            self._perform(CloseStream(), stream)
+            request = build_request(self.http, step.request, self.timeout)
+            response = self.http.send(request, stream=True)
+            stream[:] = [response, EventSource(response).iter_sse()]
+            return response
+        if isinstance(step, NextMessage):
+            return next(stream[1], None)
+        if isinstance(step, CloseStream):
+            if stream:
+                stream.pop(0).close()
+                stream.clear()
+            return None
+        raise TypeError(f"unknown step {step!r}")
+
+
+class AsyncClient(Operations):
+    """The async client: the same operations as `Client`, each awaited (`iter_events` is an
+    async iterator)."""
+
+    HTTP = httpx.AsyncClient
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self.http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_exc) -> None:
+        await self.aclose()
+
+    async def _run(self, steps):
+        stepper = Stepper(steps)
+        async for _item in self._drive(stepper):
+            pass
+        return stepper.result
+
+    def _iterate(self, steps):
+        return self._drive(Stepper(steps))
+
+    async def _drive(self, stepper: Stepper):
+        stream = []  # the open stream's response and its messages
+        try:
+            for step in stepper:
+                if isinstance(step, Emit):
+                    yield step.item
+                    continue
+                with stepper.answering():
+                    stepper.reply = await self._perform(step, stream)
+        finally:
+            await self._perform(CloseStream(), stream)
+            stepper.steps.close()
+
+    async def _perform(self, step, stream: list):
+        if isinstance(step, Send):
+            options = request_options(step, self.timeout)
+            return await self.http.request(step.method, step.path, **options)
+        if isinstance(step, Sleep):
+            return await asyncio.sleep(step.seconds)
+        if isinstance(step, OpenStream):
+            await self._perform(CloseStream(), stream)
+            request = build_request(self.http, step.request, self.timeout)
+            response = await self.http.send(request, stream=True)
+            stream[:] = [response, EventSource(response).aiter_sse()]
+            return response
+        if isinstance(step, NextMessage):
+            return await anext(stream[1], None)
+        if isinstance(step, CloseStream):
+            if stream:
+                await stream.pop(0).aclose()
+                stream.clear()
+            return None
+        raise TypeError(f"unknown step {step!r}")

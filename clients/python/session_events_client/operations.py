@@ -1,0 +1,142 @@
+"""The contract's operations and the loops built on them, as generators of steps (steps.py).
+
+Reads, and appends (whose every event carries an id, so a repeat is stored once), are retried
+after connection errors, timeouts and 503s; the other writes are not, since a repeat of one
+that did happen would be refused (a second create, a second change of status).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from session_events_client.errors import answer, expect
+from session_events_client.models import EventList, EventPage, Session, SessionPage
+from session_events_client.steps import API, Emit, Retry, Send, sent
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})  # the contract's final statuses
+LONGEST_WAIT = 25  # seconds a long-poll is held (the contract allows 30)
+RETRY = Retry()
+
+
+def create_session(
+    session_type: str,
+    project_path: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    id: uuid.UUID | str | None = None,
+):
+    body = present(session_type=session_type, project_path=project_path, config=config, id=id)
+    response = yield from sent(Send("POST", f"{API}/sessions", json=body), None)
+    return answer(response, 201, Session)
+
+
+def get_session(session_id: uuid.UUID | str, retry: Retry | None = RETRY):
+    response = yield from sent(Send("GET", f"{API}/sessions/{session_id}"), retry)
+    return answer(response, 200, Session)
+
+
+def list_sessions(status=None, page=None, per_page=None, retry: Retry | None = RETRY):
+    params = present(status=status, page=page, per_page=per_page)
+    response = yield from sent(Send("GET", f"{API}/sessions", params=params), retry)
+    return answer(response, 200, SessionPage)
+
+
+def update_session(session_id: uuid.UUID | str, status: str):
+    request = Send("PATCH", f"{API}/sessions/{session_id}", json={"status": str(status)})
+    response = yield from sent(request, None)
+    return answer(response, 200, Session)
+
+
+def delete_session(session_id: uuid.UUID | str):
+    response = yield from sent(Send("DELETE", f"{API}/sessions/{session_id}"), None)
+    expect(response, 204)
+
+
+def append_events(
+    session_id: uuid.UUID | str, events: Iterable[Mapping[str, Any]], retry: Retry | None = RETRY
+):
+    """The stored events, one per event given, in order. Each event without an `id` gets one
+    here, so the batch can be sent again after a failure and is still stored once."""
+    batch = {"events": [with_id(event) for event in events]}
+    request = Send("POST", f"{API}/sessions/{session_id}/events", json=batch)
+    response = yield from sent(request, retry)
+    return answer(response, 201, EventList).items
+
+
+def list_events(session_id: uuid.UUID | str, retry: Retry | None = RETRY, **filters: Any):
+    """One page of events; `filters` are the listing's query parameters (since, event_type,
+    after_seq, until_seq, order, page, per_page, include_total, wait)."""
+    response = yield from sent(listing(session_id, filters), retry)
+    return answer(response, 200, EventPage)
+
+
+def iter_events(session_id: uuid.UUID | str, retry: Retry | None = RETRY, **filters: Any):
+    """Every event of a listing, page after page along its `Link: rel="next"`, whose pinned
+    `until_seq` keeps the walk to the events there were when it began."""
+    response = yield from sent(listing(session_id, filters), retry)
+    while True:
+        for event in answer(response, 200, EventPage).items:
+            yield Emit(event)
+        following = response.links.get("next")
+        if following is None:
+            return
+        response = yield from sent(Send("GET", following["url"]), retry)
+
+
+def wait_until_finished(session_id: uuid.UUID | str, timeout: float, retry: Retry | None = RETRY):
+    """The session once its status is final; TimeoutError after `timeout` seconds. Waits by
+    long-polling its status changes, so an ending is seen at once and a quiet wait costs one
+    request in LONGEST_WAIT seconds."""
+    deadline = time.monotonic() + timeout
+    session = yield from get_session(session_id, retry)
+    cursor = session.event_count
+    while session.status not in TERMINAL:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"session {session_id} is still {session.status} after {timeout} s")
+        changes = yield from list_events(
+            session_id,
+            retry,
+            event_type="status_changed",
+            after_seq=cursor,
+            order="asc",
+            include_total=False,
+            wait=max(1, min(LONGEST_WAIT, int(remaining))),
+        )
+        cursor = max(cursor, changes.latest_seq)
+        if changes.items:
+            session = yield from get_session(session_id, retry)
+    return session
+
+
+def listing(session_id: uuid.UUID | str, filters: Mapping[str, Any]) -> Send:
+    params = {name: query_value(value) for name, value in filters.items() if value is not None}
+    wait = int(filters.get("wait") or 0)
+    return Send("GET", f"{API}/sessions/{session_id}/events", params=params, timeout=wait)
+
+
+def query_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [query_value(item) for item in value]
+    return str(value)
+
+
+def present(**fields: Any) -> dict[str, Any]:
+    """The fields that were given, as JSON takes them."""
+    given = {name: value for name, value in fields.items() if value is not None}
+    return {name: str(v) if isinstance(v, uuid.UUID) else v for name, v in given.items()}
+
+
+def with_id(event: Mapping[str, Any]) -> dict[str, Any]:
+    given = {name: value for name, value in event.items() if value is not None}
+    given["id"] = str(given.get("id") or uuid.uuid4())
+    if "step_id" in given:
+        given["step_id"] = str(given["step_id"])
+    return given

@@ -1,0 +1,134 @@
+"""The Python client against a live server, on both databases: its operations, refusals,
+listing walks, CI gate and retries."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+from session_events_client import AsyncClient, Client, Refused, Retry
+
+from support.live_server import READ_KEY, WRITE_KEY
+
+
+@pytest.fixture
+def server(live_server):
+    return live_server()
+
+
+@pytest.fixture
+def client(server):
+    with Client(server.base_url, api_key=WRITE_KEY) as client:
+        yield client
+
+
+def test_every_operation_of_the_contract(client):
+    session = client.create_session("build", "/repos/petclinic", {"model": "x"})
+    assert (session.status, session.project_path, session.config) == (
+        "pending",
+        "/repos/petclinic",
+        {"model": "x"},
+    )
+    stored = client.append_events(session.id, [{"event_type": "log", "message": "hi"}])
+    assert [(e.seq, e.message) for e in stored] == [(1, "hi")]
+    assert client.update_session(session.id, status="in_progress").status == "in_progress"
+    assert client.get_session(session.id).event_count == 2  # the status change is an event
+    page = client.list_events(session.id, order="asc", event_type=["log"], include_total=False)
+    assert [e.event_type for e in page.items] == ["log"]
+    assert page.pagination.total is None
+    assert session.id in [s.id for s in client.list_sessions(status="in_progress").items]
+    client.delete_session(session.id)
+    with pytest.raises(Refused) as refused:
+        client.get_session(session.id)
+    assert (refused.value.status, refused.value.title) == (404, "Not Found")
+    assert str(session.id) in refused.value.detail
+
+
+def test_a_refusal_carries_the_problem(server):
+    with Client(server.base_url, api_key=READ_KEY) as reader:
+        with pytest.raises(Refused) as refused:
+            reader.create_session("build")
+        assert refused.value.status == 403
+        assert "write key" in refused.value.detail
+        with pytest.raises(Refused) as refused:
+            reader.list_events(uuid.uuid4(), per_page=500)
+        assert refused.value.status == 400
+        assert refused.value.detail == "per_page must be at most 100 (got 500)."
+
+
+def test_a_batch_sent_again_is_stored_once(client):
+    session = client.create_session("build")
+    events = [{"id": uuid.uuid4(), "event_type": "log", "message": str(n)} for n in range(3)]
+    first = client.append_events(session.id, events)
+    again = client.append_events(session.id, events)
+    assert [e.seq for e in again] == [e.seq for e in first] == [1, 2, 3]
+    assert client.get_session(session.id).event_count == 3
+
+
+def test_iter_events_walks_a_snapshot_while_events_arrive(client):
+    session = client.create_session("build")
+    client.append_events(session.id, [{"event_type": "log"} for _ in range(250)])
+    seen = []
+    for event in client.iter_events(session.id, order="asc", per_page=100):
+        seen.append(event.seq)
+        if event.seq == 150:  # mid-walk, more arrive: the walk keeps to the first 250
+            client.append_events(session.id, [{"event_type": "log"} for _ in range(10)])
+    assert seen == list(range(1, 251))
+
+
+def test_wait_until_finished_returns_the_ended_session(client):
+    session = client.create_session("build")
+    client.update_session(session.id, status="in_progress")
+    timer = threading.Timer(0.5, client.update_session, (session.id,), {"status": "failed"})
+    timer.start()
+    began = time.monotonic()
+    ended = client.wait_until_finished(session.id, timeout=20)
+    assert ended.status == "failed"
+    assert time.monotonic() - began < 5  # woken by the change, not by a poll interval
+    with pytest.raises(TimeoutError, match="still pending"):
+        client.wait_until_finished(client.create_session("build").id, timeout=1)
+
+
+def test_an_append_rides_over_a_server_restart(server):
+    with Client(server.base_url, api_key=WRITE_KEY) as client:
+        session = client.create_session("build")
+        server.stop()
+        restart = threading.Timer(1.0, server.start)
+        restart.start()
+        stored = client.append_events(session.id, [{"event_type": "log", "message": "late"}])
+        restart.join()
+        assert [e.message for e in stored] == ["late"]
+        assert client.get_session(session.id).event_count == 1
+
+
+def test_without_retries_a_down_server_is_an_httpx_error(server):
+    server.stop()
+    never = Client(server.base_url, api_key=WRITE_KEY, retry=None)
+    with never, pytest.raises(httpx.ConnectError):
+        never.get_session(uuid.uuid4())
+    with Client(server.base_url, api_key=WRITE_KEY, retry=Retry(seconds=0.5)) as client:
+        began = time.monotonic()
+        with pytest.raises(httpx.ConnectError):
+            client.get_session(uuid.uuid4())
+        assert 0.5 <= time.monotonic() - began < 5
+
+
+def test_the_async_client_has_the_same_operations(server):
+    async def scenario():
+        async with AsyncClient(server.base_url, api_key=WRITE_KEY) as client:
+            session = await client.create_session("agent_run")
+            await client.append_events(session.id, [{"event_type": "log"} for _ in range(30)])
+            seqs = [e.seq async for e in client.iter_events(session.id, per_page=7)]
+            await client.update_session(session.id, status="completed")
+            ended = await client.wait_until_finished(session.id, timeout=5)
+            with pytest.raises(Refused):
+                await client.update_session(session.id, status="in_progress")
+            return seqs, ended.status
+
+    seqs, status = asyncio.run(scenario())
+    assert seqs == list(range(30, 0, -1))
+    assert status == "completed"
