@@ -77,6 +77,9 @@ class Operations:
     def iter_events(self, session_id, **filters):
         return self._iterate(operations.iter_events(session_id, self.retry, **filters))
 
+    def follow(self, session_id, after_seq: int = 0, event_types=None):
+        return self._iterate(operations.follow(session_id, after_seq, event_types, self.retry))
+
     def wait_until_finished(self, session_id, timeout: float):
         return self._run(operations.wait_until_finished(session_id, timeout, self.retry))
 
@@ -151,6 +154,10 @@ class Client(Operations):
             self._perform(CloseStream(), stream)
             request = build_request(self.http, step.request, self.timeout)
             response = self.http.send(request, stream=True)
+            if response.status_code != 200:
+                response.read()  # a refusal: its problem document is wanted whole
+                response.close()
+                return response
             stream[:] = [response, EventSource(response).iter_sse()]
             return response
         if isinstance(step, NextMessage):
@@ -211,6 +218,10 @@ class AsyncClient(Operations):
             await self._perform(CloseStream(), stream)
             request = build_request(self.http, step.request, self.timeout)
             response = await self.http.send(request, stream=True)
+            if response.status_code != 200:
+                await response.aread()  # a refusal: its problem document is wanted whole
+                await response.aclose()
+                return response
             stream[:] = [response, EventSource(response).aiter_sse()]
             return response
         if isinstance(step, NextMessage):
