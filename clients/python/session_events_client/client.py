@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
-from session_events_client import operations
+from session_events_client import operations, producer
 from session_events_client.steps import (
     CloseStream,
     Emit,
@@ -38,6 +38,7 @@ class Operations:
     """
 
     HTTP: type = httpx.Client  # the kind of httpx client a driver runs its requests on
+    PRODUCER: type = producer.Producer
 
     def __init__(
         self,
@@ -80,6 +81,13 @@ class Operations:
     def follow(self, session_id, after_seq: int = 0, event_types=None):
         return self._iterate(operations.follow(session_id, after_seq, event_types, self.retry))
 
+    def producer(
+        self, session_id, batch_size: int = producer.BATCH, max_delay: float = producer.AGE
+    ):
+        """A context manager whose `emit()` buffers events, sent in the background in batches of
+        up to `batch_size`, within `max_delay` seconds, and at its exit."""
+        return self.PRODUCER(self, session_id, batch_size, max_delay)
+
     def wait_until_finished(self, session_id, timeout: float):
         return self._run(operations.wait_until_finished(session_id, timeout, self.retry))
 
@@ -112,6 +120,7 @@ class Client(Operations):
     """The blocking client (thread-safe, as httpx.Client is)."""
 
     HTTP = httpx.Client
+    PRODUCER = producer.Producer
 
     def close(self) -> None:
         if self._owned:
@@ -175,6 +184,7 @@ class AsyncClient(Operations):
     async iterator)."""
 
     HTTP = httpx.AsyncClient
+    PRODUCER = producer.AsyncProducer
 
     async def aclose(self) -> None:
         if self._owned:
