@@ -14,17 +14,16 @@ SCHEMATHESIS := $(SCHEMATHESIS_VENV)/.installed
 RUN_INSTALLED := $(VENV)/.installed-run
 PIP_LOCKED := python -m pip install --quiet --require-hashes -r
 
-$(RUN_INSTALLED): pyproject.toml requirements/run.txt
+$(RUN_INSTALLED): pyproject.toml clients/python/pyproject.toml requirements/run.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/$(PIP_LOCKED) requirements/run.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-deps -e clients/python -e .
 	touch $(RUN_INSTALLED)
 
-$(INSTALLED): $(RUN_INSTALLED) requirements/test.txt clients/python/pyproject.toml
+$(INSTALLED): $(RUN_INSTALLED) requirements/test.txt
 	$(BIN)/$(PIP_LOCKED) requirements/test.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e clients/python
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
@@ -37,7 +36,8 @@ $(SCHEMATHESIS): requirements/schemathesis.txt
 
 TOOLS_VENV := .venv-tools
 UV := $(TOOLS_VENV)/bin/uv
-COMPILE := $(UV) pip compile --quiet --python-version 3.11 --universal --generate-hashes
+COMPILE := $(UV) pip compile --quiet --python-version 3.11 --universal --generate-hashes \
+	--no-emit-package session-events-client
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS_VENV)
@@ -46,7 +46,7 @@ $(UV):
 ## Regenerate the locks after changing a dependency (add --upgrade to COMPILE to move them on).
 lock: $(UV)
 	$(COMPILE) pyproject.toml -o requirements/run.txt
-	$(COMPILE) pyproject.toml clients/python/pyproject.toml --extra test -o requirements/test.txt
+	$(COMPILE) pyproject.toml --extra test -o requirements/test.txt
 	$(COMPILE) tests/contract/requirements.in -o requirements/schemathesis.txt
 
 ## Install the lowest versions pyproject.toml allows into .venv-minimums and run the smoke test.
@@ -65,7 +65,7 @@ run: $(RUN_INSTALLED)
 ## Build dist/session_events-<version>-py3-none-any.whl: the service, with its contract inside.
 wheel: $(RUN_INSTALLED)
 	rm -rf build  # setuptools would pack whatever an earlier build left in build/lib
-	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist . clients/python
 
 ## Regenerate the client's models (clients/python/session_events_client/models.py) from the contract.
 client: install

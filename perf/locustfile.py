@@ -18,8 +18,8 @@ Users (weights in the class attributes):
 - StreamListener: opens the SSE stream a few events back, reads a few frames, hangs up.
 
 Sessions come from the manifest of perf/generate.py (--manifest or PERF_MANIFEST); without one,
-the test start creates a few sessions of 5,100 events through the API, so a run works on an
-empty database. Every session the run creates has session_type `load_test` and is deleted when
+the test start creates a few sessions of 5,100 events through the Python client, so a run works on
+an empty database. Every session the run creates has session_type `load_test` and is deleted when
 the run stops, unless --keep-sessions. The run fails (exit code 1) on any failed request, on no
 request at all, or on a p95 over --max-p95-ms (500). Run it as a command: it is gevent-based,
 not to be imported by the tests.
@@ -33,13 +33,13 @@ import logging
 import os
 import random
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import gevent
 from locust import FastHttpUser, between, constant, events, task
 from locust.runners import MasterRunner
+from session_events_client import Client, Refused
 
 API = "/api/v2/sessions"
 SEED_SESSIONS = 3
@@ -121,32 +121,16 @@ def event(n: int) -> dict:
     }
 
 
-def _call(host: str, method: str, path: str, body: dict | None = None) -> dict | None:
-    request = urllib.request.Request(
-        host.rstrip("/") + path,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"X-API-Key": write_key(), "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        text = response.read()
-    return json.loads(text) if text else None
-
-
-def _post(host: str, path: str, body: dict) -> dict:
-    return _call(host, "POST", path, body)
-
-
 def create_sessions(host: str) -> None:
-    for _ in range(SEED_SESSIONS):
-        session = _post(
-            host, API, {"session_type": SESSION_TYPE, "project_path": "/repos/petclinic"}
-        )["id"]
-        Sessions.created.append(session)
-        for start in range(1, SEED_EVENTS + 1, 1000):
-            batch = [event(n) for n in range(start, min(start + 1000, SEED_EVENTS + 1))]
-            _post(host, f"{API}/{session}/events", {"events": batch})
-        Sessions.big[session] = SEED_EVENTS
+    """The sessions a run without a manifest reads, made through the Python client."""
+    with Client(host, api_key=write_key(), timeout=60) as client:
+        for _ in range(SEED_SESSIONS):
+            session = client.create_session(SESSION_TYPE, "/repos/petclinic")
+            Sessions.created.append(str(session.id))
+            for start in range(1, SEED_EVENTS + 1, 1000):
+                batch = [event(n) for n in range(start, min(start + 1000, SEED_EVENTS + 1))]
+                client.append_events(session.id, batch)
+            Sessions.big[str(session.id)] = SEED_EVENTS
     Sessions.watched.update(Sessions.big)
 
 
@@ -175,12 +159,13 @@ def _clean_up(environment, **_kwargs):
     if environment.parsed_options and environment.parsed_options.keep_sessions:
         logging.info("Kept %d sessions (session_type %s)", len(Sessions.created), SESSION_TYPE)
         return
-    for session in Sessions.created:
-        try:
-            _call(environment.host, "DELETE", f"{API}/{session}")
-        except urllib.error.HTTPError as error:
-            if error.code != 404:
-                raise
+    with Client(environment.host, api_key=write_key(), timeout=60) as client:
+        for session in Sessions.created:
+            try:
+                client.delete_session(session)
+            except Refused as refused:
+                if refused.status != 404:
+                    raise
     logging.info("Deleted the %d sessions this run created", len(Sessions.created))
     Sessions.created.clear()
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import structlog
+from session_events_client import AsyncClient, Refused
 
 from session_events.middleware import DEMO_REQUEST_PREFIX
 
@@ -125,44 +126,41 @@ async def run_demos(
     interval: float = 0.5,
     seed: int = 7,
 ) -> None:
-    """Demo runs one after another until cancelled, one event every `interval` seconds;
-    `started(session_id, number)` hears of each. Demo runs a previous server left unfinished
-    are cancelled first."""
+    """Demo runs one after another until cancelled, one event every `interval` seconds, through
+    the Python client (clients/python); `started(session_id, number)` hears of each. Demo runs
+    a previous server left unfinished are cancelled first."""
     rng = random.Random(seed)
     requests = itertools.count()
 
-    async def call(method: str, path: str, body: dict) -> httpx.Response:
-        request_id = f"{DEMO_REQUEST_PREFIX}{next(requests)}"  # kept out of the access log
-        response = await client.request(
-            method, path, json=body, headers={"X-Request-ID": request_id}
-        )
-        if response.is_error:
-            log.warning("demo_request_failed", method=method, status=response.status_code)
-        return response
+    async def tag(request: httpx.Request) -> None:
+        request.headers["X-Request-ID"] = f"{DEMO_REQUEST_PREFIX}{next(requests)}"  # not logged
 
-    async def one_run(number: int) -> None:
-        created = await call("POST", "/api/v2/sessions", DEMO_SESSION)
-        created.raise_for_status()
-        session = f"/api/v2/sessions/{created.json()['id']}"
-        started(created.json()["id"], number)
+    async def one_run(client: AsyncClient, number: int) -> None:
+        session = await client.create_session(**DEMO_SESSION)
+        started(str(session.id), number)
         await asyncio.sleep(interval)
-        await call("PATCH", session, {"status": "in_progress"})
+        await client.update_session(session.id, status="in_progress")
         outcome = "completed"
         for event in workflow_events(rng):
             await asyncio.sleep(interval)
-            await call("POST", f"{session}/events", {"events": [event]})
+            await client.append_events(session.id, [event])
             if event["event_type"] == "workflow_failed":
                 outcome = "failed"
-        await call("PATCH", session, {"status": outcome})
+        await client.update_session(session.id, status=outcome)
 
-    async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": api_key}) as client:
-        with contextlib.suppress(httpx.HTTPError):
-            await _cancel_unfinished(client, call)
+    headers = {"X-API-Key": api_key}
+    hooks = {"request": [tag]}
+    async with (
+        httpx.AsyncClient(base_url=base_url, headers=headers, event_hooks=hooks) as http,
+        AsyncClient(http=http) as client,
+    ):
+        with contextlib.suppress(Refused, httpx.HTTPError):
+            await _cancel_unfinished(client)
         for number in itertools.count(1):
             try:
-                await one_run(number)
-            except httpx.HTTPError as error:  # the server busy or restarting: a new run, later
-                log.warning("demo_run_stopped", error=repr(error))
+                await one_run(client, number)
+            except (Refused, httpx.HTTPError) as error:  # the server busy or gone: again, later
+                log.warning("demo_run_stopped", error=str(error))
                 await asyncio.sleep(5)
             await asyncio.sleep(interval * 6)
 
@@ -174,12 +172,11 @@ DEMO_SESSION = {
 }
 
 
-async def _cancel_unfinished(client: httpx.AsyncClient, call) -> None:
+async def _cancel_unfinished(client: AsyncClient) -> None:
     for status in ("pending", "in_progress"):
-        listed = await client.get("/api/v2/sessions", params={"status": status, "per_page": 100})
-        for session in listed.json()["items"] if listed.is_success else []:
-            if (
-                session["config"] == DEMO_SESSION["config"]
-                and session["project_path"] == (DEMO_SESSION["project_path"])
+        for session in (await client.list_sessions(status=status, per_page=100)).items:
+            if (session.config, session.project_path) == (
+                DEMO_SESSION["config"],
+                DEMO_SESSION["project_path"],
             ):
-                await call("PATCH", f"/api/v2/sessions/{session['id']}", {"status": "cancelled"})
+                await client.update_session(session.id, status="cancelled")

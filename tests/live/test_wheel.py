@@ -55,19 +55,21 @@ def wheel(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("wheel")
     source = copy_of_checkout(root / "source")
     pip = (sys.executable, "-m", "pip", "--disable-pip-version-check")
-    run(*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", root / "dist", source)
-    (built,) = (root / "dist").glob("*.whl")
+    client = source / "clients" / "python"  # the demo's client, a distribution of its own
+    run(*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", root / "dist", source, client)
+    (built,) = (root / "dist").glob("session_events-*.whl")
     return built
 
 
 @pytest.fixture(scope="module")
 def installed(wheel, tmp_path_factory) -> Path:
-    """The bin/ folder of a fresh venv holding the runtime lock and the wheel."""
+    """The bin/ folder of a fresh venv holding the runtime lock and the wheels (ours and
+    the client's)."""
     home = tmp_path_factory.mktemp("server")
     venv.create(home / "venv", with_pip=True)
     pip = (home / "venv/bin/python", "-m", "pip", "--disable-pip-version-check")
     run(*pip, "install", "--quiet", "--require-hashes", "-r", ROOT / "requirements/run.txt")
-    run(*pip, "install", "--quiet", "--no-deps", wheel)
+    run(*pip, "install", "--quiet", "--no-deps", *wheel.parent.glob("*.whl"))
     return home / "venv/bin"
 
 

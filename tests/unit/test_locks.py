@@ -11,8 +11,14 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-CLIENT = tomllib.loads((ROOT / "clients/python/pyproject.toml").read_text())["project"]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+PROJECT = PYPROJECT["project"]
+# Distributions of this repository (the client): installed from their folders, so not in the
+# locks, but their own dependencies are.
+LOCAL = {
+    canonicalize_name(name): tomllib.loads((ROOT / source["path"] / "pyproject.toml").read_text())
+    for name, source in PYPROJECT["tool"]["uv"]["sources"].items()
+}
 
 
 def pinned(lock: str) -> dict[str, str]:
@@ -27,9 +33,13 @@ def declared(*extras: str) -> list[Requirement]:
     lines = PROJECT["dependencies"] + [
         d for e in extras for d in PROJECT["optional-dependencies"][e]
     ]
-    if "test" in extras:  # the test environment holds the client too
-        lines += CLIENT["dependencies"]
-    return [Requirement(line) for line in lines]
+    requirements = []
+    for requirement in map(Requirement, lines):
+        local = LOCAL.get(canonicalize_name(requirement.name))
+        requirements += (
+            map(Requirement, local["project"]["dependencies"]) if local else [requirement]
+        )
+    return requirements
 
 
 @pytest.mark.parametrize(("lock", "extras"), [("run.txt", ()), ("test.txt", ("test",))])
@@ -46,6 +56,11 @@ def test_every_dependency_is_pinned_within_its_bounds_with_hashes(lock, extras):
 
 def test_the_run_lock_holds_no_test_tool():
     assert not {"pytest", "locust", "selenium", "ruff"} & set(pinned("run.txt"))
+
+
+def test_the_locks_leave_out_what_the_repository_installs_itself():
+    for lock in ("run.txt", "test.txt"):
+        assert not set(LOCAL) & set(pinned(lock)), lock
 
 
 def test_the_schemathesis_lock_pins_what_its_input_asks_for():
