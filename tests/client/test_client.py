@@ -15,17 +15,6 @@ from session_events_client import AsyncClient, Client, Refused, Retry
 from support.live_server import READ_KEY, WRITE_KEY
 
 
-@pytest.fixture
-def server(live_server):
-    return live_server()
-
-
-@pytest.fixture
-def client(server):
-    with Client(server.base_url, api_key=WRITE_KEY) as client:
-        yield client
-
-
 def test_every_operation_of_the_contract(client):
     session = client.create_session("build", "/repos/petclinic", {"model": "x"})
     assert (session.status, session.project_path, session.config) == (

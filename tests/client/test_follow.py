@@ -13,11 +13,6 @@ from session_events_client import Client, Refused
 from support.live_server import WRITE_KEY
 
 
-@pytest.fixture
-def server(live_server):
-    return live_server()
-
-
 def produce(client: Client, session_id, batches: int, pause: float = 0.02) -> None:
     """Appends batches of 5 events, then completes the session."""
     client.update_session(session_id, status="in_progress")  # seq 1

@@ -14,17 +14,6 @@ from session_events_client import AsyncClient, Client, Refused
 from support.live_server import WRITE_KEY
 
 
-@pytest.fixture
-def server(live_server):
-    return live_server()
-
-
-@pytest.fixture
-def client(server):
-    with Client(server.base_url, api_key=WRITE_KEY) as client:
-        yield client
-
-
 def stored(client: Client, session_id) -> list:
     return list(client.iter_events(session_id, order="asc", per_page=100))
 

@@ -13,17 +13,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
-from session_events_client import operations, producer
-from session_events_client.steps import (
-    CloseStream,
-    Emit,
-    NextMessage,
-    OpenStream,
-    Retry,
-    Send,
-    Sleep,
-    Stepper,
-)
+from session_events_client import operations, producer, steps
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -46,7 +36,7 @@ class Operations:
         *,
         api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        retry: Retry | None = operations.RETRY,
+        retry: steps.Retry | None = operations.RETRY,
         http: httpx.Client | httpx.AsyncClient | None = None,
     ):
         self.timeout = timeout
@@ -91,10 +81,10 @@ class Operations:
     def wait_until_finished(self, session_id, timeout: float):
         return self._run(operations.wait_until_finished(session_id, timeout, self.retry))
 
-    def _run(self, steps):
+    def _run(self, operation):
         raise NotImplementedError
 
-    def _iterate(self, steps):
+    def _iterate(self, operation):
         raise NotImplementedError
 
 
@@ -103,7 +93,7 @@ def configured(base_url: str, api_key: str | None, timeout: float) -> dict[str, 
     return {"base_url": base_url.rstrip("/"), "headers": headers, "timeout": timeout}
 
 
-def request_options(step: Send, timeout: float) -> dict[str, Any]:
+def request_options(step: steps.Send, timeout: float) -> dict[str, Any]:
     return {
         "params": step.params,
         "json": step.json,
@@ -112,7 +102,7 @@ def request_options(step: Send, timeout: float) -> dict[str, Any]:
     }
 
 
-def build_request(http, step: Send, timeout: float) -> httpx.Request:
+def build_request(http, step: steps.Send, timeout: float) -> httpx.Request:
     return http.build_request(step.method, step.path, **request_options(step, timeout))
 
 
@@ -132,35 +122,35 @@ class Client(Operations):
     def __exit__(self, *_exc) -> None:
         self.close()
 
-    def _run(self, steps):
-        stepper = Stepper(steps)
+    def _run(self, operation):
+        stepper = steps.Stepper(operation)
         for _item in self._drive(stepper):
             pass
         return stepper.result
 
-    def _iterate(self, steps):
-        return self._drive(Stepper(steps))
+    def _iterate(self, operation):
+        return self._drive(steps.Stepper(operation))
 
-    def _drive(self, stepper: Stepper):
+    def _drive(self, stepper: steps.Stepper):
         stream = []  # the open stream's response and its messages
         try:
             for step in stepper:
-                if isinstance(step, Emit):
+                if isinstance(step, steps.Emit):
                     yield step.item
                     continue
                 with stepper.answering():
                     stepper.reply = self._perform(step, stream)
         finally:
-            self._perform(CloseStream(), stream)
+            self._perform(steps.CloseStream(), stream)
             stepper.steps.close()
 
     def _perform(self, step, stream: list):
-        if isinstance(step, Send):
+        if isinstance(step, steps.Send):
             return self.http.request(step.method, step.path, **request_options(step, self.timeout))
-        if isinstance(step, Sleep):
+        if isinstance(step, steps.Sleep):
             return time.sleep(step.seconds)
-        if isinstance(step, OpenStream):
-            self._perform(CloseStream(), stream)
+        if isinstance(step, steps.OpenStream):
+            self._perform(steps.CloseStream(), stream)
             request = build_request(self.http, step.request, self.timeout)
             response = self.http.send(request, stream=True)
             if response.status_code != 200:
@@ -169,9 +159,9 @@ class Client(Operations):
                 return response
             stream[:] = [response, EventSource(response).iter_sse()]
             return response
-        if isinstance(step, NextMessage):
+        if isinstance(step, steps.NextMessage):
             return next(stream[1], None)
-        if isinstance(step, CloseStream):
+        if isinstance(step, steps.CloseStream):
             if stream:
                 stream.pop(0).close()
                 stream.clear()
@@ -196,36 +186,36 @@ class AsyncClient(Operations):
     async def __aexit__(self, *_exc) -> None:
         await self.aclose()
 
-    async def _run(self, steps):
-        stepper = Stepper(steps)
+    async def _run(self, operation):
+        stepper = steps.Stepper(operation)
         async for _item in self._drive(stepper):
             pass
         return stepper.result
 
-    def _iterate(self, steps):
-        return self._drive(Stepper(steps))
+    def _iterate(self, operation):
+        return self._drive(steps.Stepper(operation))
 
-    async def _drive(self, stepper: Stepper):
+    async def _drive(self, stepper: steps.Stepper):
         stream = []  # the open stream's response and its messages
         try:
             for step in stepper:
-                if isinstance(step, Emit):
+                if isinstance(step, steps.Emit):
                     yield step.item
                     continue
                 with stepper.answering():
                     stepper.reply = await self._perform(step, stream)
         finally:
-            await self._perform(CloseStream(), stream)
+            await self._perform(steps.CloseStream(), stream)
             stepper.steps.close()
 
     async def _perform(self, step, stream: list):
-        if isinstance(step, Send):
+        if isinstance(step, steps.Send):
             options = request_options(step, self.timeout)
             return await self.http.request(step.method, step.path, **options)
-        if isinstance(step, Sleep):
+        if isinstance(step, steps.Sleep):
             return await asyncio.sleep(step.seconds)
-        if isinstance(step, OpenStream):
-            await self._perform(CloseStream(), stream)
+        if isinstance(step, steps.OpenStream):
+            await self._perform(steps.CloseStream(), stream)
             request = build_request(self.http, step.request, self.timeout)
             response = await self.http.send(request, stream=True)
             if response.status_code != 200:
@@ -234,9 +224,9 @@ class AsyncClient(Operations):
                 return response
             stream[:] = [response, EventSource(response).aiter_sse()]
             return response
-        if isinstance(step, NextMessage):
+        if isinstance(step, steps.NextMessage):
             return await anext(stream[1], None)
-        if isinstance(step, CloseStream):
+        if isinstance(step, steps.CloseStream):
             if stream:
                 await stream.pop(0).aclose()
                 stream.clear()
