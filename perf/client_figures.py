@@ -50,7 +50,9 @@ def delays(client: Client, base_url: str, count: int, max_delay: float) -> list[
 
     def read() -> None:
         for line in tail.stdout:
-            arrived[json.loads(line)["event_data"]["n"]] = time.perf_counter()
+            n = json.loads(line)["event_data"].get("n")  # the closing status_changed has none
+            if n is not None:
+                arrived[n] = time.perf_counter()
 
     reader = threading.Thread(target=read)
     reader.start()
