@@ -33,8 +33,11 @@ def test_a_shell_script_produces_and_a_tail_follows_to_the_end(env):
     tail = subprocess.Popen(
         [COMMAND, "tail", session_id, "--json"], env=env, stdout=subprocess.PIPE, text=True
     )
-    human = subprocess.Popen(
-        [COMMAND, "tail", session_id], env=env, stdout=subprocess.PIPE, text=True
+    human = subprocess.Popen(  # in local time: India's, half an hour off UTC's whole hours
+        [COMMAND, "tail", session_id],
+        env={**env, "TZ": "Asia/Kolkata"},
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert cli(env, "status", session_id, "--set", "in_progress").returncode == 0
     one = cli(env, "emit", session_id, "--type", "build_started", "--message", "mvn verify",
@@ -55,7 +58,8 @@ def test_a_shell_script_produces_and_a_tail_follows_to_the_end(env):
     shown, _ = human.communicate(timeout=30)
     assert human.returncode == 0
     second = shown.splitlines()[1].split()
-    assert second[2:] == ["2", "build_started", "mvn", "verify"]  # after the local date, time+zone
+    assert second[1].endswith("+05:30")  # the local time, with its zone
+    assert second[2:] == ["2", "build_started", "mvn", "verify"]
 
 
 @pytest.mark.parametrize(("ending", "code"), [("completed", 0), ("failed", 1), ("cancelled", 1)])
@@ -66,6 +70,15 @@ def test_wait_exits_by_how_the_session_ended(env, ending, code):
     cli(env, "status", session_id, "--set", ending)
     out, _ = waiting.communicate(timeout=30)
     assert (waiting.returncode, out.strip()) == (code, ending)
+
+
+def test_a_bad_line_of_stdin_is_named_and_what_came_before_is_stored(env):
+    session_id = cli(env, "create", "--type", "build").stdout.strip()
+    lines = '{"event_type": "log"}\n{"event_type": "Not-A-Type"}\n{"event_type": "log"}\n'
+    result = cli(env, "emit", session_id, "--stdin", stdin=lines)
+    assert result.returncode == 1
+    assert "line 2 is no event" in result.stderr
+    assert "1 events stored" in result.stderr
 
 
 def test_wait_times_out_with_2(env):

@@ -58,6 +58,28 @@ def test_a_batch_sent_again_is_stored_once(client):
     assert client.get_session(session.id).event_count == 3
 
 
+def test_an_append_whose_answer_is_lost_is_stored_once(server):
+    """The request reaches the server, the answer does not: the retry (same ids) finds the
+    events stored. The lost answer is staged by a transport around the real one."""
+    upstream, lost = httpx.HTTPTransport(), []
+
+    def answer_lost_once(request: httpx.Request) -> httpx.Response:
+        response = upstream.handle_request(request)
+        if request.method == "POST" and request.url.path.endswith("/events") and not lost:
+            lost.append(response.read())
+            raise httpx.ReadError("connection reset before the answer")
+        return response
+
+    http = httpx.Client(base_url=server.base_url, headers={"X-API-Key": WRITE_KEY},
+                        transport=httpx.MockTransport(answer_lost_once))  # fmt: skip
+    with http, Client(http=http) as client:
+        session = client.create_session("build")
+        stored = client.append_events(session.id, [{"event_type": "log"}, {"event_type": "log"}])
+        assert lost  # the first answer was dropped
+        assert [e.seq for e in stored] == [1, 2]
+        assert client.get_session(session.id).event_count == 2
+
+
 def test_iter_events_walks_a_snapshot_while_events_arrive(client):
     session = client.create_session("build")
     client.append_events(session.id, [{"event_type": "log"} for _ in range(250)])

@@ -74,11 +74,27 @@ def test_a_server_killed_and_restarted_mid_run_loses_and_doubles_nothing(server,
 
 
 def test_a_refused_batch_stops_the_producer(client):
-    with pytest.raises(Refused) as refused, client.producer(uuid.uuid4(), max_delay=0.01) as p:
+    with pytest.raises(Refused) as at_exit, client.producer(uuid.uuid4(), max_delay=0.01) as p:
         p.emit("log")
-        time.sleep(0.5)
-        p.emit("log")  # the first batch was refused by now
-    assert refused.value.status == 404
+        time.sleep(0.5)  # the first batch is refused by now
+        with pytest.raises(Refused) as at_emit:
+            p.emit("log")
+    assert at_emit.value.status == at_exit.value.status == 404
+
+
+def test_a_bad_event_fails_its_emit_and_a_producer_needs_its_with_block(client):
+    session = client.create_session("build")
+    producer = client.producer(session.id)
+    with pytest.raises(RuntimeError, match="with-block"):
+        producer.emit("log")  # it would never be sent
+    data = {"n": 1}
+    with producer:
+        with pytest.raises(ValueError, match="event_type"):
+            producer.emit("Not-A-Type")
+        producer.emit("log", event_data=data, step_id=uuid.uuid4())
+        data["n"] = 2  # emitted already: this changes nothing
+    (event,) = stored(client, session.id)
+    assert event.event_data == {"n": 1}
 
 
 def test_the_async_producer(server):

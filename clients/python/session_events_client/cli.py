@@ -75,11 +75,17 @@ def run(args: argparse.Namespace, client: Client) -> int:
     if args.command == "create":
         print(client.create_session(args.session_type, args.project_path).id)
     elif args.command == "emit" and args.stdin:
-        with client.producer(args.session_id) as producer:
-            for text in sys.stdin:
-                if text.strip():
-                    producer.emit(**json.loads(text))
-        print(f"{producer.stored} events stored", file=sys.stderr)
+        producer = client.producer(args.session_id)
+        try:
+            with producer:  # what was emitted before a bad line is still sent
+                for number, text in enumerate(sys.stdin, 1):
+                    if text.strip():
+                        try:
+                            producer.emit(**json.loads(text))
+                        except (TypeError, ValueError) as error:
+                            raise ValueError(f"line {number} is no event: {error}") from None
+        finally:
+            print(f"{producer.stored} events stored", file=sys.stderr)
     elif args.command == "emit":
         (stored,) = client.append_events(
             args.session_id,
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"session-events-client {args.command}: {args.url} cannot be reached: {error}",
               file=sys.stderr)  # fmt: skip
         return UNREACHABLE
-    except (ValueError, TypeError) as error:  # a line of --stdin that is no event
+    except ValueError as error:  # a line of --stdin that is no event
         print(f"session-events-client {args.command}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
-from session_events_client import operations, producer, steps
+from session_events_client import following, operations, producer, steps
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -69,7 +69,7 @@ class Operations:
         return self._iterate(operations.iter_events(session_id, self.retry, **filters))
 
     def follow(self, session_id, after_seq: int = 0, event_types=None):
-        return self._iterate(operations.follow(session_id, after_seq, event_types, self.retry))
+        return self._iterate(following.follow(session_id, after_seq, event_types, self.retry))
 
     def producer(
         self, session_id, batch_size: int = producer.BATCH, max_delay: float = producer.AGE
@@ -93,12 +93,12 @@ def configured(base_url: str, api_key: str | None, timeout: float) -> dict[str, 
     return {"base_url": base_url.rstrip("/"), "headers": headers, "timeout": timeout}
 
 
-def request_options(step: steps.Send, timeout: float) -> dict[str, Any]:
+def request_options(step: steps.Send, timeout: float | None) -> dict[str, Any]:
     return {
         "params": step.params,
         "json": step.json,
         "headers": step.headers,
-        "timeout": timeout + (step.timeout or 0),
+        "timeout": None if timeout is None else timeout + (step.timeout or 0),
     }
 
 

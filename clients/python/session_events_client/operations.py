@@ -13,26 +13,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from session_events_client.errors import answer, expect, refusal
-from session_events_client.models import Event, EventList, EventPage, Session, SessionPage
-from session_events_client.steps import (
-    API,
-    RETRIED,
-    CloseStream,
-    Emit,
-    NextMessage,
-    OpenStream,
-    Retry,
-    Send,
-    Sleep,
-    sent,
-)
+from session_events_client.errors import answer, expect
+from session_events_client.models import EventList, EventPage, Session, SessionPage
+from session_events_client.steps import API, Emit, Retry, Send, sent
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})  # the contract's final statuses
 LONGEST_WAIT = 25  # seconds a long-poll is held (the contract allows 30)
 RETRY = Retry()
-QUIET = 30  # seconds a stream may send nothing (it sends a heartbeat every 15 s) before a reconnect
-REFUSALS = frozenset({400, 401, 403, 404})  # a stream answered so is a mistake to raise
 
 
 def create_session(
@@ -123,83 +110,6 @@ def wait_until_finished(session_id: uuid.UUID | str, timeout: float, retry: Retr
         if changes.items:
             session = yield from get_session(session_id, retry)
     return session
-
-
-def follow(
-    session_id: uuid.UUID | str,
-    after_seq: int = 0,
-    event_types: Iterable[str] | None = None,
-    retry: Retry | None = RETRY,
-):
-    """Every event after `after_seq` (of `event_types`, if given), in order, each once, as it
-    is appended; ends once the session has ended and all of it was yielded. Reads the stream
-    and resumes it from the last event after a broken connection or a server restart (for as
-    long as `retry` allows without any progress); where the stream cannot be had (a proxy that
-    refuses it), long-polls the listing instead."""
-    cursor, types = after_seq, list(event_types or [])
-    path = f"{API}/sessions/{session_id}/events"
-    failures, stuck_since = 0, None  # reconnects since the last event, and since when
-    while True:
-        request = Send(
-            "GET",
-            f"{path}/stream",
-            params={"after_seq": cursor, **({"event_type": types} if types else {})},
-            headers={"Accept": "text/event-stream", **resumed_after(cursor)},
-            timeout=QUIET,
-        )
-        try:
-            response = yield OpenStream(request)
-            if response.status_code == 200:
-                while (message := (yield NextMessage())) is not None:
-                    if message.event and message.data and int(message.id or 0) > cursor:
-                        event = Event.model_validate_json(message.data)
-                        cursor, failures, stuck_since = event.seq, 0, None
-                        yield Emit(event)
-                yield CloseStream()
-                # Ended: either the session did, or the server is going away. Look which.
-                session = yield from get_session(session_id, retry)
-                if session.status in TERMINAL:
-                    yield from iter_events(session_id, retry, **after(cursor, types))
-                    return
-                continue
-        except RETRIED:
-            response = None
-        if response is not None and response.status_code in REFUSALS:
-            raise refusal(response)
-        if response is not None and response.status_code != 503:
-            yield from poll(session_id, cursor, types, retry)  # no stream to be had here
-            return
-        stuck_since = stuck_since or time.monotonic()
-        if retry is None or time.monotonic() - stuck_since >= retry.seconds:
-            raise ConnectionError(f"the stream of session {session_id} could not be resumed")
-        yield Sleep(retry.delay(failures))
-        failures += 1
-
-
-def resumed_after(cursor: int) -> dict[str, str]:
-    """The header a reconnecting SSE client sends (it wins over `after_seq`)."""
-    return {"Last-Event-ID": str(cursor)} if cursor else {}
-
-
-def poll(session_id, cursor: int, types: list[str], retry: Retry | None):
-    """follow() by long-polling the listing, for where the stream cannot be had."""
-    while True:
-        page = yield from list_events(
-            session_id, retry, **after(cursor, types), include_total=False, wait=LONGEST_WAIT
-        )
-        for event in page.items:
-            cursor = event.seq
-            yield Emit(event)
-        if not page.pagination.has_next:
-            session = yield from get_session(session_id, retry)
-            if session.status in TERMINAL:
-                yield from iter_events(session_id, retry, **after(cursor, types))
-                return
-
-
-def after(cursor: int, types: list[str]) -> dict[str, Any]:
-    """The listing's filters for what follows `cursor`, oldest first."""
-    return {"after_seq": cursor, "order": "asc", "per_page": 100, "event_type": types or None}
 
 
 def listing(session_id: uuid.UUID | str, filters: Mapping[str, Any]) -> Send:

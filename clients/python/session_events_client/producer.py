@@ -15,6 +15,7 @@ import time
 import uuid
 from typing import Any
 
+from session_events_client.models import EventCreate
 from session_events_client.operations import with_id
 
 BATCH = 100  # events a batch holds at most
@@ -28,18 +29,22 @@ class Buffer:
         self.batch_size, self.max_delay = batch_size, max_delay
         self.events: list[dict[str, Any]] = []
         self.oldest = 0.0  # when the oldest waiting event was emitted
-        self.closed = False
+        self.started = self.closed = False
         self.error: BaseException | None = None
         self.stored = 0
 
     def add(self, event: dict[str, Any]) -> None:
+        """Checked against the contract and copied here, so a bad event fails its emit() and
+        a change to it afterwards changes nothing."""
         if self.error is not None:
             raise self.error
-        if self.closed:
-            raise RuntimeError("the producer has finished; emit within its with-block")
+        if not self.started or self.closed:
+            raise RuntimeError("emit within the producer's with-block")
+        given = {name: value for name, value in event.items() if value is not None}
+        checked = EventCreate.model_validate(given).model_dump(mode="json", exclude_none=True)
         if not self.events:
             self.oldest = time.monotonic()
-        self.events.append(with_id(event))
+        self.events.append(with_id(checked))
 
     def due_in(self) -> float | None:
         """Seconds until a batch is due: 0 now, None while there is nothing to send."""
@@ -60,8 +65,10 @@ def event(
     message: str | None = None,
     event_data: dict[str, Any] | None = None,
     step_id: uuid.UUID | str | None = None,
+    id: uuid.UUID | str | None = None,
 ) -> dict[str, Any]:
     return {
+        "id": id,
         "event_type": event_type,
         "message": message,
         "event_data": event_data,
@@ -79,12 +86,13 @@ class Producer:
         self.worker = threading.Thread(target=self._work, name="session-events-producer")
 
     def __enter__(self) -> Producer:
+        self.buffer.started = True
         self.worker.start()
         return self
 
-    def emit(self, event_type: str, message=None, event_data=None, step_id=None) -> None:
+    def emit(self, event_type: str, message=None, event_data=None, step_id=None, id=None) -> None:
         with self.changed:
-            self.buffer.add(event(event_type, message, event_data, step_id))
+            self.buffer.add(event(event_type, message, event_data, step_id, id))
             self.changed.notify()
 
     @property
@@ -128,11 +136,12 @@ class AsyncProducer:
         self.worker: asyncio.Task | None = None
 
     async def __aenter__(self) -> AsyncProducer:
+        self.buffer.started = True
         self.worker = asyncio.create_task(self._work())
         return self
 
-    def emit(self, event_type: str, message=None, event_data=None, step_id=None) -> None:
-        self.buffer.add(event(event_type, message, event_data, step_id))
+    def emit(self, event_type: str, message=None, event_data=None, step_id=None, id=None) -> None:
+        self.buffer.add(event(event_type, message, event_data, step_id, id))
         self.changed.set()
 
     @property
@@ -142,7 +151,7 @@ class AsyncProducer:
     async def __aexit__(self, *exc) -> None:
         self.buffer.closed = True
         self.changed.set()
-        await self.worker
+        await asyncio.shield(self.worker)  # a cancelled exit still sends what was emitted
         if self.buffer.error is not None and exc[0] is None:
             raise self.buffer.error
 

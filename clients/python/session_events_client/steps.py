@@ -124,21 +124,41 @@ def seconds_of(retry_after: str | None) -> float | None:
 
 
 RETRIED = (httpx.TransportError,)  # connection refused or reset, timeouts, broken reads
+RETRIED_STATUS = frozenset({502, 503, 504})  # the server, or what stands before it, not ready
+
+
+class Backoff:
+    """The pauses between attempts that got nowhere, as `retry` says: None once its time, from
+    the first of them, is up (or when there is no retry)."""
+
+    def __init__(self, retry: Retry | None):
+        self.retry = retry
+        self.reset()
+
+    def reset(self) -> None:
+        self.attempt, self.since = 0, None
+
+    def pause(self, retry_after: str | None = None) -> float | None:
+        now = time.monotonic()
+        self.since = self.since or now
+        if self.retry is None or now - self.since >= self.retry.seconds:
+            return None
+        self.attempt += 1
+        return self.retry.delay(self.attempt - 1, retry_after)
 
 
 def sent(request: Send, retry: Retry | None) -> Generator[Any, Any, httpx.Response]:
     """The response to `request`; with `retry`, it is sent again while that allows."""
-    deadline = time.monotonic() + (retry.seconds if retry else 0)
-    attempt = 0
+    backoff = Backoff(retry)
     while True:
         try:
             response = yield request
         except RETRIED:
-            if retry is None or time.monotonic() >= deadline:
+            if (pause := backoff.pause()) is None:
                 raise
-            yield Sleep(retry.delay(attempt))
         else:
-            if response.status_code != 503 or retry is None or time.monotonic() >= deadline:
+            if response.status_code not in RETRIED_STATUS:
                 return response
-            yield Sleep(retry.delay(attempt, response.headers.get("Retry-After")))
-        attempt += 1
+            if (pause := backoff.pause(response.headers.get("Retry-After"))) is None:
+                return response
+        yield Sleep(pause)
