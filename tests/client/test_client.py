@@ -143,3 +143,13 @@ def test_the_async_client_has_the_same_operations(server):
     seqs, status = asyncio.run(scenario())
     assert seqs == list(range(30, 0, -1))
     assert status == "completed"
+
+
+def test_waiting_on_a_server_that_is_gone_ends_by_its_timeout(server):
+    with Client(server.base_url, api_key=WRITE_KEY) as client:
+        session = client.create_session("build")
+        server.stop()
+        began = time.monotonic()
+        with pytest.raises((TimeoutError, httpx.TransportError)):
+            client.wait_until_finished(session.id, timeout=2)
+        assert time.monotonic() - began < 8  # not the 30 s the retries alone would allow

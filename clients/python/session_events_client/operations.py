@@ -7,6 +7,7 @@ that did happen would be refused (a second create, a second change of status).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -91,7 +92,7 @@ def wait_until_finished(session_id: uuid.UUID | str, timeout: float, retry: Retr
     long-polling its status changes, so an ending is seen at once and a quiet wait costs one
     request in LONGEST_WAIT seconds."""
     deadline = time.monotonic() + timeout
-    session = yield from get_session(session_id, retry)
+    session = yield from get_session(session_id, within(retry, deadline))
     cursor = session.event_count
     while session.status not in TERMINAL:
         remaining = deadline - time.monotonic()
@@ -99,7 +100,7 @@ def wait_until_finished(session_id: uuid.UUID | str, timeout: float, retry: Retr
             raise TimeoutError(f"session {session_id} is still {session.status} after {timeout} s")
         changes = yield from list_events(
             session_id,
-            retry,
+            within(retry, deadline),
             event_type="status_changed",
             after_seq=cursor,
             order="asc",
@@ -108,8 +109,14 @@ def wait_until_finished(session_id: uuid.UUID | str, timeout: float, retry: Retr
         )
         cursor = max(cursor, changes.latest_seq)
         if changes.items:
-            session = yield from get_session(session_id, retry)
+            session = yield from get_session(session_id, within(retry, deadline))
     return session
+
+
+def within(retry: Retry | None, deadline: float) -> Retry | None:
+    """`retry`, its time cut to what is left before `deadline`."""
+    left = max(0.0, deadline - time.monotonic())
+    return None if retry is None else dataclasses.replace(retry, seconds=min(retry.seconds, left))
 
 
 def listing(session_id: uuid.UUID | str, filters: Mapping[str, Any]) -> Send:
