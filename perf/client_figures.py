@@ -1,6 +1,7 @@
 """The client's figures: events/s through a Producer, and the delay from emit() to `tail`.
 
-One server process on a throwaway PostgreSQL (or EVENTS_TEST_DATABASE_URL's server). First a
+One server process on a throwaway PostgreSQL (or EVENTS_DATABASE_URL's, as perf/'s other
+scripts). First a
 Producer emits --events events as fast as one thread can; then a producer emits one event every
 20 ms while `session-events-client tail --json` runs as a subprocess, and each event's delay is
 the time from its emit() to the line tail printed (one clock: the same machine).
@@ -24,7 +25,7 @@ from pathlib import Path
 from session_events_client import Client
 
 from support.live_server import WRITE_KEY, LiveServer
-from support.pg_server import PostgresServer, create_databases
+from support.pg_server import perf_database
 
 TAIL = str(Path(sys.executable).parent / "session-events-client")
 
@@ -79,13 +80,7 @@ def main() -> None:
     options.add_argument("--events", type=int, default=100_000)
     options.add_argument("--delays", type=int, default=500)
     args = options.parse_args()
-    postgres = None
-    server_url = os.environ.get("EVENTS_TEST_DATABASE_URL")
-    if not server_url:
-        postgres = PostgresServer().start()
-        server_url = postgres.url
-    (url,) = create_databases(server_url, ["client_figures"])
-    with tempfile.TemporaryDirectory() as folder:
+    with perf_database("client_figures") as url, tempfile.TemporaryDirectory() as folder:
         server = LiveServer(url, Path(folder) / "server.log").start()
         try:
             with Client(server.base_url, api_key=WRITE_KEY) as client:
@@ -99,8 +94,6 @@ def main() -> None:
                           f"max {max(ms):.1f} ms ({len(ms)} events)")  # fmt: skip
         finally:
             server.stop()
-            if postgres:
-                postgres.stop()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer
-from support.pg_server import PostgresServer
+from support.pg_server import perf_database
 
 READ = {"X-API-Key": READ_KEY}
 WRITE = {"X-API-Key": WRITE_KEY}
@@ -114,25 +113,19 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between appends")
     args = parser.parse_args()
-    url = os.environ.get("EVENTS_DATABASE_URL", "")
-    pg = None
-    if not url.startswith("postgresql"):
-        pg = PostgresServer().start()
-        url = pg.create_database("perf")
-    logs = Path(tempfile.mkdtemp(prefix="perf-delivery-"))
-    servers = [LiveServer(url, logs / f"server-{n}.log") for n in (1, 2)]
-    try:
-        for server in servers:
-            server.start()
-        result = asyncio.run(
-            measure(servers[0].base_url, servers[1].base_url, args.events, args.interval)
-        )
-        print(json.dumps(result, indent=2))
-    finally:
-        for server in servers:
-            server.stop()
-        if pg:
-            pg.stop()
+    with perf_database("perf") as url:
+        logs = Path(tempfile.mkdtemp(prefix="perf-delivery-"))
+        servers = [LiveServer(url, logs / f"server-{n}.log") for n in (1, 2)]
+        try:
+            for server in servers:
+                server.start()
+            result = asyncio.run(
+                measure(servers[0].base_url, servers[1].base_url, args.events, args.interval)
+            )
+            print(json.dumps(result, indent=2))
+        finally:
+            for server in servers:
+                server.stop()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer
-from support.pg_server import PostgresServer
+from support.pg_server import perf_database
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -98,19 +98,13 @@ def main() -> None:
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.connections)), hard))
-    url = os.environ.get("EVENTS_DATABASE_URL", "")
-    pg = None
-    if not url.startswith("postgresql"):
-        pg = PostgresServer().start()
-        url = pg.create_database("perf")
-    server = LiveServer(url, Path(tempfile.mkdtemp(prefix="perf-idle-")) / "server.log")
-    try:
-        server.start()
-        print(json.dumps(asyncio.run(measure(server, args.connections, args.window)), indent=2))
-    finally:
-        server.stop()
-        if pg:
-            pg.stop()
+    with perf_database("perf") as url:
+        server = LiveServer(url, Path(tempfile.mkdtemp(prefix="perf-idle-")) / "server.log")
+        try:
+            server.start()
+            print(json.dumps(asyncio.run(measure(server, args.connections, args.window)), indent=2))
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import uvicorn
 
-from session_events.demo import run_demos
 from session_events.security import KeyRing
 from session_events.settings import DEFAULT_DATABASE_URL, Settings, sqlite_path
 from session_events.startup_checks import StartupError, base_url
@@ -114,5 +113,9 @@ async def announce(server: uvicorn.Server, start: Launch) -> None:
                 ]
             )
         )
+
+    # Imported here: the demo's client (and pydantic) cost 65 ms at every start of a command
+    # that has no demo to run.
+    from session_events.demo import run_demos
 
     await run_demos(root, start.demo_key, started)

@@ -15,6 +15,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -110,6 +112,7 @@ class PostgresServer:
         return result.stdout.strip()
 
     def create_database(self, name: str) -> str:
+        # psql, not asyncpg: callable from inside a running event loop (tests/live/test_outage.py)
         self.psql(f'CREATE DATABASE "{name}"')
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
@@ -140,6 +143,21 @@ def create_databases(server_url: str, names: list[str]) -> list[str]:
     _as_admin(server_url, create)
     url = make_url(server_url)
     return [url.set(database=name).render_as_string(hide_password=False) for name in names]
+
+
+@contextmanager
+def perf_database(name: str) -> Iterator[str]:
+    """EVENTS_DATABASE_URL when it names a PostgreSQL database, otherwise database `name` on a
+    throwaway server, removed afterwards: where perf/'s scripts run."""
+    url = os.environ.get("EVENTS_DATABASE_URL", "")
+    if url.startswith("postgresql"):
+        yield url
+        return
+    server = PostgresServer().start()
+    try:
+        yield server.create_database(name)
+    finally:
+        server.stop()
 
 
 def drop_databases(server_url: str, names: list[str]) -> None:

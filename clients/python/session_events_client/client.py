@@ -93,17 +93,17 @@ def configured(base_url: str, api_key: str | None, timeout: float) -> dict[str, 
     return {"base_url": base_url.rstrip("/"), "headers": headers, "timeout": timeout}
 
 
-def request_options(step: steps.Send, timeout: float | None) -> dict[str, Any]:
-    return {
-        "params": step.params,
-        "json": step.json,
-        "headers": step.headers,
-        "timeout": None if timeout is None else timeout + (step.timeout or 0),
-    }
-
-
-def build_request(http, step: steps.Send, timeout: float) -> httpx.Request:
-    return http.build_request(step.method, step.path, **request_options(step, timeout))
+def build_request(http, step: steps.Send, timeout: float | None) -> httpx.Request:
+    """`step` as a request of `http`, allowed the client's timeout plus the step's own (a
+    long-poll's wait, a stream's quiet)."""
+    return http.build_request(
+        step.method,
+        step.path,
+        params=step.params,
+        json=step.json,
+        headers=step.headers,
+        timeout=None if timeout is None else timeout + (step.timeout or 0),
+    )
 
 
 class Client(Operations):
@@ -146,7 +146,7 @@ class Client(Operations):
 
     def _perform(self, step, stream: list):
         if isinstance(step, steps.Send):
-            return self.http.request(step.method, step.path, **request_options(step, self.timeout))
+            return self.http.send(build_request(self.http, step, self.timeout))
         if isinstance(step, steps.Sleep):
             return time.sleep(step.seconds)
         if isinstance(step, steps.OpenStream):
@@ -210,8 +210,7 @@ class AsyncClient(Operations):
 
     async def _perform(self, step, stream: list):
         if isinstance(step, steps.Send):
-            options = request_options(step, self.timeout)
-            return await self.http.request(step.method, step.path, **options)
+            return await self.http.send(build_request(self.http, step, self.timeout))
         if isinstance(step, steps.Sleep):
             return await asyncio.sleep(step.seconds)
         if isinstance(step, steps.OpenStream):
