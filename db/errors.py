@@ -1,6 +1,27 @@
-"""What the data layer refuses, as exceptions that carry a sentence for the person who caused it."""
+"""What the data layer refuses, as exceptions that carry a sentence for the person who caused it;
+and which errors mean the database is out of reach rather than a bug."""
 
 from __future__ import annotations
+
+from sqlalchemy import exc as sa
+
+# Errors that mean "the database is down, restarting, unreachable or too slow", not a bug.
+UNAVAILABLE = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, OSError, TimeoutError)
+# SQLSTATE classes of an outage: connection exception, insufficient resources (too many
+# connections), operator intervention (shutdown, restart, statement timeout).
+OUTAGE_SQLSTATES = ("08", "53", "57")
+
+
+def sqlstate(error: BaseException) -> str:
+    return str(getattr(getattr(error, "orig", None), "sqlstate", "") or "")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, sa.DBAPIError) and (
+        error.connection_invalidated or sqlstate(error).startswith(OUTAGE_SQLSTATES)
+    ):
+        return True
+    return isinstance(error, UNAVAILABLE)
 
 
 class DataError(Exception):

@@ -92,6 +92,28 @@ def _first_beyond(value: Any) -> tuple[str, str] | None:
     return None
 
 
+# How deeply objects and arrays may nest in a document that comes in (the document itself is 1):
+# well within what every part of the service handles (the standard library's parser and
+# jsonschema-rs's errors near 1,000 levels, SQLite's JSON functions at 1,000).
+MAX_DEPTH = 512
+
+
+def deeper_than(limit: int, text: str, value: Any) -> bool:
+    """Whether `value` (parsed from `text`) nests objects and arrays more than `limit` deep."""
+    if text.count("{") + text.count("[") <= limit:  # too few brackets to go that deep
+        return False
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth == limit:
+                    return True
+                pending.append((child, depth + 1))
+    return False
+
+
 def loads_response(body: bytes) -> Any:
     """A body the service produced, read back (for response validation): orjson's reading, which
     refuses exactly what `loads` refuses but reads integers beyond 64 bits as doubles."""

@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from starlette.responses import StreamingResponse
+import structlog
 
 from session_events.db import pages as db_pages
 from session_events.db import sessions as db_sessions
-from session_events.db.errors import SessionNotFound
+from session_events.db.errors import SessionNotFound, is_unavailable
 from session_events.db.json_codec import loads
 from session_events.db.statements import CoreRunner
-from session_events.handlers.common import database, dumps, notifier, request_header, state
+from session_events.handlers.common import database, notifier, request_header, state
+from session_events.handlers.sse import EventStream, sse_comment, sse_event
 from session_events.handlers.waiting import Sleeper, Woke
+
+log = structlog.get_logger("session_events")
 
 RETRY_MS = 3000  # how long a browser waits before reconnecting
 BATCH = 500  # events read per query while replaying
-
-
-def sse_event(body: dict) -> bytes:
-    """One event document as an SSE event."""
-    # One line, as a data field must be; U+2028/U+2029 escaped too, for clients that split lines
-    # the way JavaScript and Python's splitlines do (they only occur inside JSON strings).
-    data = dumps(body).replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (body["seq"], body["event_type"].encode(), data)
+OUTAGE_RETRY_SECONDS = 1.0  # how often a stream tries the database again while it is away
+DELETED = sse_comment("the session was deleted")
+WAITING_TEXT = "the database is out of reach; the stream goes on when it is back"
+WAITING = sse_comment(WAITING_TEXT)
 
 
 async def stream_events(session_id, after_seq=0, event_type=None):
@@ -32,41 +32,60 @@ async def stream_events(session_id, after_seq=0, event_type=None):
     cursor = int(last_event_id) if last_event_id is not None else after_seq
     event_types = tuple(dict.fromkeys(event_type or ()))
     async with database().read() as conn:
-        if await db_sessions.read_session(conn, session_id) is None:
-            raise SessionNotFound(session_id)  # answered before the stream starts
-    events = _events(session_id, cursor, event_types, state().stream_heartbeat_seconds)
-    return StreamingResponse(
-        events,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        session = await db_sessions.read_session(conn, session_id)
+    if session is None:
+        raise SessionNotFound(session_id)  # answered before the stream starts
+    events = _events(
+        session_id,
+        session["created_at"],
+        cursor,
+        event_types,
+        state().stream_heartbeat_seconds,
     )
+    return EventStream(events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _events(session_id: uuid.UUID, cursor: int, event_types: tuple, heartbeat: float):
-    """Replay after `cursor`, then follow live; end after a terminal status has been sent.
+async def _events(
+    session_id: uuid.UUID, created_at: datetime, cursor: int, event_types: tuple, heartbeat: float
+):
+    """Replay after `cursor`, then follow live; end after a terminal status has been sent, when
+    the session is deleted (or deleted and made again: `created_at` is its identity), or when
+    the client leaves.
 
     Watching starts before the first read, and every read starts at the cursor (the highest seq
-    already covered), so nothing is lost or sent twice between replay and live.
+    already covered), so nothing is lost or sent twice between replay and live. While the
+    database is out of reach the stream stays open, says so in a comment, and tries again.
     """
     yield b"retry: %d\n\n" % RETRY_MS
     waiters = notifier()
     with waiters.watch(session_id, "stream") as woken, Sleeper(woken, waiters.closing) as sleeper:
+        waiting = False  # for the database: said once in the log, in the stream at every try
         while True:
-            async with database().read() as conn:
-                session = await db_sessions.read_session(conn, session_id)
-                if session is None:  # deleted while we streamed
+            try:
+                session, page = await _read(session_id, cursor, event_types)
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                if not waiting:
+                    log.warning("stream_waiting_for_database", error=type(error).__name__)
+                waiting = True
+                yield WAITING
+                if await sleeper.sleep(OUTAGE_RETRY_SECONDS) in (Woke.GONE, Woke.CLOSING):
                     return
-                upper = session["last_seq"]
-                page = await db_pages.read_page(
-                    CoreRunner(conn), _batch(session_id, cursor, upper, event_types)
-                )
+                continue
+            waiting = False
+            if session is None or session["created_at"] != created_at:
+                yield DELETED
+                return
             documents = loads(page.items) if page is not None and page.count else []
             for document in documents:
                 yield sse_event(document)
             if page is not None and page.more:  # more to replay: carry on from the last one sent
                 cursor = documents[-1]["seq"]
+                if sleeper.gone:
+                    return
                 continue
-            cursor = max(cursor, upper)
+            cursor = max(cursor, session["last_seq"])
             if session["status"] in db_sessions.TERMINAL:
                 return
             # Quiet until an append wakes us: heartbeats only, no reads.
@@ -76,16 +95,21 @@ async def _events(session_id: uuid.UUID, cursor: int, event_types: tuple, heartb
                 return
 
 
-def _batch(session_id: uuid.UUID, cursor: int, upper: int, event_types: tuple):
-    """The next events after the cursor, up to the counter read with the session."""
-    return db_pages.ListingQuery(
-        session_id=session_id,
-        since=None,
-        event_types=event_types,
-        after_seq=cursor,
-        until_seq=upper,
-        ascending=True,
-        offset=0,
-        limit=BATCH,
-        count_total=False,
-    )
+async def _read(session_id: uuid.UUID, cursor: int, event_types: tuple):
+    """The session row, and the next events after the cursor up to its counter."""
+    async with database().read() as conn:
+        session = await db_sessions.read_session(conn, session_id)
+        if session is None:
+            return None, None
+        query = db_pages.ListingQuery(
+            session_id=session_id,
+            since=None,
+            event_types=event_types,
+            after_seq=cursor,
+            until_seq=session["last_seq"],
+            ascending=True,
+            offset=0,
+            limit=BATCH,
+            count_total=False,
+        )
+        return session, await db_pages.read_page(CoreRunner(conn), query)

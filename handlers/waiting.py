@@ -7,6 +7,7 @@ import asyncio
 import enum
 
 from session_events.handlers.state import current
+from session_events.http_protocol import CLIENT_DONE
 
 
 class Woke(enum.Enum):
@@ -16,7 +17,24 @@ class Woke(enum.Enum):
     CLOSING = "closing"  # the server is shutting down
 
 
-async def _client_gone(receive) -> None:
+async def _client_gone(scope, receive) -> None:
+    """Until the client leaves: its disconnect, or its end of sending where the server tells of
+    it (a peer that closed its socket is seen at its EOF, not at the next write that fails)."""
+    done = scope["extensions"].get(CLIENT_DONE)
+    if done is not None and done["event"].is_set():
+        return
+    disconnect = asyncio.ensure_future(_disconnect(receive))
+    if done is None:
+        return await disconnect
+    eof = asyncio.ensure_future(done["event"].wait())
+    try:
+        await asyncio.wait({disconnect, eof}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        disconnect.cancel()
+        eof.cancel()
+
+
+async def _disconnect(receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
 
@@ -32,8 +50,14 @@ class Sleeper:
     def __init__(self, woken: asyncio.Event, closing: asyncio.Event):
         self._woken = woken
         self._wake: asyncio.Future | None = None
-        self._gone = asyncio.ensure_future(_client_gone(current().receive))
+        request = current()
+        self._gone = asyncio.ensure_future(_client_gone(request.scope, request.receive))
         self._closing = asyncio.ensure_future(closing.wait())
+
+    @property
+    def gone(self) -> bool:
+        """Whether the client has left (checked between the pages of a replay)."""
+        return self._gone.done()
 
     async def sleep(self, timeout: float) -> Woke:
         if self._closing.done():

@@ -18,7 +18,7 @@ from session_events.errors import add_error_handlers
 from session_events.fast_route import FastRoute
 from session_events.handlers.state import STATE_KEY, AppState
 from session_events.logs import configure_logging
-from session_events.middleware import AccessLog, BodyGuard
+from session_events.middleware import AccessLog
 from session_events.observability import Metrics, OpsEndpoints
 from session_events.query_strings import ExplodedFormURIParser
 from session_events.request_context import RequestContext
@@ -27,6 +27,7 @@ from session_events.security import ApiKeyHandler, KeyRing
 from session_events.settings import Settings
 from session_events.validators import VALIDATOR_MAP
 from session_events.viewer_files import ViewerFiles
+from session_events.whole_request import WholeRequest
 
 log = structlog.get_logger("session_events")
 
@@ -115,7 +116,7 @@ def create_app(
     add_error_handlers(app, routes)
     # Outermost first: the current request (for everything inside), operator endpoints (not
     # logged), the access log, CORS (preflights answered, refusals readable by other origins),
-    # the viewer's static files (logged, outside the contract), the body limit.
+    # the viewer's static files (logged, outside the contract), the request made whole.
     outside_errors = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(RequestContext, position=outside_errors)
     readiness = migrate.RevisionProbe(settings.database_url)
@@ -125,7 +126,7 @@ def create_app(
         app.add_middleware(CORSMiddleware, position=outside_errors, **cors_options(settings))
     app.add_middleware(ViewerFiles, position=outside_errors)
     app.add_middleware(
-        BodyGuard,
+        WholeRequest,
         position=outside_errors,
         max_body_bytes=settings.max_body_bytes,
         timeout=settings.body_timeout,

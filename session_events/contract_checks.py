@@ -25,9 +25,13 @@ NO_BODY = "This operation needs a JSON request body; the request has none."
 NO_CONTENT_TYPE = (
     "The request body has no Content-Type; send it with Content-Type: application/json."
 )
+CUT_SHORT = "The request body ended before its end was sent; nothing was executed."
 NULL_BODY = "The request body must be a JSON object, not null."
 NOT_UTF8 = "The request body must be JSON encoded as UTF-8."
-TOO_DEEP = "The request body is nested too deeply."
+TOO_DEEP = (
+    f"The request body nests objects and arrays more than {json_codec.MAX_DEPTH} levels deep; "
+    "send event_data and config less deeply nested."
+)
 LONE_SURROGATE = (
     "The request body holds an unpaired UTF-16 surrogate escape such as \\ud800; "
     "send text as valid Unicode."
@@ -105,12 +109,25 @@ def check_body_sent(headers: Headers, required: bool) -> bool:
     return True
 
 
+def unsupported_media_type(sent: str, consumes: list[str]) -> UnsupportedMediaTypeProblem:
+    return UnsupportedMediaTypeProblem(
+        detail=f"The request body is sent as {sent}; send it with Content-Type: "
+        f"{' or '.join(consumes)}."
+    )
+
+
 async def read_messages(receive: Callable) -> list[dict]:
-    """The request's body messages, all of them (with Content-Length or chunked alike)."""
+    """The request's body messages, all of them (with Content-Length or chunked alike).
+
+    session_events/whole_request.py hands the app only whole bodies; should a body still end in
+    the client leaving, the request is refused rather than run on what arrived.
+    """
     messages = []
     more_body = True
     while more_body:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequestProblem(detail=CUT_SHORT)
         messages.append(message)
         more_body = message.get("more_body", False)
     return messages
@@ -172,6 +189,8 @@ def parse_json_body(body: bytes) -> Any:
         ) from None
     except ValueError as error:  # json.JSONDecodeError, and the constants NaN and Infinity
         raise BadRequestProblem(detail=f"The request body is not valid JSON: {error}.") from None
+    if isinstance(value, dict | list) and json_codec.deeper_than(json_codec.MAX_DEPTH, text, value):
+        raise BadRequestProblem(detail=TOO_DEEP)
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise BadRequestProblem(detail=LONE_SURROGATE)
     return value

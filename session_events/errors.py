@@ -4,16 +4,23 @@ being out of reach (503 with Retry-After, never a 500)."""
 from __future__ import annotations
 
 import structlog
+from connexion.exceptions import UnsupportedMediaTypeProblem
 from connexion.http_facts import HTTP_STATUS_CODES
+from connexion.middleware.abstract import ROUTING_CONTEXT
 from connexion.problem import problem
+from connexion.utils import split_content_type
 from sqlalchemy import exc as sa
 
+from session_events import contract_checks
 from session_events.db.errors import (
+    UNAVAILABLE,
     DataError,
     EventIdConflict,
     ForbiddenTransition,
     SessionAlreadyExists,
     SessionNotFound,
+    is_unavailable,
+    sqlstate,
 )
 from session_events.routes import Routes
 
@@ -35,8 +42,6 @@ SLOW = (
     "The database did not answer within the statement timeout (EVENTS_DB_STATEMENT_TIMEOUT); "
     "nothing was written. Retry in a moment."
 )
-# Errors that mean "the database is down, restarting, unreachable or too slow", not a bug.
-UNAVAILABLE = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, OSError, TimeoutError)
 
 
 def data_error_problem(_request, error: DataError):
@@ -59,27 +64,12 @@ def method_not_allowed(routes: Routes):
     return answer
 
 
-# SQLSTATE classes of an outage: connection exception, insufficient resources (too many
-# connections), operator intervention (shutdown, restart, statement timeout).
-OUTAGE_SQLSTATES = ("08", "53", "57")
 STATEMENT_TIMEOUT_SQLSTATE = "57014"
-
-
-def _sqlstate(error: BaseException) -> str:
-    return str(getattr(getattr(error, "orig", None), "sqlstate", "") or "")
-
-
-def is_unavailable(error: BaseException) -> bool:
-    if isinstance(error, sa.DBAPIError) and (
-        error.connection_invalidated or _sqlstate(error).startswith(OUTAGE_SQLSTATES)
-    ):
-        return True
-    return isinstance(error, UNAVAILABLE)
 
 
 def _timed_out(error: BaseException) -> bool:
     """PostgreSQL's statement_timeout, or SQLite's progress handler interrupting a statement."""
-    return _sqlstate(error) == STATEMENT_TIMEOUT_SQLSTATE or "interrupted" in str(error)
+    return sqlstate(error) == STATEMENT_TIMEOUT_SQLSTATE or "interrupted" in str(error)
 
 
 def database_unavailable(_request, error: Exception):
@@ -105,9 +95,26 @@ def database_unavailable(_request, error: Exception):
     )
 
 
+def unsupported_media_type(routes: Routes):
+    """Connexion's 415 in the words of the fast route's (contract_checks), which name the
+    header to send."""
+
+    def answer(request, error: UnsupportedMediaTypeProblem):
+        routing = request.scope["extensions"].get(ROUTING_CONTEXT, {})
+        consumes = routes.consumes.get(routing.get("operation_id"))
+        if not consumes or "content-type" not in request.headers:
+            return problem(status=415, title=error.title, detail=error.detail)
+        sent = split_content_type(request.headers["content-type"])[0]
+        refusal = contract_checks.unsupported_media_type(sent, consumes)
+        return problem(status=415, title=refusal.title, detail=refusal.detail)
+
+    return answer
+
+
 def add_error_handlers(app, routes: Routes) -> None:
     for error_class in STATUS_OF_ERROR:
         app.add_error_handler(error_class, data_error_problem)
+    app.add_error_handler(UnsupportedMediaTypeProblem, unsupported_media_type(routes))
     app.add_error_handler(405, method_not_allowed(routes))
     for error_class in (sa.DBAPIError, *UNAVAILABLE):
         app.add_error_handler(error_class, database_unavailable)

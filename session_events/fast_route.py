@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from connexion.datastructures import MediaTypeDict
 from connexion.decorators.parameter import sanitized
-from connexion.exceptions import OAuthResponseProblem, UnsupportedMediaTypeProblem
+from connexion.exceptions import OAuthResponseProblem
 from connexion.json_schema import resolve_refs
 from connexion.middleware.abstract import ROUTING_CONTEXT
 from connexion.utils import (
@@ -208,9 +208,7 @@ class _Operation:
         if content_type is not None:
             mime_type = split_content_type(content_type)[0]
             if mime_type.lower() not in self.accepted:
-                raise UnsupportedMediaTypeProblem(
-                    detail=f"Invalid Content-type ({mime_type}), expected {self.consumes}"
-                )
+                raise contract_checks.unsupported_media_type(mime_type, self.consumes)
         if not contract_checks.check_body_sent(headers, self.body_required):
             return None
         messages = await contract_checks.read_messages(receive)

@@ -13,6 +13,7 @@ are on every line logged in that context, from either kind of logger.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import Any, TextIO
@@ -61,6 +62,26 @@ def stdlib_formatter(json_lines: bool = True, colors: bool = False) -> logging.F
     )
 
 
+class LogStream:
+    """The stream the log is written to, where a line that cannot be written is dropped: a log
+    reader that went away (a closed pipe, a full disk) must not fail the request being logged,
+    which would close its connection with the pipelined requests behind it."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # ValueError: the stream was closed
+            self.stream.write(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+
 _configured = False
 
 
@@ -71,7 +92,7 @@ def configure_logging(
     if _configured:
         return
     _configured = True
-    stream = stream or sys.stderr
+    stream = LogStream(stream or sys.stderr)
     on_terminal = stream.isatty()
     json_lines = log_format == "json" or (log_format == "auto" and not on_terminal)
     structlog.configure(
@@ -96,3 +117,8 @@ def configure_logging(
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Each refusal of the HTTP edge is logged once, by session_events/http_protocol.py, with
+    # its status and what was wrong; uvicorn's line before it says less.
+    logging.getLogger("uvicorn.error").addFilter(
+        lambda record: record.getMessage() != "Invalid HTTP request received."
+    )

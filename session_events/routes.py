@@ -14,11 +14,15 @@ class Routes:
         spec = spec or load_contract()
         base = spec["servers"][0]["url"]
         self.templates: dict[str, str] = {}  # operationId -> "GET /api/v2/sessions/{session_id}"
+        self.consumes: dict[str, list[str]] = {}  # operationId -> its request body's media types
         self._methods: list[tuple[re.Pattern, list[str]]] = []
         for path, item in spec["paths"].items():
             methods = [m.upper() for m in HTTP_METHODS if m in item]
             for method in methods:
-                self.templates[item[method.lower()]["operationId"]] = f"{method} {base}{path}"
+                operation = item[method.lower()]
+                self.templates[operation["operationId"]] = f"{method} {base}{path}"
+                content = operation.get("requestBody", {}).get("content", {})
+                self.consumes[operation["operationId"]] = list(content)
             if "GET" in methods and "HEAD" not in methods:
                 methods.append("HEAD")  # served by Starlette for every GET route
             parts = re.split(r"(\{[^/]+?\})", base + path)

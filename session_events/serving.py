@@ -20,7 +20,7 @@ import uvloop
 
 from session_events.app import create_app
 from session_events.banner import Launch, announce, launch
-from session_events.http_protocol import HalfCloseHttpToolsProtocol
+from session_events.http_protocol import StrictHttpToolsProtocol
 from session_events.settings import Settings
 from session_events.startup_checks import base_url, check_database, listening_socket
 
@@ -102,7 +102,7 @@ async def _serve(settings: Settings, start: Launch, sock: socket.socket, announc
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=settings.shutdown_timeout,
-        http=HalfCloseHttpToolsProtocol,
+        http=StrictHttpToolsProtocol,
     )
     server = uvicorn.Server(config)
     tasks = [

@@ -30,6 +30,7 @@ class LiveServer:
         log_path: Path,
         cwd: Path | None = None,
         command: tuple[str, ...] = (sys.executable, "-m", "session_events.cli"),
+        piped_log: bool = False,
         **env: str,
     ):
         self.port = free_port()
@@ -37,6 +38,7 @@ class LiveServer:
         self.command = command
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        self.piped_log = piped_log  # the log goes to a pipe (see lose_log_reader) instead
         self.env = {
             **os.environ,
             "EVENTS_DATABASE_URL": database_url,
@@ -54,7 +56,7 @@ class LiveServer:
             [*self.command, "serve", "--port", str(self.port), *args],
             env=self.env,
             cwd=self.cwd,
-            stdout=self.log,
+            stdout=subprocess.PIPE if self.piped_log else self.log,
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -67,6 +69,11 @@ class LiveServer:
             except httpx.TransportError:
                 time.sleep(0.1)
         raise RuntimeError(f"server did not start: {self.log_path.read_text()}")
+
+    def lose_log_reader(self) -> None:
+        """Close the reading end of a piped log: the server's next log line meets a broken pipe,
+        as when `serve | head` has printed its lines or a log collector dies."""
+        self.process.stdout.close()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

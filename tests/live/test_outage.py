@@ -16,9 +16,11 @@ import uuid
 import httpx
 import pytest
 
+from session_events.handlers.stream import WAITING_TEXT as WAITING
 from support.live_server import LiveServer
 from support.pg_server import PostgresServer, PostgresUnavailable
 from tests.conftest import READ, WRITE
+from tests.live.sse import sse_messages
 
 TIMEOUTS = {
     "EVENTS_DB_CONNECT_TIMEOUT": "2",
@@ -182,3 +184,36 @@ async def test_a_fast_stop_under_four_producers_is_only_503s(own_postgres, tmp_p
         assert sorted(event["id"] for event in listed) == sorted(acknowledged)
         assert [event["seq"] for event in listed] == list(range(1, len(listed) + 1))
         assert '"status": 500' not in server.output()
+
+
+async def test_streams_wait_out_a_database_restart_and_carry_on(own_postgres, tmp_path):
+    """Streams open while PostgreSQL stops: no traceback, no stream cut mid-way; each says in a
+    comment that it waits, and once the database is back it sends what was appended."""
+    async with session_served(own_postgres, tmp_path, "streams") as (server, http, events_url):
+        await http.post(events_url, json={"events": [{"event_type": "a"}] * 3}, headers=WRITE)
+
+        async def follow() -> list[dict]:
+            async with http.stream("GET", f"{events_url}/stream", headers=READ) as response:
+                messages = []
+                async for message in sse_messages(response):
+                    messages.append(message)
+                    if message.get("id") == "4":
+                        return messages
+            return messages
+
+        streams = [asyncio.create_task(follow()) for _ in range(5)]
+        await asyncio.sleep(1)
+        await asyncio.to_thread(own_postgres.stop_server, "fast")
+        await asyncio.sleep(3)
+        await asyncio.to_thread(own_postgres.start_server)
+        await ready_again(http)
+        appended = await http.post(
+            events_url, json={"events": [{"event_type": "b"}]}, headers=WRITE
+        )
+        assert appended.status_code == 201
+        for messages in await asyncio.wait_for(asyncio.gather(*streams), 30):
+            assert [m["id"] for m in messages if "id" in m] == ["1", "2", "3", "4"]
+            assert {"comment": WAITING} in messages
+        output = server.output()
+        for sign in ("Traceback", "never awaited", "response already started"):
+            assert sign not in output, output[-3000:]

@@ -11,62 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import READ, WRITE
-
-READ_KEY, WRITE_KEY = READ["X-API-Key"], WRITE["X-API-Key"]
-
-
-def request(method: str, path: str, key: str | None = None, body: bytes | None = None) -> bytes:
-    head = [f"{method} {path} HTTP/1.1", "Host: test"]
-    if key:
-        head.append(f"X-API-Key: {key}")
-    if body is not None:
-        head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
-
-
-def append(session_id: str, number: int) -> bytes:
-    body = json.dumps({"events": [{"event_type": "step_done", "event_data": {"n": number}}]})
-    return request("POST", f"/api/v2/sessions/{session_id}/events", WRITE_KEY, body.encode())
-
-
-class Responses:
-    """Reads HTTP/1.1 responses one after the other off a socket."""
-
-    def __init__(self, sock: socket.socket):
-        self.file = sock.makefile("rb")
-
-    def next(self) -> tuple[int, dict[str, str], bytes]:
-        status_line = self.file.readline()
-        assert status_line.startswith(b"HTTP/1.1 "), status_line
-        headers = {}
-        while (line := self.file.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding") == "chunked":
-            body = b""
-            while size := int(self.file.readline(), 16):
-                body += self.file.read(size)
-                self.file.readline()
-            self.file.readline()
-        else:
-            body = self.file.read(int(headers.get("content-length", 0)))
-        return int(status_line.split()[1]), headers, body
-
-
-def pipelined(
-    server, requests: list[bytes], *, half_close: bool = False
-) -> list[tuple[int, dict[str, str], bytes]]:
-    """Every request written at once on one connection, and the answers read in order. With
-    `half_close` the client then shuts its sending side, as `printf ... | nc` does."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(b"".join(requests))
-        if half_close:
-            sock.shutdown(socket.SHUT_WR)
-        responses = Responses(sock)
-        answers = [responses.next() for _ in requests]
-        if half_close:
-            assert sock.recv(1) == b""  # and once all is answered, the server closes
-        return answers
+from tests.live.raw_http import READ_KEY, WRITE_KEY, Responses, append, pipelined, request
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import json
 
 from sqlalchemy import exc as sa
 
-from session_events.errors import BUSY, SLOW, UNREACHABLE, database_unavailable, is_unavailable
+from session_events.db.errors import is_unavailable
+from session_events.errors import BUSY, SLOW, UNREACHABLE, database_unavailable
 
 
 class DriverError(Exception):

@@ -524,18 +524,31 @@ def test_an_escaped_backslash_before_u_d800_is_plain_text():
     assert parse_json_body(b'"\\\\ud800"') == "\\ud800"
 
 
-def test_deep_nesting_is_refused():
-    assert bad_request(b"[" * 100_000) == "The request body is nested too deeply."
+def nested(depth: int, inner: bytes = b"0") -> bytes:
+    """Objects and arrays alternating, `depth` of them, around `inner`."""
+    opens = b"".join(b'{"a":' if n % 2 else b"[" for n in range(depth))
+    closes = b"".join(b"}" if n % 2 else b"]" for n in reversed(range(depth)))
+    return opens + inner + closes
 
 
-def test_deep_nesting_with_a_surrogate_pair_does_not_escape_as_recursion_error():
-    # Depth that json.loads parses; the surrogate check then walks the value recursively.
-    depth = 500
-    body = b"[" * depth + b'"\\ud83d\\ude00"' + b"]" * depth
-    value = parse_json_body(body)
-    for _ in range(depth):
-        value = value[0]
+@pytest.mark.parametrize("depth", [513, 1_000, 100_000])
+def test_nesting_beyond_the_limit_is_refused_naming_it(depth):
+    assert bad_request(nested(depth)) == (
+        "The request body nests objects and arrays more than 512 levels deep; "
+        "send event_data and config less deeply nested."
+    )
+
+
+def test_nesting_at_the_limit_is_accepted():
+    value = parse_json_body(nested(512, b'"\\ud83d\\ude00"'))
+    for depth in range(512):
+        value = value["a"] if depth % 2 else value[0]
     assert value == "\U0001f600"
+
+
+def test_many_shallow_containers_are_not_deep():
+    body = b"[" + b",".join([b'{"a": [1, {"b": 2}]}'] * 500) + b"]"
+    assert len(parse_json_body(body)) == 500
 
 
 def test_a_byte_order_mark_is_refused():

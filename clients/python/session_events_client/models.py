@@ -165,7 +165,7 @@ class EventCreate(BaseModel):
     )
     event_data: dict[str, Any] = Field(
         {},
-        description="Any JSON object (default `{}`), stored and returned verbatim. `x-max-bytes` bounds its\nsize as compact UTF-8 JSON: 1 MiB by default; the served contract shows the configured\nlimit (`EVENTS_MAX_EVENT_DATA_BYTES`).\n",
+        description="Any JSON object (default `{}`), stored and returned verbatim. `x-max-bytes` bounds its\nsize as compact UTF-8 JSON: 1 MiB by default; the served contract shows the configured\nlimit (`EVENTS_MAX_EVENT_DATA_BYTES`). A request body nests objects and arrays at most\n512 levels deep, which leaves event_data 509 levels, itself included.\n",
         examples=[{"step": "generate_tests", "new_status": "in_progress"}],
     )
     message: str | None = Field(

@@ -171,7 +171,7 @@ DEPTH = 100_000
 )
 def test_100000_nested_arrays_or_objects_are_400(client, session_id, post_raw, nested):
     response = post_raw(event_body(nested))
-    assert_rejected(client, session_id, response, contains="nested too deeply")
+    assert_rejected(client, session_id, response, contains="more than 512 levels deep")
 
 
 # --- JSON that breaks the contract ---------------------------------------------------------------

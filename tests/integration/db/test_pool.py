@@ -13,9 +13,9 @@ from sqlalchemy import exc as sa
 from sqlalchemy.util.concurrency import in_greenlet
 
 from session_events.db.engine import Database
+from session_events.db.errors import is_unavailable
 from session_events.db.statements import compile_statement
 from session_events.db.tables import event_type_counts
-from session_events.errors import is_unavailable
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from sqlalchemy import text
 from session_events.db import appends as db_appends
 from session_events.db import sessions as db_sessions
 from session_events.db.engine import Database
+from session_events.db.errors import is_unavailable
 from session_events.db.statements import CoreRunner
-from session_events.errors import is_unavailable
 from session_events.prune import prune
 
 SLOW = {

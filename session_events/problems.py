@@ -1,0 +1,21 @@
+"""The problem+json document (RFC 9457) of the answers given outside Connexion: the HTTP edge's
+refusals and the request body's limits."""
+
+from __future__ import annotations
+
+import orjson
+
+TITLES = {
+    400: "Bad Request",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+    414: "URI Too Long",
+    431: "Request Header Fields Too Large",
+    501: "Not Implemented",
+}
+
+
+def problem_json(status: int, detail: str) -> bytes:
+    return orjson.dumps(
+        {"type": "about:blank", "title": TITLES[status], "status": status, "detail": detail}
+    )

@@ -1,0 +1,141 @@
+"""How streams end, through a real server process on both backends: with their session (never
+carrying on into another made under the same id), within a second of their client leaving,
+and never in a traceback (issue 22's reproductions of the streams)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import time
+import uuid
+
+import httpx
+import pytest
+
+from session_events.db import sessions as db_sessions
+from session_events.db.engine import Database
+from tests.conftest import WRITE
+from tests.live.raw_http import READ_KEY, connect
+
+SESSIONS = "/api/v2/sessions"
+
+
+@pytest.fixture
+def server(live_server):
+    return live_server()
+
+
+def append(server, session_id: str, count: int, message: str = "") -> None:
+    events = [{"event_type": "tick", "message": message}] * count
+    response = httpx.post(
+        f"{server.base_url}{SESSIONS}/{session_id}/events", json={"events": events}, headers=WRITE
+    )
+    assert response.status_code == 201, response.text
+
+
+def create(server, session_id: str | None = None) -> str:
+    body = {"session_type": "build", **({"id": session_id} if session_id else {})}
+    response = httpx.post(f"{server.base_url}{SESSIONS}", json=body, headers=WRITE)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def open_streams(server, session_id: str, count: int) -> list[socket.socket]:
+    streams = []
+    for _ in range(count):
+        sock = connect(server)
+        path = f"{SESSIONS}/{session_id}/events/stream"
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nX-API-Key: {READ_KEY}\r\n\r\n".encode())
+        streams.append(sock)
+    return streams
+
+
+def read_to_end(sock: socket.socket, timeout: float = 10) -> tuple[bytes, bool]:
+    """What the stream sends until it ends (its last chunk) or `timeout` passes; and whether it
+    ended."""
+    sock.settimeout(0.5)
+    data, deadline = b"", time.monotonic() + timeout
+    while not data.endswith(b"0\r\n\r\n") and time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        if not chunk:
+            break
+        data += chunk
+    return data, data.endswith(b"0\r\n\r\n")
+
+
+def ids(data: bytes) -> list[int]:
+    return [int(n) for n in re.findall(rb"^id: (\d+)$", data, re.MULTILINE)]
+
+
+def open_stream_count(server) -> float:
+    metrics = httpx.get(f"{server.base_url}/metrics").text
+    return float(re.search(r'testboost_active_connections\{kind="stream"\} (\S+)', metrics)[1])
+
+
+async def delete_and_make_again(database_url: str, session_id: str) -> None:
+    """Delete the session and make a new one under its id in one transaction: the moment a
+    stream woken by the deletion reads only after the new session exists (a race the API
+    alone loses only sometimes), made certain."""
+    database = Database(database_url)
+    try:
+        async with database.write() as conn:
+            assert await db_sessions.delete_session(conn, uuid.UUID(session_id)) == 10
+            await db_sessions.create_session(
+                conn, session_type="build", session_id=uuid.UUID(session_id)
+            )
+    finally:
+        await database.dispose()
+
+
+def test_a_stream_ends_with_its_session_and_never_follows_one_made_under_its_id(
+    server, database_url
+):
+    session_id = create(server)
+    append(server, session_id, 10)
+    streams = open_streams(server, session_id, 20)
+    time.sleep(1)  # every stream has replayed the 10 and waits
+    asyncio.run(delete_and_make_again(database_url, session_id))
+    append(server, session_id, 15)  # the new session's 1..15
+    for sock in streams:
+        with sock:
+            data, ended = read_to_end(sock)
+        assert ids(data) == list(range(1, 11))
+        assert ended and b": the session was deleted" in data
+
+
+def test_streams_end_within_a_second_of_their_clients_closing(server):
+    session_id = create(server)
+    streams = open_streams(server, session_id, 50)
+    for sock in streams:
+        sock.settimeout(10)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")  # read: so close sends FIN, not RST
+    assert open_stream_count(server) == 50
+    for sock in streams:
+        sock.close()
+    closed = time.monotonic()
+    while open_stream_count(server) and time.monotonic() - closed < 5:
+        time.sleep(0.05)
+    assert open_stream_count(server) == 0
+    assert time.monotonic() - closed < 1
+
+
+def test_clients_that_leave_while_their_streams_replay_leave_nothing_in_the_log(server):
+    session_id = create(server)
+    for _ in range(10):
+        append(server, session_id, 1000, message="x" * 200)
+    for _ in range(2):
+        for number, sock in enumerate(open_streams(server, session_id, 25)):
+            with sock:  # reads part of the 2.5 MB replay, then leaves while the server reads on
+                sock.settimeout(10)
+                received = 0
+                while received < 1000 + number * 80_000 and (chunk := sock.recv(65536)):
+                    received += len(chunk)
+    # What asyncio says of a task it destroys, it says when the task is collected: wait for it.
+    output = server.output_once_it_shows("Task was destroyed", timeout=3)
+    assert "Task was destroyed" not in output, output[-2000:]
+    assert "Traceback" not in output, output[-2000:]
+    assert open_stream_count(server) == 0
