@@ -45,6 +45,9 @@ class EventStream(Response):
 
     async def __call__(self, scope, receive, send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        if scope["method"] == "HEAD":  # the head alone: the stream is never started
+            await self.chunks.aclose()
+            return await send({"type": "http.response.body", "body": b"", "more_body": False})
         try:
             async for chunk in self.chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 import structlog
 
@@ -19,7 +18,9 @@ from session_events.handlers.waiting import Sleeper, Woke
 log = structlog.get_logger("session_events")
 
 RETRY_MS = 3000  # how long a browser waits before reconnecting
-BATCH = 500  # events read per query while replaying
+# Events read per query: at most BATCH, and about BATCH_BYTES of them once their size is known
+# (the first read takes FIRST_BATCH), so a stream whose client reads slowly holds little.
+BATCH, FIRST_BATCH, BATCH_BYTES = 500, 20, 1024 * 1024
 OUTAGE_RETRY_SECONDS = 1.0  # how often a stream tries the database again while it is away
 DELETED = sse_comment("the session was deleted")
 WAITING_TEXT = "the database is out of reach; the stream goes on when it is back"
@@ -31,13 +32,13 @@ async def stream_events(session_id, after_seq=0, event_type=None):
     last_event_id = request_header(b"last-event-id")
     cursor = int(last_event_id) if last_event_id is not None else after_seq
     event_types = tuple(dict.fromkeys(event_type or ()))
-    async with database().read() as conn:
-        session = await db_sessions.read_session(conn, session_id)
-    if session is None:
+    async with database().read_direct() as runner:
+        version = await db_pages.read_version(runner, session_id)
+    if version is None:
         raise SessionNotFound(session_id)  # answered before the stream starts
     events = _events(
         session_id,
-        session["created_at"],
+        version.created_at,
         cursor,
         event_types,
         state().stream_heartbeat_seconds,
@@ -46,7 +47,7 @@ async def stream_events(session_id, after_seq=0, event_type=None):
 
 
 async def _events(
-    session_id: uuid.UUID, created_at: datetime, cursor: int, event_types: tuple, heartbeat: float
+    session_id: uuid.UUID, created_at: str, cursor: int, event_types: tuple, heartbeat: float
 ):
     """Replay after `cursor`, then follow live; end after a terminal status has been sent, when
     the session is deleted (or deleted and made again: `created_at` is its identity), or when
@@ -60,9 +61,10 @@ async def _events(
     waiters = notifier()
     with waiters.watch(session_id, "stream") as woken, Sleeper(woken, waiters.closing) as sleeper:
         waiting = False  # for the database: said once in the log, in the stream at every try
+        batch = FIRST_BATCH
         while True:
             try:
-                session, page = await _read(session_id, cursor, event_types)
+                session, page = await _read(session_id, cursor, event_types, batch)
             except Exception as error:
                 if not is_unavailable(error):
                     raise
@@ -74,16 +76,20 @@ async def _events(
                     return
                 continue
             waiting = False
-            if session is None or session["created_at"] != created_at:
+            # The page's own reading of the session's identity: the row read before it may be
+            # of the session deleted since, and the page of one made under its id.
+            if page is None or page.version.created_at != created_at:
                 yield DELETED
                 return
-            documents = loads(page.items) if page is not None and page.count else []
+            documents = loads(page.items) if page.count else []
             for document in documents:
-                yield sse_event(document)
-            if page is not None and page.more:  # more to replay: carry on from the last one sent
-                cursor = documents[-1]["seq"]
                 if sleeper.gone:
                     return
+                yield sse_event(document)
+            if page.count:
+                batch = max(1, min(BATCH, BATCH_BYTES * page.count // len(page.items)))
+            if page.more:  # more to replay: carry on from the last one sent
+                cursor = documents[-1]["seq"]
                 continue
             cursor = max(cursor, session["last_seq"])
             if session["status"] in db_sessions.TERMINAL:
@@ -95,8 +101,8 @@ async def _events(
                 return
 
 
-async def _read(session_id: uuid.UUID, cursor: int, event_types: tuple):
-    """The session row, and the next events after the cursor up to its counter."""
+async def _read(session_id: uuid.UUID, cursor: int, event_types: tuple, limit: int):
+    """The session row, and the next `limit` events after the cursor up to its counter."""
     async with database().read() as conn:
         session = await db_sessions.read_session(conn, session_id)
         if session is None:
@@ -109,7 +115,7 @@ async def _read(session_id: uuid.UUID, cursor: int, event_types: tuple):
             until_seq=session["last_seq"],
             ascending=True,
             offset=0,
-            limit=BATCH,
+            limit=limit,
             count_total=False,
         )
         return session, await db_pages.read_page(CoreRunner(conn), query)

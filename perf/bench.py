@@ -45,12 +45,13 @@ from pathlib import Path
 
 from perf.generate import generate
 from perf.load import combine, error_count, run_wrk, wrk_binary
-from perf.machine import cpu_seconds, load_average, machine_facts, rss_mb
+from perf.machine import load_average, machine_facts
 from perf.paths import events_path, poll_paths, unchanged_paths
 from perf.soak import print_soak, soak
 from perf.tables import print_markdown, print_table
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer, stop_all
 from support.pg_server import PostgresServer
+from support.processes import cpu_seconds, rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -44,12 +44,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perf.load import error_count, run_wrk, wrk_binary
-from perf.machine import cpu_seconds, load_average, machine_facts, rss_mb
+from perf.machine import load_average, machine_facts
 from perf.paths import cursor_poll_paths, events_path, unchanged_paths
 from perf.tables import print_markdown, print_table
 from perf.trees import export_tree, imported_from, tree_label
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer, stop_all
 from support.pg_server import PostgresServer, create_databases
+from support.processes import cpu_seconds, rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDES = ("old", "new")

@@ -6,9 +6,9 @@ import subprocess
 import time
 
 from perf.load import error_count, wrk_command, wrk_result
-from perf.machine import rss_mb
 from perf.paths import events_path, poll_paths, unchanged_paths
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer
+from support.processes import rss_mb
 
 
 def soak(minutes: float, manifest: dict, server: LiveServer) -> list[tuple[float, float]]:

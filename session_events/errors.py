@@ -53,12 +53,27 @@ def method_not_allowed(routes: Routes):
     """405 with an Allow header naming every method the contract gives the path."""
 
     def answer(request, _error):
-        allowed = routes.allowed_methods(request.url.path)
+        # What the contract does not name (the spec document, the Swagger UI) is read-only.
+        allowed = routes.allowed_methods(request.url.path) or ["GET", "HEAD"]
         return problem(
             status=405,
             title="Method Not Allowed",
             detail=f"{request.method} is not allowed here; use {', '.join(allowed)}.",
             headers={"Allow": ", ".join(allowed)},
+        )
+
+    return answer
+
+
+def not_found(routes: Routes):
+    """404 for a path that names no operation: where the operations are."""
+
+    def answer(request, _error):
+        return problem(
+            status=404,
+            title="Not Found",
+            detail=f"Nothing is at {request.url.path}; the API's operations are under "
+            f"{routes.base_path}/ (listed at {routes.base_path}/ui/).",
         )
 
     return answer
@@ -115,6 +130,7 @@ def add_error_handlers(app, routes: Routes) -> None:
     for error_class in STATUS_OF_ERROR:
         app.add_error_handler(error_class, data_error_problem)
     app.add_error_handler(UnsupportedMediaTypeProblem, unsupported_media_type(routes))
+    app.add_error_handler(404, not_found(routes))
     app.add_error_handler(405, method_not_allowed(routes))
     for error_class in (sa.DBAPIError, *UNAVAILABLE):
         app.add_error_handler(error_class, database_unavailable)

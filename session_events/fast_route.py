@@ -212,10 +212,9 @@ class _Operation:
         if not contract_checks.check_body_sent(headers, self.body_required):
             return None
         messages = await contract_checks.read_messages(receive)
-        body = contract_checks.parse_json_body(b"".join(m.get("body", b"") for m in messages))
-        if not (body is None and self.body_nullable):
-            contract_checks.check_body(self.body_schema, body)
-        return body
+        return contract_checks.body_value(
+            messages, self.body_schema, required=self.body_required, nullable=self.body_nullable
+        )
 
 
 class FastRoute:

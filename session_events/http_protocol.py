@@ -1,71 +1,59 @@
 """uvicorn's httptools protocol, held to RFC 9112 where uvicorn is lenient or silent.
 
 uvicorn (0.54) answers a request it cannot parse with a text/plain 400 written at once, even in
-the middle of the answer to an earlier pipelined request; it accepts a request without Host or
-with two, a target or a header section of any size, a transfer coding it cannot decode; and it
-lets asyncio close the connection when the client half-closes, losing the answers still due.
-This subclass, passed to uvicorn as its `http` protocol class, is the one seam for all of that:
+the middle of the answer to an earlier pipelined request; accepts a request without Host or
+with two, a target, a head or a trailer of any size, a head that trickles in forever, a
+transfer coding it cannot decode, an upgrade whose body the parser then runs as requests;
+merges trailer fields into the request's headers; marks only the newest request of a lost
+connection as disconnected; and lets asyncio close the connection when the client half-closes,
+losing the answers still due. This subclass, passed to uvicorn as its `http` protocol class, is
+the one seam for all of that (what is refused, and how it is said: http_refusals.py):
 
-- A refused request (malformed, no or two Host lines, target over MAX_TARGET bytes, head over
-  MAX_HEAD bytes, a transfer coding other than chunked) is answered with a problem+json naming
-  what is wrong, after the requests before it on the connection are answered, and the connection
-  is then closed: nothing sent after it is executed. A request whose body the error cut is never
-  executed (its receive channel says the client is gone).
+- A refused request is answered with a problem+json after the requests before it on the
+  connection are answered, and the connection is then closed: nothing sent after it runs. A
+  request whose body the error cut short never runs (its receive channel says the client left).
 - A connection closed while the client may still be sending (after a refusal, or a 413 or 408
   whose body was left unread) is closed as RFC 9112 9.6 advises: our side is shut first, what
   still arrives is read and dropped until the client closes or LINGER_SECONDS pass. Closed at
   once, its unread input would make the kernel reset the connection, and the client could lose
   the answer that says what was wrong.
-- The client's end of sending (EOF) means "no more requests": what it sent is answered, then the
-  connection closes. Requests that wait on the client (long-polls, streams) learn of it through
-  the scope extension CLIENT_DONE, an asyncio.Event, and end: a peer that closed its socket is
-  seen as gone at once, not at the next write that fails.
-
-The fixes belong in uvicorn; until then this is where they live.
+- The client's end of sending (EOF) means "no more requests": what it sent is answered, then
+  the connection closes. Requests that wait on the client (long-polls, streams, a body still
+  to come) learn of it through the scope extension CLIENT_DONE, an asyncio.Event: a peer that
+  closed its socket is gone at once, not at the next write that fails. A client that sent EOF
+  and stopped reading (our writes paused for STALLED_SECONDS) is gone too, and so is one not
+  reading while the server stops: its connection is dropped rather than waited on.
+- A lost connection marks every request of it still open as disconnected, the running one
+  behind a queued pipelined request included.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 from collections import deque
 
 import structlog
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from session_events.problems import TITLES, problem_json
+from session_events.http_refusals import (
+    HEAD_TIMEOUT_SECONDS,
+    HEAD_TOO_LARGE,
+    HEAD_TOO_SLOW,
+    MAX_HEAD,
+    MAX_TARGET,
+    TARGET_TOO_LONG,
+    Refused,
+    head_refusal,
+    parser_refusal,
+    refusal_bytes,
+)
 
 log = structlog.get_logger("session_events.http")
 
 CLIENT_DONE = "session_events.client_done"  # scope["extensions"][CLIENT_DONE]["event"]
-MAX_TARGET = 16 * 1024  # the request target (path and query), in bytes
-MAX_HEAD = 64 * 1024  # the request line and header fields, in bytes
 LINGER_SECONDS = 2.0  # how long input is still read and dropped after our side is shut
-# RFC 3986's host (an IP literal, or a name or IPv4 address) and an optional port.
-_HOST = re.compile(rb"(\[[0-9A-Fa-f:.vV]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]*)?")
-
-NOT_HTTP = "The request is not valid HTTP/1.1 ({reason}); nothing of it was executed."
-HTTP2_PREFACE = "This server speaks HTTP/1.1; send the request without HTTP/2's preface."
-TARGET_TOO_LONG = (
-    f"The request target is longer than {MAX_TARGET} bytes; send fewer or shorter query parameters."
-)
-HEAD_TOO_LARGE = f"The request's header fields exceed {MAX_HEAD} bytes; send fewer or shorter ones."
-NO_HOST = "An HTTP/1.1 request needs exactly one Host header field; this one has {count}."
-BAD_HOST = "The Host header field must be a host name or address with an optional port."
-CODING = (
-    "Transfer-Encoding: {coding} is not supported; send the body as it is, with a "
-    "Content-Length, or chunked alone."
-)
-
-
-class Refused(Exception):
-    """Raised in a parser callback to stop parsing: the request is answered with `status`."""
-
-    def __init__(self, status: int, detail: str):
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+STALLED_SECONDS = 1.0  # how long a client that sent EOF may leave our writes paused
 
 
 class LingeringClose:
@@ -103,9 +91,13 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
         self.refusal: Refused | None = None  # answered once the requests before it are
         self.head_open = False  # between a request's first byte and the end of its header
         self.head_size = 0
+        self.open_cycles: list = []  # this connection's requests whose response is not complete
+        self.stall_check: asyncio.TimerHandle | None = None
+        self.head_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(LingeringClose(transport, self.unread_input))
+        self.await_head()
 
     def unread_input(self) -> bool:
         """Whether the client may still be sending: a refused request, or a body not read to
@@ -113,16 +105,55 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
         cycle = self.cycle
         return self.refusal is not None or (cycle is not None and cycle.more_body)
 
-    # -- the client's end of sending ------------------------------------------------------
+    def answering(self) -> bool:
+        """Whether a request on this connection is running or waiting its turn."""
+        return any(not cycle.response_complete for cycle in self.open_cycles)
+
+    # -- the client's end of sending, and of reading ---------------------------------------
 
     def eof_received(self) -> bool:
         self.client_done.set()
+        for cycle in self.open_cycles:
+            if cycle.more_body:  # its body can no longer arrive whole: its reader should see
+                cycle.message_event.set()
         if self.transport.lingering:
             return False  # the client has read our answer and closed: close now
+        self.watch_for_stall()
         # True keeps the transport open for the answers still due; False closes it now.
         return self.answering()
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.watch_for_stall()
+
+    def watch_for_stall(self) -> None:
+        if self.client_done.is_set() and self.flow.write_paused and self.stall_check is None:
+            self.stall_check = self.loop.call_later(STALLED_SECONDS, self.drop_if_stalled)
+
+    def drop_if_stalled(self) -> None:
+        self.stall_check = None
+        if self.flow.write_paused:  # still not reading, and it said it would send no more
+            self.transport.abort()  # close() would wait for a flush that cannot come
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        if self.flow.write_paused:  # a client not reading would hold up the server's stop
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.client_done.set()
+        for cycle in self.open_cycles:
+            if not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
+        self.open_cycles.clear()
+        for timer in (self.stall_check, self.head_deadline):
+            if timer is not None:
+                timer.cancel()
+
     def on_response_complete(self) -> None:
+        self.open_cycles = [cycle for cycle in self.open_cycles if not cycle.response_complete]
         super().on_response_complete()
         if self.answering() or self.transport.is_closing():
             return
@@ -130,13 +161,22 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
             self.write_refusal()
         elif self.client_done.is_set():
             self.transport.close()
-
-    def answering(self) -> bool:
-        """Whether a request on this connection is running or waiting its turn."""
-        running = self.cycle is not None and not self.cycle.response_complete
-        return running or bool(self.pipeline)
+        else:
+            self.await_head()
 
     # -- reading requests -----------------------------------------------------------------
+
+    def await_head(self) -> None:
+        """The next request's head must be whole within HEAD_TIMEOUT_SECONDS."""
+        if self.head_deadline is None:
+            self.head_deadline = self.loop.call_later(HEAD_TIMEOUT_SECONDS, self.head_too_slow)
+
+    def head_too_slow(self) -> None:
+        self.head_deadline = None
+        if self.head_open:  # part of a head arrived, and the rest trickles or never comes
+            self.refuse(Refused(408, HEAD_TOO_SLOW))
+        elif not self.answering():  # nothing asked at all
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self.refusal is not None or self.transport.lingering:  # read, and dropped
@@ -154,6 +194,7 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self.scope["extensions"] = {CLIENT_DONE: {"event": self.client_done}}
         self.head_open, self.head_size = True, 0
+        self.await_head()
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -161,29 +202,34 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
             raise Refused(414, TARGET_TOO_LONG)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        super().on_header(name, value)
         self.head_size += len(name) + len(value) + 4
         if self.head_size + len(self.url) > MAX_HEAD:
             raise Refused(431, HEAD_TOO_LARGE)
+        if self.head_open:  # a trailer field (after a chunked body) is never a header
+            super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self.head_open = False
-        refusal = head_refusal(self.headers, self.parser.get_http_version())
+        self.head_open, self.head_size = False, 0
+        if self.head_deadline is not None:
+            self.head_deadline.cancel()
+            self.head_deadline = None
+        parser = self.parser
+        refusal = head_refusal(
+            self.headers, parser.get_http_version(), parser.get_method(), parser.should_upgrade()
+        )
         if refusal is not None:
             raise refusal
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle not in self.open_cycles:
+            self.open_cycles.append(self.cycle)
+            if parser.should_upgrade():  # served over HTTP/1.1, and what follows is unread
+                self.cycle.keep_alive = False
 
     # -- refusing -------------------------------------------------------------------------
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn calls this for any parser error, from within its `except`."""
-        error = sys.exc_info()[1]
-        refusal = getattr(error, "__context__", None) if error is not None else None
-        if not isinstance(refusal, Refused):
-            reason = str(error) if error is not None else msg
-            detail = HTTP2_PREFACE if "PRI" in reason else NOT_HTTP.format(reason=reason)
-            refusal = Refused(400, detail)
-        self.refuse(refusal)
+        self.refuse(parser_refusal(sys.exc_info()[1]))
 
     def refuse(self, refusal: Refused) -> None:
         """Answer `refusal` in its turn, then close; nothing read after it runs."""
@@ -191,41 +237,21 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
         self.head_open = False
         self.flow.pause_reading()
         log.info("http_refused", status=refusal.status, detail=refusal.detail)
-        cut = self.cycle if self.cycle is not None and self.cycle.more_body else None
+        cut = self.cycle if self.cycle in self.open_cycles and self.cycle.more_body else None
         if cut is not None and any(cycle is cut for cycle, _app in self.pipeline):
             self.pipeline = deque(entry for entry in self.pipeline if entry[0] is not cut)
-        elif cut is not None and not cut.response_complete:
+            self.open_cycles.remove(cut)
+        elif cut is not None:
             # Running, its body cut short: it must not run on, nor answer after this.
             cut.disconnected = True
             cut.message_event.set()
+            self.open_cycles.remove(cut)
             if cut.response_started:
-                self.transport.close()
+                self.transport.abort()
                 return
-            self.write_refusal()
-            return
         if not self.answering():
             self.write_refusal()
 
     def write_refusal(self) -> None:
-        status, body = self.refusal.status, problem_json(self.refusal.status, self.refusal.detail)
-        head = [b"HTTP/1.1 %d %s\r\n" % (status, TITLES[status].encode())]
-        defaults = self.server_state.default_headers  # date and server, as on every answer
-        head += [name + b": " + value + b"\r\n" for name, value in defaults]
-        head.append(b"content-type: application/problem+json\r\n")
-        head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
-        self.transport.write(b"".join(head) + body)
+        self.transport.write(refusal_bytes(self.refusal, self.server_state.default_headers))
         self.transport.close()
-
-
-def head_refusal(headers: list[tuple[bytes, bytes]], version: str) -> Refused | None:
-    """What RFC 9112 refuses in a parsed head: Host missing from HTTP/1.1, or repeated, or not a
-    host; a transfer coding other than chunked (the only one a server must decode)."""
-    hosts = [value for name, value in headers if name == b"host"]
-    if len(hosts) > 1 or (not hosts and version == "1.1"):
-        return Refused(400, NO_HOST.format(count=len(hosts)))
-    if hosts and not _HOST.fullmatch(hosts[0].strip()):
-        return Refused(400, BAD_HOST)
-    for name, value in headers:
-        if name == b"transfer-encoding" and value.strip().lower() != b"chunked":
-            return Refused(501, CODING.format(coding=value.decode("latin-1")))
-    return None

@@ -82,6 +82,11 @@ class LogStream:
         return self.stream.isatty()
 
 
+UVICORN_SAYS_LESS = (
+    "Invalid HTTP request received.",
+    "Unsupported upgrade request.",
+    "No supported WebSocket library detected.",
+)
 _configured = False
 
 
@@ -118,7 +123,8 @@ def configure_logging(
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     # Each refusal of the HTTP edge is logged once, by session_events/http_protocol.py, with
-    # its status and what was wrong; uvicorn's line before it says less.
+    # its status and what was wrong; uvicorn's lines say less. An upgrade (`curl --http2`'s
+    # h2c, say) is answered over HTTP/1.1, which is no WebSocket library missing.
     logging.getLogger("uvicorn.error").addFilter(
-        lambda record: record.getMessage() != "Invalid HTTP request received."
+        lambda record: not record.getMessage().startswith(UVICORN_SAYS_LESS)
     )

@@ -90,7 +90,11 @@ async def _respond(send, status: int, body: bytes, content_type: bytes, headers=
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", content_type), *headers],
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", b"%d" % len(body)),  # not chunked, which HTTP/1.0 lacks
+                *headers,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -1,5 +1,5 @@
 """The problem+json document (RFC 9457) of the answers given outside Connexion: the HTTP edge's
-refusals and the request body's limits."""
+refusals, the request body's limits, the viewer's files."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import orjson
 
 TITLES = {
     400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
     408: "Request Timeout",
     413: "Payload Too Large",
     414: "URI Too Long",
     431: "Request Header Fields Too Large",
     501: "Not Implemented",
+    505: "HTTP Version Not Supported",
 }
 
 

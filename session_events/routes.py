@@ -13,6 +13,7 @@ class Routes:
     def __init__(self, spec: dict | None = None):
         spec = spec or load_contract()
         base = spec["servers"][0]["url"]
+        self.base_path = base  # /api/v2
         self.templates: dict[str, str] = {}  # operationId -> "GET /api/v2/sessions/{session_id}"
         self.consumes: dict[str, list[str]] = {}  # operationId -> its request body's media types
         self._methods: list[tuple[re.Pattern, list[str]]] = []

@@ -103,6 +103,7 @@ async def _serve(settings: Settings, start: Launch, sock: socket.socket, announc
         lifespan="on",
         timeout_graceful_shutdown=settings.shutdown_timeout,
         http=StrictHttpToolsProtocol,
+        ws="none",  # the service has no WebSocket route: an upgrade is served as HTTP/1.1
     )
     server = uvicorn.Server(config)
     tasks = [

@@ -50,17 +50,10 @@ class ContractBodyValidator(AbstractRequestBodyValidator):
         if not contract_checks.check_body_sent(Headers(scope=scope), self.required):
             return receive, scope
         messages = await contract_checks.read_messages(receive)
-        body = await self._parse((m.get("body", b"") for m in messages), scope=scope)
-        if not (body is None and self.nullable):
-            self._validate(body)
+        contract_checks.body_value(
+            messages, self.schema, required=self.required, nullable=self.nullable
+        )
         return contract_checks.replay(messages, receive), scope
-
-    # The documented hooks of a custom body validator: how a body is parsed, how it is checked.
-    async def _parse(self, stream, scope):
-        return contract_checks.parse_json_body(b"".join(stream))
-
-    def _validate(self, body):
-        contract_checks.check_body(self.schema, body)
 
 
 class ContractResponseValidator(AbstractResponseBodyValidator):

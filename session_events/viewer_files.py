@@ -9,10 +9,13 @@ anything else under /viewer/ is a 404.
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException
-from starlette.responses import PlainTextResponse, RedirectResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from session_events.problems import problem_json
+
 PREFIX = "/viewer"
+PROBLEM = "application/problem+json"
 ROUTE = "/viewer/{file}"  # the access log's and the metrics' label for every file of the page
 # The page only talks to its own origin and never runs inline code: a payload that slipped
 # through the page's escaping still could not run.
@@ -58,5 +61,11 @@ class ViewerFiles:
         try:
             await self.files(files_scope, receive, send_with_headers)
         except HTTPException as error:  # StaticFiles' 404 and 405, outside any exception handler
-            response = PlainTextResponse(error.detail, error.status_code, error.headers)
+            detail = (
+                f"The viewer has no file {path}; open {PREFIX}/."
+                if error.status_code == 404
+                else f"{scope['method']} is not allowed here; use GET or HEAD."
+            )
+            body = problem_json(error.status_code, detail)
+            response = Response(body, error.status_code, error.headers, PROBLEM)
             await response(scope, receive, send_with_headers)

@@ -28,18 +28,33 @@ async def running(app):
 
 
 async def request(
-    app, state, method, path, query=b"", body=b"", key=READ_KEY, leave_after=None, headers=()
+    app,
+    state,
+    method,
+    path,
+    query=b"",
+    body=b"",
+    key=READ_KEY,
+    leave_after=None,
+    headers=(),
+    *,
+    body_cut_short=False,
+    extensions=None,
 ):
     """One request (`headers`: more of them, as byte pairs); with `leave_after`, the client
-    disconnects that many seconds in."""
+    disconnects that many seconds in. With `body_cut_short`, `body` is sent as the first part
+    of a longer one, and the client leaves before the rest. `extensions` are the server's
+    (session_events.http_protocol.CLIENT_DONE, say)."""
     sent = []
-    first = {"type": "http.request", "body": body, "more_body": False}
+    first = {"type": "http.request", "body": body, "more_body": body_cut_short}
 
     async def receive():
         nonlocal first
         if first is not None:
             message, first = first, None
             return message
+        if body_cut_short:
+            return {"type": "http.disconnect"}
         if leave_after is None:
             await asyncio.Event().wait()  # never leaves
         await asyncio.sleep(leave_after)
@@ -48,7 +63,7 @@ async def request(
     headers = [
         (b"x-api-key", key.encode()),
         (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
+        (b"content-length", str(len(body) + (100 if body_cut_short else 0)).encode()),
         *headers,
     ]
     scope = {
@@ -62,6 +77,7 @@ async def request(
         "root_path": "",
         "query_string": query,
         "headers": headers,
+        "extensions": extensions or {},
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
         "state": {STATE_KEY: state},

@@ -69,6 +69,20 @@ def postgres():
     pg.stop()
 
 
+@pytest.fixture
+def own_postgres(postgres):
+    """A PostgreSQL server of the test's own, which it may stop and start."""
+    postgres.require()  # same rules as every PostgreSQL test: fail in CI, skip elsewhere
+    if postgres.server is None:
+        pytest.skip("needs a throwaway server it may stop (EVENTS_TEST_DATABASE_URL is set)")
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as error:
+        pytest.fail(str(error))
+    yield server
+    server.stop()
+
+
 async def reset_database(url: str) -> None:
     """Migrate (the first time) and empty the tables, so every test starts from nothing."""
     database = Database(url)

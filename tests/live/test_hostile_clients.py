@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from support.live_server import LiveServer
-from tests.conftest import READ, WRITE
+from tests.conftest import WRITE
+from tests.live.conftest import SESSIONS, event_count, get, no_traceback
 from tests.live.raw_http import (
     READ_KEY,
     WRITE_KEY,
@@ -27,39 +28,10 @@ from tests.live.raw_http import (
     reset,
 )
 
-SESSIONS = "/api/v2/sessions"
 NEVER_WHOLE = b'{"events":[{"event_type":"aborted","message":"never sent whole"}]}'
 
 
-@pytest.fixture
-def server(live_server):
-    return live_server()
-
-
-def new_session(server) -> str:
-    response = httpx.post(f"{server.base_url}{SESSIONS}", json={"session_type": "x"}, headers=WRITE)
-    return response.json()["id"]
-
-
-@pytest.fixture
-def session_id(server) -> str:
-    return new_session(server)
-
-
 JSON_WRITE = {**WRITE, "Content-Type": "application/json"}
-
-
-def get(server, path: str, **headers: str) -> httpx.Response:
-    return httpx.get(f"{server.base_url}{path}", headers={**READ, **headers})
-
-
-def event_count(server, session_id: str) -> int:
-    return get(server, f"{SESSIONS}/{session_id}").json()["event_count"]
-
-
-def no_traceback(server) -> None:
-    output = server.output()
-    assert "Traceback" not in output and '"status":500' not in output, output[-3000:]
 
 
 # -- 1. executed only when whole ------------------------------------------------------------
@@ -150,91 +122,6 @@ def test_nothing_pipelined_after_a_refused_request_is_executed(server, session_i
         assert sock.recv(1) == b""
     assert (first[0], refused[0]) == (201, 400)
     assert event_count(server, session_id) == 1
-
-
-# -- 9. malformed or oversized heads: problem+json, never a smuggled request ----------------
-
-MALFORMED = {
-    "content-length and chunked": b"POST /api/v2/sessions HTTP/1.1\r\nHost: t\r\n"
-    b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    "( in a header name": b"GET /healthz HTTP/1.1\r\nHost: t\r\nX(Y: 1\r\n\r\n",
-    "NUL in a header value": b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Y: a\x00b\r\n\r\n",
-    "bad chunk size": b"POST /api/v2/sessions HTTP/1.1\r\nHost: t\r\n"
-    b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
-    "bare LF line ends": b"GET /healthz HTTP/1.1\nHost: t\n\n",
-    "two Content-Lengths": b"POST /api/v2/sessions HTTP/1.1\r\nHost: t\r\n"
-    b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
-    "folded header line": b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\n\r\n",
-}
-
-
-@pytest.mark.parametrize("data", MALFORMED.values(), ids=MALFORMED.keys())
-def test_malformed_http_is_a_400_problem_naming_what_is_wrong(server, data):
-    status, headers, problem = answer_then_close(server, data)
-    assert (status, headers["content-type"], headers["connection"]) == (
-        400,
-        "application/problem+json",
-        "close",
-    )
-    assert problem["title"] == "Bad Request"
-    assert problem["detail"].startswith("The request is not valid HTTP/1.1 (")
-    assert problem["detail"].endswith("); nothing of it was executed.")
-
-
-def test_a_request_smuggled_in_a_body_is_never_executed(server, session_id):
-    smuggled = append(session_id, 1)
-    data = (
-        f"POST {SESSIONS}/{session_id}/events HTTP/1.1\r\nHost: t\r\nX-API-Key: {WRITE_KEY}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(smuggled) + 5}\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-    ).encode() + smuggled
-    assert answer_then_close(server, data)[0] == 400
-    assert event_count(server, session_id) == 0
-
-
-def test_a_100_kb_request_target_is_414(server):
-    status, _, problem = answer_then_close(
-        server, request("GET", "/api/v2/sessions?x=" + "a" * 100_000, READ_KEY)
-    )
-    assert (status, problem["title"]) == (414, "URI Too Long")
-    assert "longer than 16384 bytes" in problem["detail"]
-
-
-def test_a_head_over_64_kb_is_431(server):
-    one_line = request("GET", "/healthz", extra=("X-Big: " + "a" * 200_000,))
-    many_lines = request("GET", "/healthz", extra=tuple(f"X-{n}: {'b' * 60}" for n in range(2000)))
-    for data in (one_line, many_lines):
-        status, _, problem = answer_then_close(server, data)
-        assert (status, problem["title"]) == (431, "Request Header Fields Too Large")
-
-
-@pytest.mark.parametrize(
-    "host_lines, count", [((), 0), (("Host: a", "Host: b"), 2)], ids=["no Host", "two Host"]
-)
-def test_http11_without_exactly_one_host_is_400(server, session_id, host_lines, count):
-    head = "\r\n".join([f"GET {SESSIONS}/{session_id} HTTP/1.1", f"X-API-Key: {READ_KEY}"])
-    data = (head + "".join(f"\r\n{line}" for line in host_lines) + "\r\n\r\n").encode()
-    status, _, problem = answer_then_close(server, data)
-    assert status == 400
-    assert problem["detail"] == (
-        f"An HTTP/1.1 request needs exactly one Host header field; this one has {count}."
-    )
-
-
-def test_a_transfer_coding_other_than_chunked_is_501(server):
-    data = b"POST /api/v2/sessions HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
-    status, _, problem = answer_then_close(server, data)
-    assert status == 501
-    assert problem["detail"].startswith("Transfer-Encoding: gzip, chunked is not supported")
-
-
-def test_every_refusal_is_logged_without_a_traceback(live_server):
-    server = live_server(EVENTS_LOG_LEVEL="info")
-    for data in MALFORMED.values():
-        answer_then_close(server, data)
-    output = server.output_once_it_shows('"http_refused"')
-    assert "Invalid HTTP request received" not in output
-    no_traceback(server)
 
 
 # -- 7. any depth is stored and listable, or a 400 naming the limit ---------------------------

@@ -14,11 +14,9 @@ import time
 import uuid
 
 import httpx
-import pytest
 
 from session_events.handlers.stream import WAITING_TEXT as WAITING
 from support.live_server import LiveServer
-from support.pg_server import PostgresServer, PostgresUnavailable
 from tests.conftest import READ, WRITE
 from tests.live.sse import sse_messages
 
@@ -27,19 +25,6 @@ TIMEOUTS = {
     "EVENTS_DB_STATEMENT_TIMEOUT": "2",
     "EVENTS_DB_POOL_TIMEOUT": "2",
 }
-
-
-@pytest.fixture
-def own_postgres(postgres):
-    postgres.require()  # same rules as every PostgreSQL test: fail in CI, skip elsewhere
-    if postgres.server is None:
-        pytest.skip("needs a throwaway server it may stop (EVENTS_TEST_DATABASE_URL is set)")
-    try:
-        server = PostgresServer().start()
-    except PostgresUnavailable as error:
-        pytest.fail(str(error))
-    yield server
-    server.stop()
 
 
 class Producer:

@@ -14,19 +14,6 @@ from tests.conftest import READ, WRITE
 from tests.live.raw_http import READ_KEY, WRITE_KEY, Responses, append, pipelined, request
 
 
-@pytest.fixture
-def server(live_server):
-    return live_server()
-
-
-@pytest.fixture
-def session_id(server) -> str:
-    response = httpx.post(
-        f"{server.base_url}/api/v2/sessions", json={"session_type": "build"}, headers=WRITE
-    )
-    return response.json()["id"]
-
-
 def test_pipelined_appends_are_each_answered_in_order_and_stored_once(server, session_id):
     answers = pipelined(server, [append(session_id, n) for n in range(5)])
     assert [status for status, _, _ in answers] == [201] * 5

@@ -11,19 +11,13 @@ import time
 import uuid
 
 import httpx
-import pytest
 
 from session_events.db import sessions as db_sessions
 from session_events.db.engine import Database
+from support.processes import rss_mb
 from tests.conftest import WRITE
-from tests.live.raw_http import READ_KEY, connect
-
-SESSIONS = "/api/v2/sessions"
-
-
-@pytest.fixture
-def server(live_server):
-    return live_server()
+from tests.live.conftest import SESSIONS, new_session
+from tests.live.raw_http import READ_KEY, connect, reset
 
 
 def append(server, session_id: str, count: int, message: str = "") -> None:
@@ -32,13 +26,6 @@ def append(server, session_id: str, count: int, message: str = "") -> None:
         f"{server.base_url}{SESSIONS}/{session_id}/events", json={"events": events}, headers=WRITE
     )
     assert response.status_code == 201, response.text
-
-
-def create(server, session_id: str | None = None) -> str:
-    body = {"session_type": "build", **({"id": session_id} if session_id else {})}
-    response = httpx.post(f"{server.base_url}{SESSIONS}", json=body, headers=WRITE)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
 
 
 def open_streams(server, session_id: str, count: int) -> list[socket.socket]:
@@ -71,9 +58,9 @@ def ids(data: bytes) -> list[int]:
     return [int(n) for n in re.findall(rb"^id: (\d+)$", data, re.MULTILINE)]
 
 
-def open_stream_count(server) -> float:
+def open_stream_count(server, kind: str = "stream") -> float:
     metrics = httpx.get(f"{server.base_url}/metrics").text
-    return float(re.search(r'testboost_active_connections\{kind="stream"\} (\S+)', metrics)[1])
+    return float(re.search(rf'testboost_active_connections{{kind="{kind}"}} (\S+)', metrics)[1])
 
 
 async def delete_and_make_again(database_url: str, session_id: str) -> None:
@@ -94,7 +81,7 @@ async def delete_and_make_again(database_url: str, session_id: str) -> None:
 def test_a_stream_ends_with_its_session_and_never_follows_one_made_under_its_id(
     server, database_url
 ):
-    session_id = create(server)
+    session_id = new_session(server)
     append(server, session_id, 10)
     streams = open_streams(server, session_id, 20)
     time.sleep(1)  # every stream has replayed the 10 and waits
@@ -108,7 +95,7 @@ def test_a_stream_ends_with_its_session_and_never_follows_one_made_under_its_id(
 
 
 def test_streams_end_within_a_second_of_their_clients_closing(server):
-    session_id = create(server)
+    session_id = new_session(server)
     streams = open_streams(server, session_id, 50)
     for sock in streams:
         sock.settimeout(10)
@@ -123,8 +110,29 @@ def test_streams_end_within_a_second_of_their_clients_closing(server):
     assert time.monotonic() - closed < 1
 
 
+def test_long_polls_end_within_a_second_of_their_clients_closing(server):
+    session_id = new_session(server)
+    polls = []
+    for _ in range(20):
+        sock = connect(server)
+        path = f"{SESSIONS}/{session_id}/events?wait=30"
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nX-API-Key: {READ_KEY}\r\n\r\n".encode())
+        polls.append(sock)
+    deadline = time.monotonic() + 5
+    while open_stream_count(server, "long_poll") < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert open_stream_count(server, "long_poll") == 20
+    for sock in polls:
+        sock.close()
+    closed = time.monotonic()
+    while open_stream_count(server, "long_poll") and time.monotonic() - closed < 5:
+        time.sleep(0.05)
+    assert open_stream_count(server, "long_poll") == 0
+    assert time.monotonic() - closed < 1
+
+
 def test_clients_that_leave_while_their_streams_replay_leave_nothing_in_the_log(server):
-    session_id = create(server)
+    session_id = new_session(server)
     for _ in range(10):
         append(server, session_id, 1000, message="x" * 200)
     for _ in range(2):
@@ -139,3 +147,77 @@ def test_clients_that_leave_while_their_streams_replay_leave_nothing_in_the_log(
     assert "Task was destroyed" not in output, output[-2000:]
     assert "Traceback" not in output, output[-2000:]
     assert open_stream_count(server) == 0
+
+
+def wait_for_no_streams(server, within: float) -> float:
+    """Seconds until the server counts no open stream (failing after `within`)."""
+    started = time.monotonic()
+    while open_stream_count(server) and time.monotonic() - started < within + 5:
+        time.sleep(0.05)
+    assert open_stream_count(server) == 0
+    elapsed = time.monotonic() - started
+    assert elapsed < within, elapsed
+    return elapsed
+
+
+def big_session(server, events: int = 5000, size: int = 2000) -> str:
+    """A session whose replay is far more than a socket's buffers hold."""
+    session_id = new_session(server)
+    per_batch = min(1000, 3_000_000 // (size + 200))  # within the body limit
+    for start in range(0, events, per_batch):
+        append(server, session_id, min(per_batch, events - start), message="p" * size)
+    return session_id
+
+
+def test_a_stream_whose_client_half_closed_and_stopped_reading_ends(server):
+    session_id = big_session(server)
+    [sock] = open_streams(server, session_id, 1)
+    with sock:
+        time.sleep(1)  # the server's writes wait for a client that reads nothing
+        sock.shutdown(socket.SHUT_WR)
+        wait_for_no_streams(server, within=3)  # STALLED_SECONDS, and the check's own pace
+
+
+def test_a_stream_with_a_request_pipelined_behind_it_ends_at_a_reset(server):
+    session_id = new_session(server)
+    append(server, session_id, 2)
+    with connect(server) as sock:
+        head = f"HTTP/1.1\r\nHost: t\r\nX-API-Key: {READ_KEY}\r\n\r\n"
+        sock.sendall(
+            f"GET {SESSIONS}/{session_id}/events/stream {head}"
+            f"GET {SESSIONS}/{session_id} {head}".encode()
+        )
+        time.sleep(0.5)
+        assert open_stream_count(server) == 1
+        reset(sock)
+    wait_for_no_streams(server, within=1)
+    append(server, session_id, 1)  # a write to where the stream was: nothing to log
+    time.sleep(0.5)
+    output = server.output()
+    assert "Traceback" not in output and "never awaited" not in output, output[-3000:]
+
+
+def test_a_server_stopping_does_not_wait_on_a_stream_nobody_reads(server):
+    session_id = big_session(server)
+    [sock] = open_streams(server, session_id, 1)
+    with sock:
+        time.sleep(1)
+        stopping = time.monotonic()
+        server.process.terminate()
+        server.process.wait(timeout=30)
+        assert time.monotonic() - stopping < 5
+    output = server.output()
+    assert "Traceback" not in output and "graceful shutdown exceeded" not in output, output[-3000:]
+
+
+def test_streams_whose_clients_read_nothing_hold_little_memory(server):
+    """A stream reads its replay in batches of about a megabyte (not 500 events, whatever their
+    size), so a client that stops reading pins that much, not the session."""
+    session_id = big_session(server, events=2000, size=100_000)  # 200 MB of messages
+    before = rss_mb(server.process.pid)
+    streams = open_streams(server, session_id, 5)
+    time.sleep(3)  # each has written what the socket buffers take, and waits
+    grown = rss_mb(server.process.pid) - before
+    for sock in streams:
+        reset(sock)
+    assert grown < 150, f"{grown:.0f} MB for five stalled streams"

@@ -9,7 +9,7 @@ import pytest
 
 from session_events.app import create_app
 from session_events.settings import load_settings
-from tests.conftest import READ_KEY, WRITE, WRITE_KEY
+from tests.conftest import READ, READ_KEY, WRITE, WRITE_KEY
 from tests.integration.api.api_helpers import (
     PROBLEM_FIELDS,
     assert_problem,
@@ -343,3 +343,57 @@ def test_chunked_body_under_default_limit_is_accepted(client, session_id, post_r
 def test_chunked_malformed_body_is_400(client, session_id, post_raw):
     response = post_raw(chunks(b'{"events": [{"event_type": "a"}', 5))
     assert_rejected(client, session_id, response, contains="not valid JSON")
+
+
+# --- answers outside the contract's operations, and bodies that are not there -----------------
+
+
+def test_an_empty_chunked_body_is_no_body(client, session_id, post_raw):
+    response = post_raw(iter([b""]))
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert_rejected(client, session_id, response, contains="needs a JSON request body")
+
+
+def test_an_empty_content_type_is_a_415_saying_which_to_send(client, session_id, post_raw):
+    response = post_raw(b'{"events": [{"event_type": "a"}]}', headers={**WRITE, "Content-Type": ""})
+    detail = assert_sentence_problem(response, 415, "Unsupported Media Type")["detail"]
+    assert "send it with Content-Type: application/json" in detail
+
+
+def test_a_path_that_names_no_operation_is_a_404_saying_where_they_are(client):
+    response = client.get("/api/v2/sesions", headers=READ)
+    detail = assert_sentence_problem(response, 404, "Not Found")["detail"]
+    assert detail == (
+        "Nothing is at /api/v2/sesions; the API's operations are under /api/v2/ "
+        "(listed at /api/v2/ui/)."
+    )
+
+
+def test_a_write_to_the_spec_document_is_a_405_naming_get(client):
+    response = client.post("/api/v2/openapi.json", headers=WRITE)
+    problem = assert_sentence_problem(response, 405, "Method Not Allowed")
+    assert problem["detail"] == "POST is not allowed here; use GET, HEAD."
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    "method, path, status, detail",
+    [
+        (
+            "GET",
+            "/viewer/nothing.js",
+            404,
+            "The viewer has no file /viewer/nothing.js; open /viewer/.",
+        ),
+        ("POST", "/viewer/index.html", 405, "POST is not allowed here; use GET or HEAD."),
+    ],
+)
+def test_the_viewers_refusals_are_problems(client, method, path, status, detail):
+    response = client.request(method, path)
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Not Found" if status == 404 else "Method Not Allowed",
+        "status": status,
+        "detail": detail,
+    }

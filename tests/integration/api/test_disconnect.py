@@ -12,6 +12,7 @@ import json
 import pytest
 
 from session_events.app import create_app
+from session_events.http_protocol import CLIENT_DONE
 from tests.asgi import request, running
 from tests.conftest import WRITE_KEY
 
@@ -71,3 +72,63 @@ async def test_a_stream_of_a_finished_session_replays_in_batches_and_ends(app_an
     body = b"".join(message.get("body", b"") for message in sent[1:])
     ids = [int(line[4:]) for line in body.split(b"\n") if line.startswith(b"id: ")]
     assert ids == list(range(1, 2002))  # 2,000 ticks and the status change, then the end
+
+
+async def test_a_stream_whose_client_stops_sending_ends_and_unregisters(app_and_session):
+    """The server's CLIENT_DONE extension is how a client's EOF reaches the app: a peer that
+    closed its socket is gone, whether or not a write has failed yet."""
+    app, state, session_id = app_and_session
+    done = asyncio.Event()
+    extensions = {CLIENT_DONE: {"event": done}}
+    path = f"/api/v2/sessions/{session_id}/events/stream"
+    streaming = asyncio.create_task(request(app, state, "GET", path, extensions=extensions))
+    await asyncio.sleep(0.3)
+    assert state.notifier.watching == 1
+    done.set()
+    sent = await asyncio.wait_for(streaming, timeout=2)
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert state.notifier.watching == 0
+
+
+async def test_a_long_poll_after_its_client_stopped_sending_answers_at_once(app_and_session):
+    app, state, session_id = app_and_session
+    done = asyncio.Event()
+    done.set()  # a pipelined long-poll behind the client's EOF
+    path = f"/api/v2/sessions/{session_id}/events"
+    extensions = {CLIENT_DONE: {"event": done}}
+    sent = await asyncio.wait_for(
+        request(app, state, "GET", path, b"wait=30", extensions=extensions), timeout=2
+    )
+    assert sent[0]["status"] == 200
+    assert state.notifier.watching == 0
+
+
+async def test_a_stream_whose_client_leaves_mid_replay_reads_no_further(app_and_session):
+    app, state, session_id = app_and_session
+    events = json.dumps({"events": [{"event_type": "tick"}] * 1000}).encode()
+    path = f"/api/v2/sessions/{session_id}/events"
+    for _ in range(3):  # six replay batches
+        await request(app, state, "POST", path, body=events, key=WRITE_KEY)
+
+    sent = await asyncio.wait_for(
+        request(app, state, "GET", f"{path}/stream", leave_after=0), timeout=10
+    )
+    ids = [
+        int(line[4:])
+        for m in sent[1:]
+        for line in m.get("body", b"").split(b"\n")
+        if line.startswith(b"id: ")
+    ]
+    assert ids == list(range(1, len(ids) + 1))
+    assert len(ids) < 3000  # the client was seen gone before the replay ended
+    assert state.notifier.watching == 0
+
+
+async def test_an_append_whose_body_is_cut_short_is_not_executed(app_and_session):
+    app, state, session_id = app_and_session
+    path = f"/api/v2/sessions/{session_id}/events"
+    body = b'{"events": [{"event_type": "cut"}]}'  # valid JSON, but more was announced
+    sent = await request(app, state, "POST", path, body=body, key=WRITE_KEY, body_cut_short=True)
+    assert sent == []  # nothing to answer: the client has gone
+    listed = await request(app, state, "GET", path)
+    assert json.loads(listed[1]["body"])["items"] == []

@@ -416,13 +416,16 @@ def test_a_body_without_content_type_is_a_415_both_ways(client, stack_client, se
     assert listed["items"] == []
 
 
-def test_a_media_type_in_capitals_is_checked_on_the_fast_route(client, session_id):
-    """Left out of the comparison: Connexion's stack accepts APPLICATION/JSON but looks the body
-    schema up case-sensitively, so it validates nothing and its handler fails (a 500)."""
+def test_a_media_type_in_capitals_or_spaced_is_checked_both_ways(client, stack_client, session_id):
+    """session_events/whole_request.py spells the Content-Type one way before either path sees
+    it: before, Connexion's stack matched APPLICATION/JSON but looked the body schema up
+    case-sensitively, validated nothing and failed in its handler (a 500)."""
+    path = f"{SESSIONS}/{session_id}/events"
+    content = b'{"events": [{"event_type": "BAD"}]}'
+    for media_type in ("APPLICATION/JSON", "application/json ;charset=utf-8"):
+        headers = {**WRITE, "Content-Type": media_type}
+        assert assert_same(client, stack_client, path, headers, "POST", content) == 400
     response = client.post(
-        f"{SESSIONS}/{session_id}/events",
-        content=b'{"events": [{"event_type": "BAD"}]}',
-        headers={**WRITE, "Content-Type": "APPLICATION/JSON"},
+        path, content=content, headers={**WRITE, "Content-Type": "APPLICATION/JSON"}
     )
-    assert response.status_code == 400
     assert response.json()["detail"].startswith("events[0].event_type must match the pattern")
