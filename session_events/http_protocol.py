@@ -65,12 +65,13 @@ class LingeringClose:
         self.transport = transport
         self.unread_input = unread_input  # () -> whether the client may still be sending
         self.lingering = False
+        # What every request calls, taken from the transport itself rather than through
+        # __getattr__ each time (is_closing is replaced while lingering).
+        self.write = transport.write
+        self.is_closing = transport.is_closing
 
     def __getattr__(self, name):
         return getattr(self.transport, name)
-
-    def is_closing(self) -> bool:
-        return self.lingering or self.transport.is_closing()
 
     def close(self) -> None:
         transport = self.transport
@@ -79,6 +80,7 @@ class LingeringClose:
         if not (self.unread_input() and transport.can_write_eof()):
             return transport.close()
         self.lingering = True
+        self.is_closing = lambda: True  # no more requests are started
         transport.write_eof()  # after what is buffered: the answer goes out whole
         transport.resume_reading()
         asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
@@ -88,16 +90,20 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.client_done = asyncio.Event()  # the client sent EOF: it will send nothing more
+        self.done_extension = {"event": self.client_done}
         self.refusal: Refused | None = None  # answered once the requests before it are
-        self.head_open = False  # between a request's first byte and the end of its header
-        self.head_size = 0
+        self.head_began: float | None = None  # while a request's head is arriving: since when
+        self.idle_since: float | None = None  # while nothing is asked nor answered: since when
+        self.head_fed = 0  # bytes of reads that fell wholly within the head being read
+        self.last_read = 0  # the size of the last read
         self.open_cycles: list = []  # this connection's requests whose response is not complete
         self.stall_check: asyncio.TimerHandle | None = None
-        self.head_deadline: asyncio.TimerHandle | None = None
+        self.head_check: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(LingeringClose(transport, self.unread_input))
-        self.await_head()
+        self.idle_since = self.loop.time()
+        self.head_check = self.loop.call_later(HEAD_TIMEOUT_SECONDS, self.check_head)
 
     def unread_input(self) -> bool:
         """Whether the client may still be sending: a refused request, or a body not read to
@@ -148,82 +154,80 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
                 cycle.disconnected = True
                 cycle.message_event.set()
         self.open_cycles.clear()
-        for timer in (self.stall_check, self.head_deadline):
+        for timer in (self.stall_check, self.head_check):
             if timer is not None:
                 timer.cancel()
 
     def on_response_complete(self) -> None:
-        self.open_cycles = [cycle for cycle in self.open_cycles if not cycle.response_complete]
+        cycles = self.open_cycles
+        if cycles and cycles[0].response_complete:  # the oldest: they complete in order
+            del cycles[0]
         super().on_response_complete()
-        if self.answering() or self.transport.is_closing():
+        if cycles or self.transport.is_closing():
             return
         if self.refusal is not None:
             self.write_refusal()
         elif self.client_done.is_set():
             self.transport.close()
         else:
-            self.await_head()
+            self.idle_since = self.loop.time()
 
     # -- reading requests -----------------------------------------------------------------
 
-    def await_head(self) -> None:
-        """The next request's head must be whole within HEAD_TIMEOUT_SECONDS."""
-        if self.head_deadline is None:
-            self.head_deadline = self.loop.call_later(HEAD_TIMEOUT_SECONDS, self.head_too_slow)
-
-    def head_too_slow(self) -> None:
-        self.head_deadline = None
-        if self.head_open:  # part of a head arrived, and the rest trickles or never comes
-            self.refuse(Refused(408, HEAD_TOO_SLOW))
-        elif not self.answering():  # nothing asked at all
-            self.transport.close()
+    def check_head(self) -> None:
+        """Every HEAD_TIMEOUT_SECONDS at most: a head arriving for longer is cut (408), and a
+        connection on which nothing was asked for that long is closed. (One timer a
+        connection, moved on when it fires, rather than one set and cancelled a request.)"""
+        now, limit = self.loop.time(), HEAD_TIMEOUT_SECONDS
+        if self.head_began is not None and now - self.head_began >= limit:
+            return self.refuse(Refused(408, HEAD_TOO_SLOW))
+        if self.idle_since is not None and now - self.idle_since >= limit:
+            return self.transport.close()
+        since = self.head_began if self.head_began is not None else self.idle_since
+        wait = limit - (now - since) if since is not None else limit
+        self.head_check = self.loop.call_later(wait, self.check_head)
 
     def data_received(self, data: bytes) -> None:
         if self.refusal is not None or self.transport.lingering:  # read, and dropped
             return
-        counting = self.head_open
+        if self.idle_since is not None:  # the first bytes of a request: its head's clock starts
+            self.idle_since, self.head_began = None, self.loop.time()
+        cycle = self.cycle
+        in_head = cycle is None or not cycle.more_body  # the last message read is whole
+        self.last_read = len(data)
         super().data_received(data)
-        # A head still open after a whole read: count it, so one endless header line is cut
-        # too (httptools holds a field until its end before handing it over).
-        if counting and self.head_open and self.refusal is None:
-            self.head_size += len(data)
-            if self.head_size > MAX_HEAD:
-                self.refuse(Refused(431, HEAD_TOO_LARGE))
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.scope["extensions"] = {CLIENT_DONE: {"event": self.client_done}}
-        self.head_open, self.head_size = True, 0
-        self.await_head()
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        if len(self.url) > MAX_TARGET:
-            raise Refused(414, TARGET_TOO_LONG)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.head_size += len(name) + len(value) + 4
-        if self.head_size + len(self.url) > MAX_HEAD:
-            raise Refused(431, HEAD_TOO_LARGE)
-        if self.head_open:  # a trailer field (after a chunked body) is never a header
-            super().on_header(name, value)
+        # A read in which no head ended, after the last message ended, is all head: counted,
+        # so that an endless head is cut as it comes (httptools holds a field, and uvicorn the
+        # target, until its end).
+        if in_head and self.cycle is cycle and self.refusal is None:
+            self.head_fed += len(data)
+            if self.head_fed > MAX_HEAD:
+                too_long = len(self.url) > MAX_TARGET
+                refusal = Refused(414, TARGET_TOO_LONG) if too_long else None
+                self.refuse(refusal or Refused(431, HEAD_TOO_LARGE))
 
     def on_headers_complete(self) -> None:
-        self.head_open, self.head_size = False, 0
-        if self.head_deadline is not None:
-            self.head_deadline.cancel()
-            self.head_deadline = None
+        head_fed, self.head_began, self.head_fed = self.head_fed, None, 0
+        if len(self.url) > MAX_TARGET:
+            raise Refused(414, TARGET_TOO_LONG)
+        if head_fed + self.last_read > MAX_HEAD and head_size(self.headers) > MAX_HEAD:
+            raise Refused(431, HEAD_TOO_LARGE)
         parser = self.parser
-        refusal = head_refusal(
-            self.headers, parser.get_http_version(), parser.get_method(), parser.should_upgrade()
-        )
+        upgrade = parser.should_upgrade()
+        version, method = parser.get_http_version(), parser.get_method()
+        refusal = head_refusal(self.headers, version, method, upgrade)
         if refusal is not None:
             raise refusal
+        self.scope["extensions"] = {CLIENT_DONE: self.done_extension}
         super().on_headers_complete()
-        if self.cycle is not None and self.cycle not in self.open_cycles:
-            self.open_cycles.append(self.cycle)
-            if parser.should_upgrade():  # served over HTTP/1.1, and what follows is unread
-                self.cycle.keep_alive = False
+        cycle, cycles = self.cycle, self.open_cycles
+        if cycle is not None and (not cycles or cycles[-1] is not cycle):
+            cycles.append(cycle)
+            if upgrade:  # served over HTTP/1.1, and what follows is unread
+                cycle.keep_alive = False
+        # Trailer fields (after a chunked body) go to uvicorn's list of headers: a list of
+        # their own, never the request's.
+        self.headers = []
 
     # -- refusing -------------------------------------------------------------------------
 
@@ -234,7 +238,7 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
     def refuse(self, refusal: Refused) -> None:
         """Answer `refusal` in its turn, then close; nothing read after it runs."""
         self.refusal = refusal
-        self.head_open = False
+        self.head_began = None
         self.flow.pause_reading()
         log.info("http_refused", status=refusal.status, detail=refusal.detail)
         cut = self.cycle if self.cycle in self.open_cycles and self.cycle.more_body else None
@@ -255,3 +259,7 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
     def write_refusal(self) -> None:
         self.transport.write(refusal_bytes(self.refusal, self.server_state.default_headers))
         self.transport.close()
+
+
+def head_size(headers: list[tuple[bytes, bytes]]) -> int:
+    return sum(len(name) + len(value) + 4 for name, value in headers)

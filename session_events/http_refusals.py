@@ -3,6 +3,7 @@ and the answer it writes for each: a problem+json naming what is wrong."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from session_events.problems import TITLES, problem_json
@@ -54,26 +55,33 @@ def head_refusal(
     other than 1.1 or 1.0; Host missing from HTTP/1.1, or repeated, or not a host; a transfer
     coding other than chunked (the only one a server must decode); CONNECT; an upgrade with a
     body (whose bytes the parser would take for the new protocol's, and run as requests)."""
-    if version not in ("1.1", "1.0"):
+    if version != "1.1" and version != "1.0":
         return Refused(505, VERSION.format(version=version))
     if method == b"CONNECT":
         return Refused(501, CONNECT)
-    hosts = [value for name, value in headers if name == b"host"]
-    if len(hosts) > 1 or (not hosts and version == "1.1"):
-        return Refused(400, NO_HOST.format(count=len(hosts)))
-    if hosts and not _HOST.fullmatch(hosts[0].strip()):
-        return Refused(400, BAD_HOST)
-    has_body = False
-    for name, value in headers:
-        if name == b"transfer-encoding":
-            if value.strip().lower() != b"chunked":
+    hosts, host, has_body = 0, None, False
+    for name, value in headers:  # one pass: this runs for every request
+        if name == b"host":
+            hosts += 1
+            host = value
+        elif name == b"transfer-encoding":
+            if value.lower() != b"chunked":
                 return Refused(501, CODING.format(coding=value.decode("latin-1")))
             has_body = True
-        elif name == b"content-length" and value.strip() != b"0":
-            has_body = True
+        elif name == b"content-length":
+            has_body = has_body or value != b"0"
+    if hosts != 1 and (hosts or version == "1.1"):
+        return Refused(400, NO_HOST.format(count=hosts))
+    if host is not None and not valid_host(host):
+        return Refused(400, BAD_HOST)
     if upgrade and has_body:
         return Refused(400, UPGRADE_WITH_BODY)
     return None
+
+
+@functools.lru_cache(maxsize=256)  # a connection's client sends the same Host every request
+def valid_host(value: bytes) -> bool:
+    return _HOST.fullmatch(value) is not None
 
 
 def parser_refusal(error: BaseException | None) -> Refused:

@@ -19,7 +19,8 @@ CLIENT_LEFT = 499
 
 class AccessLog:
     """One log line and one metrics observation per request (method, route, status, duration,
-    session_id, request_id).
+    session_id, request_id); an error raised after the answer is logged here and goes no
+    further.
 
     The request id comes from X-Request-ID when it is well-formed, is generated otherwise, is
     bound to every log line of the request and is returned on every response.
@@ -42,22 +43,30 @@ class AccessLog:
         extensions = scope.setdefault("extensions", {})
         path_params = scope.setdefault("path_params", {})
 
+        answered = False
+
         async def send_with_id(message):
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
                 ]
+            elif not message.get("more_body"):
+                answered = True
             await send(message)
 
         bound = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             await self.app(scope, receive, send_with_id)
-        except BaseException:
-            status = 500 if status == CLIENT_LEFT else status
-            raise
+        except Exception:
+            if not answered:
+                status = 500 if status == CLIENT_LEFT else status
+                raise
+            # Raised once the answer was sent: passed on, uvicorn would close the connection,
+            # and with it the pipelined requests behind this one, which may have started.
+            access_log.exception("error_after_response")
         finally:
             routing = extensions.get("connexion_routing", {})
             # Routes outside the contract (the viewer's files) name themselves.
