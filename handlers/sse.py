@@ -50,9 +50,10 @@ class EventStream(Response):
             return await send({"type": "http.response.body", "body": b"", "more_body": False})
         try:
             async for chunk in self.chunks:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except OSError:  # an ASGI 2.4 server says so when the client has left
-            return
+                try:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                except OSError:  # what an ASGI 2.4 server raises when the client has left
+                    return
         except Exception:
             log.exception("stream_failed", path=scope["path"])
         finally:

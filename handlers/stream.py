@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import structlog
@@ -20,7 +21,7 @@ log = structlog.get_logger("session_events")
 RETRY_MS = 3000  # how long a browser waits before reconnecting
 # Events read per query: at most BATCH, and about BATCH_BYTES of them once their size is known
 # (the first read takes FIRST_BATCH), so a stream whose client reads slowly holds little.
-BATCH, FIRST_BATCH, BATCH_BYTES = 500, 20, 1024 * 1024
+BATCH, FIRST_BATCH, BATCH_BYTES = 500, 5, 1024 * 1024
 OUTAGE_RETRY_SECONDS = 1.0  # how often a stream tries the database again while it is away
 DELETED = sse_comment("the session was deleted")
 WAITING_TEXT = "the database is out of reach; the stream goes on when it is back"
@@ -72,7 +73,9 @@ async def _events(
                     log.warning("stream_waiting_for_database", error=type(error).__name__)
                 waiting = True
                 yield WAITING
-                if await sleeper.sleep(OUTAGE_RETRY_SECONDS) in (Woke.GONE, Woke.CLOSING):
+                # Spread over a second on either side, so the streams do not all try at once.
+                pause = OUTAGE_RETRY_SECONDS * (0.5 + random.random())
+                if await sleeper.sleep(pause) in (Woke.GONE, Woke.CLOSING):
                     return
                 continue
             waiting = False

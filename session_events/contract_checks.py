@@ -25,7 +25,7 @@ NO_BODY = "This operation needs a JSON request body; the request has none."
 NO_CONTENT_TYPE = (
     "The request body has no Content-Type; send it with Content-Type: application/json."
 )
-CUT_SHORT = "The request body ended before its end was sent; nothing was executed."
+CUT_SHORT = "The request body ended before its announced end; nothing was executed."
 NULL_BODY = "The request body must be a JSON object, not null."
 NOT_UTF8 = "The request body must be JSON encoded as UTF-8."
 TOO_DEEP = (

@@ -22,6 +22,7 @@ from session_events.db.errors import (
     is_unavailable,
     sqlstate,
 )
+from session_events.problems import not_allowed
 from session_events.routes import Routes
 
 log = structlog.get_logger("session_events")
@@ -58,7 +59,7 @@ def method_not_allowed(routes: Routes):
         return problem(
             status=405,
             title="Method Not Allowed",
-            detail=f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+            detail=not_allowed(request.method, allowed),
             headers={"Allow": ", ".join(allowed)},
         )
 

@@ -18,11 +18,12 @@ the one seam for all of that (what is refused, and how it is said: http_refusals
   once, its unread input would make the kernel reset the connection, and the client could lose
   the answer that says what was wrong.
 - The client's end of sending (EOF) means "no more requests": what it sent is answered, then
-  the connection closes. Requests that wait on the client (long-polls, streams, a body still
-  to come) learn of it through the scope extension CLIENT_DONE, an asyncio.Event: a peer that
-  closed its socket is gone at once, not at the next write that fails. A client that sent EOF
-  and stopped reading (our writes paused for STALLED_SECONDS) is gone too, and so is one not
-  reading while the server stops: its connection is dropped rather than waited on.
+  the connection closes. But requests that wait on the client (long-polls, streams, a body
+  still to come) learn of it through the scope extension CLIENT_DONE, an asyncio.Event, and
+  end (a long-poll answers at once, a stream ends, a body cut short is a 400): TCP cannot tell
+  a half-close from a peer that closed its socket, and the second is gone now, not at the
+  next write that fails. A client that sent EOF, or whose server is stopping, and that reads
+  nothing of what is written to it for STALLED_SECONDS, is dropped rather than waited on.
 - A lost connection marks every request of it still open as disconnected, the running one
   behind a queued pipelined request included.
 """
@@ -54,6 +55,7 @@ log = structlog.get_logger("session_events.http")
 CLIENT_DONE = "session_events.client_done"  # scope["extensions"][CLIENT_DONE]["event"]
 LINGER_SECONDS = 2.0  # how long input is still read and dropped after our side is shut
 STALLED_SECONDS = 1.0  # how long a client that sent EOF may leave our writes paused
+MAX_QUEUED = 8  # pipelined requests waiting their turn while reading goes on
 
 
 class LingeringClose:
@@ -94,10 +96,16 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
         self.refusal: Refused | None = None  # answered once the requests before it are
         self.head_began: float | None = None  # while a request's head is arriving: since when
         self.idle_since: float | None = None  # while nothing is asked nor answered: since when
-        self.head_fed = 0  # bytes of reads that fell wholly within the head being read
+        # Since the last head ended: bytes read that were not body (chunk framing, trailers,
+        # the next head) and bytes of body, to bound the first by the second.
+        self.outside_body = self.body_read = 0
         self.last_read = 0  # the size of the last read
+        self.heads_read = 0
+        self.upgraded = False  # a request asked to upgrade: what follows it is never read
+        self.stopping = False  # the server is shutting down
         self.open_cycles: list = []  # this connection's requests whose response is not complete
         self.stall_check: asyncio.TimerHandle | None = None
+        self.stalled_at = 0  # the write buffer's size when the stall check was armed
         self.head_check: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:
@@ -106,10 +114,13 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
         self.head_check = self.loop.call_later(HEAD_TIMEOUT_SECONDS, self.check_head)
 
     def unread_input(self) -> bool:
-        """Whether the client may still be sending: a refused request, or a body not read to
-        its end (answered before it was, a 413 or 408)."""
+        """Whether the client may still be sending what will not be read: after a refused
+        request or an upgrade, or a body not read to its end (answered before it was, a 413 or
+        408); never once it has said it sends no more."""
+        if self.client_done.is_set():
+            return False
         cycle = self.cycle
-        return self.refusal is not None or (cycle is not None and cycle.more_body)
+        return self.refusal is not None or self.upgraded or (cycle is not None and cycle.more_body)
 
     def answering(self) -> bool:
         """Whether a request on this connection is running or waiting its turn."""
@@ -133,18 +144,26 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
         self.watch_for_stall()
 
     def watch_for_stall(self) -> None:
-        if self.client_done.is_set() and self.flow.write_paused and self.stall_check is None:
+        """A client that said it sends no more, or whose server is stopping, and that does not
+        read what is written to it for STALLED_SECONDS, is gone: it is dropped."""
+        stalling = self.client_done.is_set() or self.stopping
+        if stalling and self.flow.write_paused and self.stall_check is None:
+            self.stalled_at = self.transport.get_write_buffer_size()
             self.stall_check = self.loop.call_later(STALLED_SECONDS, self.drop_if_stalled)
 
     def drop_if_stalled(self) -> None:
         self.stall_check = None
-        if self.flow.write_paused:  # still not reading, and it said it would send no more
+        if not self.flow.write_paused:
+            return
+        if self.transport.get_write_buffer_size() >= self.stalled_at:  # nothing was read
             self.transport.abort()  # close() would wait for a flush that cannot come
+        else:  # slow, but reading: look again
+            self.watch_for_stall()
 
     def shutdown(self) -> None:
         super().shutdown()
-        if self.flow.write_paused:  # a client not reading would hold up the server's stop
-            self.transport.abort()
+        self.stopping = True
+        self.watch_for_stall()
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
@@ -192,25 +211,30 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.idle_since is not None:  # the first bytes of a request: its head's clock starts
             self.idle_since, self.head_began = None, self.loop.time()
-        cycle = self.cycle
-        in_head = cycle is None or not cycle.more_body  # the last message read is whole
+        body_before, heads_before = self.body_read, self.heads_read
         self.last_read = len(data)
         super().data_received(data)
-        # A read in which no head ended, after the last message ended, is all head: counted,
-        # so that an endless head is cut as it comes (httptools holds a field, and uvicorn the
-        # target, until its end).
-        if in_head and self.cycle is cycle and self.refusal is None:
-            self.head_fed += len(data)
-            if self.head_fed > MAX_HEAD:
-                too_long = len(self.url) > MAX_TARGET
-                refusal = Refused(414, TARGET_TOO_LONG) if too_long else None
-                self.refuse(refusal or Refused(431, HEAD_TOO_LARGE))
+        if self.refusal is not None or self.heads_read != heads_before:
+            return  # a head that ended in this read was measured whole
+        # What of this read was not body (a head, chunk framing, trailers) counts against the
+        # head's limit, with room for framing in proportion to the body: so that an endless
+        # head or trailer is cut as it comes (httptools holds a field until its end).
+        self.outside_body += len(data) - (self.body_read - body_before)
+        if self.outside_body > MAX_HEAD + self.body_read // 8:
+            too_long = self.head_began is not None and len(self.url) > MAX_TARGET
+            self.refuse(Refused(414, TARGET_TOO_LONG) if too_long else Refused(431, HEAD_TOO_LARGE))
+
+    def on_body(self, body: bytes) -> None:
+        self.body_read += len(body)
+        super().on_body(body)
 
     def on_headers_complete(self) -> None:
-        head_fed, self.head_began, self.head_fed = self.head_fed, None, 0
+        outside_body, self.head_began = self.outside_body, None
+        self.outside_body = self.body_read = 0
+        self.heads_read += 1
         if len(self.url) > MAX_TARGET:
             raise Refused(414, TARGET_TOO_LONG)
-        if head_fed + self.last_read > MAX_HEAD and head_size(self.headers) > MAX_HEAD:
+        if outside_body + self.last_read > MAX_HEAD and head_size(self.headers) > MAX_HEAD:
             raise Refused(431, HEAD_TOO_LARGE)
         parser = self.parser
         upgrade = parser.should_upgrade()
@@ -225,9 +249,14 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
             cycles.append(cycle)
             if upgrade:  # served over HTTP/1.1, and what follows is unread
                 cycle.keep_alive = False
+                self.upgraded = True
         # Trailer fields (after a chunked body) go to uvicorn's list of headers: a list of
         # their own, never the request's.
         self.headers = []
+        # uvicorn stops reading while a request waits its turn; a few may wait while reading
+        # goes on, so that a client's FIN or reset is still seen by the request running.
+        if 0 < len(self.pipeline) <= MAX_QUEUED:
+            self.flow.resume_reading()
 
     # -- refusing -------------------------------------------------------------------------
 
@@ -238,8 +267,7 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
     def refuse(self, refusal: Refused) -> None:
         """Answer `refusal` in its turn, then close; nothing read after it runs."""
         self.refusal = refusal
-        self.head_began = None
-        self.flow.pause_reading()
+        self.head_began = None  # (reading goes on, every byte dropped, so a reset is seen)
         log.info("http_refused", status=refusal.status, detail=refusal.detail)
         cut = self.cycle if self.cycle in self.open_cycles and self.cycle.more_body else None
         if cut is not None and any(cycle is cut for cycle, _app in self.pipeline):

@@ -22,3 +22,8 @@ def problem_json(status: int, detail: str) -> bytes:
     return orjson.dumps(
         {"type": "about:blank", "title": TITLES[status], "status": status, "detail": detail}
     )
+
+
+def not_allowed(method: str, allowed: list[str]) -> str:
+    """The detail of a 405, wherever it is answered."""
+    return f"{method} is not allowed here; use {', '.join(allowed)}."

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from session_events.problems import problem_json
+from session_events.problems import not_allowed, problem_json
 
 PREFIX = "/viewer"
 PROBLEM = "application/problem+json"
@@ -64,7 +64,7 @@ class ViewerFiles:
             detail = (
                 f"The viewer has no file {path}; open {PREFIX}/."
                 if error.status_code == 404
-                else f"{scope['method']} is not allowed here; use GET or HEAD."
+                else not_allowed(scope["method"], ["GET", "HEAD"])
             )
             body = problem_json(error.status_code, detail)
             response = Response(body, error.status_code, error.headers, PROBLEM)

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import asyncio
 
+from session_events.contract_checks import CUT_SHORT
 from session_events.http_protocol import CLIENT_DONE
 from session_events.problems import problem_json
 
 TOO_LARGE = "The request body is larger than {limit} bytes; send fewer or smaller events per batch."
 STALLED = "No part of the request body arrived for {:g} s; send the whole body it announces."
-CUT_SHORT = (
-    "The request body ended before its announced end (the client closed its sending side); "
-    "nothing was executed."
-)
 LIST_FIELDS = (b"if-none-match",)  # the list-valued fields the app reads
 # The fields the app reads one value of: sent on two lines, which one was meant is unknown.
 SINGLE_FIELDS = {

@@ -243,3 +243,37 @@ def test_head_of_a_stream_is_the_head_alone(server, session_id):
     assert received.startswith(b"HTTP/1.1 200 OK")
     assert received.count(b"HTTP/1.1 200 OK") == 2
     assert b"retry:" not in received
+
+
+def send_forever(sock: socket.socket, first: bytes, more: bytes, seconds: float = 5) -> None:
+    """`first`, then `more` again and again, until the server stops reading or `seconds` pass."""
+    sock.sendall(first)
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            sock.sendall(more)
+    except OSError:  # the server closed the connection: it refused what it was reading
+        pass
+
+
+def test_an_endless_trailer_is_cut_with_431(server, session_id):
+    body = b'{"events":[{"event_type":"trailed"}]}'
+    head = (
+        f"POST {SESSIONS}/{session_id}/events HTTP/1.1\r\nHost: t\r\nX-API-Key: {WRITE_KEY}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode() + b"%x\r\n%s\r\n0\r\nX-Trailer: " % (len(body), body)
+    with connect(server) as sock:
+        send_forever(sock, head, b"a" * 16384)
+        status, _, problem = Responses(sock).next()
+    assert (status, json.loads(problem)["title"]) == (431, "Request Header Fields Too Large")
+    assert event_count(server, session_id) == 0
+
+
+def test_an_endless_head_after_a_request_answered_before_its_body_is_cut_with_431(server):
+    """/healthz answers without reading the body it was sent: the head after it still counts."""
+    with connect(server) as sock:
+        sock.sendall(b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\n")
+        responses = Responses(sock)
+        assert responses.next()[0] == 200
+        send_forever(sock, b"xGET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ", b"a" * 16384)
+        assert responses.next()[0] == 431

@@ -11,6 +11,7 @@ import time
 import uuid
 
 import httpx
+import pytest
 
 from session_events.db import sessions as db_sessions
 from session_events.db.engine import Database
@@ -178,15 +179,20 @@ def test_a_stream_whose_client_half_closed_and_stopped_reading_ends(server):
         wait_for_no_streams(server, within=3)  # STALLED_SECONDS, and the check's own pace
 
 
-def test_a_stream_with_a_request_pipelined_behind_it_ends_at_a_reset(server):
+@pytest.mark.parametrize("later", [False, True], ids=["sent together", "sent later"])
+def test_a_stream_with_a_request_pipelined_behind_it_ends_at_a_reset(server, later):
+    """uvicorn marks only the newest request of a lost connection, and stops reading while one
+    waits its turn: the stream running before it must hear of the reset all the same."""
     session_id = new_session(server)
     append(server, session_id, 2)
+    head = f"HTTP/1.1\r\nHost: t\r\nX-API-Key: {READ_KEY}\r\n\r\n"
+    stream = f"GET {SESSIONS}/{session_id}/events/stream {head}".encode()
+    behind = f"GET {SESSIONS}/{session_id} {head}".encode()
     with connect(server) as sock:
-        head = f"HTTP/1.1\r\nHost: t\r\nX-API-Key: {READ_KEY}\r\n\r\n"
-        sock.sendall(
-            f"GET {SESSIONS}/{session_id}/events/stream {head}"
-            f"GET {SESSIONS}/{session_id} {head}".encode()
-        )
+        sock.sendall(stream if later else stream + behind)
+        if later:
+            time.sleep(0.5)  # the stream has started, and waits on its client
+            sock.sendall(behind)
         time.sleep(0.5)
         assert open_stream_count(server) == 1
         reset(sock)

@@ -385,7 +385,7 @@ def test_a_write_to_the_spec_document_is_a_405_naming_get(client):
             404,
             "The viewer has no file /viewer/nothing.js; open /viewer/.",
         ),
-        ("POST", "/viewer/index.html", 405, "POST is not allowed here; use GET or HEAD."),
+        ("POST", "/viewer/index.html", 405, "POST is not allowed here; use GET, HEAD."),
     ],
 )
 def test_the_viewers_refusals_are_problems(client, method, path, status, detail):
