@@ -42,6 +42,16 @@ def ids(body: bytes) -> list[int]:
     return [int(line[4:]) for line in body.split(b"\n") if line.startswith(b"id: ")]
 
 
+async def streaming(app, state, events: int, leave_after: float):
+    """A new session with `events` events, and the task reading its stream, once started."""
+    session_id = await new_session(app, state)
+    await append(app, state, session_id, events)
+    path = f"/api/v2/sessions/{session_id}/events/stream"
+    task = asyncio.create_task(request(app, state, "GET", path, leave_after=leave_after))
+    await asyncio.sleep(0.3)
+    return session_id, path, task
+
+
 def app_on(database_url: str, **settings: str):
     return create_app(
         load_settings(
@@ -64,21 +74,17 @@ async def test_a_quiet_stream_sends_heartbeats(database_url):
     assert streamed(sent).count(b": heartbeat\n\n") >= 3
 
 
-async def test_a_stream_ends_when_its_session_is_deleted_and_made_again(database_url, settings):
+async def test_a_stream_ends_when_its_session_is_deleted_and_made_again(database_url):
     app = app_on(database_url)
     async with running(app) as state:
-        session_id = await new_session(app, state)
-        await append(app, state, session_id, 3)
-        path = f"/api/v2/sessions/{session_id}/events/stream"
-        streaming = asyncio.create_task(request(app, state, "GET", path, leave_after=10))
-        await asyncio.sleep(0.3)
+        session_id, _path, reading = await streaming(app, state, 3, leave_after=10)
         async with state.database.write() as conn:  # deleted and made again, at once
             await db_sessions.delete_session(conn, uuid.UUID(session_id))
             await db_sessions.create_session(
                 conn, session_type="x", session_id=uuid.UUID(session_id)
             )
         await append(app, state, session_id, 5)  # wakes the stream (on SQLite, in process)
-        sent = await asyncio.wait_for(streaming, timeout=5)
+        sent = await asyncio.wait_for(reading, timeout=5)
     assert ids(streamed(sent)) == [1, 2, 3]
     assert streamed(sent).endswith(b": the session was deleted\n\n")
     assert sent[-1]["more_body"] is False
@@ -94,17 +100,13 @@ def outage_database(own_postgres):
 async def test_a_stream_waits_out_a_database_outage(own_postgres, outage_database, service_logs):
     app = app_on(outage_database, EVENTS_DB_CONNECT_TIMEOUT="1", EVENTS_DB_POOL_TIMEOUT="1")
     async with running(app) as state:
-        session_id = await new_session(app, state)
-        await append(app, state, session_id, 2)
-        path = f"/api/v2/sessions/{session_id}/events/stream"
-        streaming = asyncio.create_task(request(app, state, "GET", path, leave_after=30))
-        await asyncio.sleep(0.3)
+        _session_id, path, reading = await streaming(app, state, 2, leave_after=30)
         await asyncio.to_thread(own_postgres.stop_server, "fast")
         await asyncio.sleep(2.5)  # retries, each said in the stream
         await asyncio.to_thread(own_postgres.start_server)
         await when_up(app, state, "POST", f"{path[:-7]}", {"events": [{"event_type": "tick"}]})
         await when_up(app, state, "PATCH", path[: -len("/events/stream")], {"status": "failed"})
-        sent = await asyncio.wait_for(streaming, timeout=30)
+        sent = await asyncio.wait_for(reading, timeout=30)
     body = streamed(sent)
     assert ids(body) == [1, 2, 3, 4]  # the two, the one appended after, the status change
     assert body.count(WAITING) >= 2
