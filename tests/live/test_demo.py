@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import stat
 
 import httpx
 
-from session_events.demo import DEMO_SESSION, run_demos
+from session_events.demo import DEMO_SESSION, REQUIRED_COVERAGE, run_demos, workflow_events
 from support.live_server import WRITE_KEY, LiveServer
 
 
@@ -64,3 +65,17 @@ def test_the_made_write_key_is_kept_beside_the_embedded_database(tmp_path):
         assert httpx.get(sessions, headers={"X-API-Key": key}).status_code == 200
     finally:
         server.stop()
+
+
+def test_a_demo_run_fails_only_under_the_coverage_it_requires():
+    endings = []
+    for seed in range(200):
+        *_, last = workflow_events(random.Random(seed))
+        endings.append(last)
+    for last in endings:
+        coverage = last["event_data"]["coverage"]
+        if last["event_type"] == "workflow_failed":
+            assert coverage < last["event_data"]["required"], last["message"]
+        else:
+            assert coverage >= REQUIRED_COVERAGE, last["message"]
+    assert {last["event_type"] for last in endings} == {"workflow_failed", "workflow_completed"}
