@@ -109,12 +109,17 @@ def check_body_sent(headers: Headers, required: bool) -> bool:
     return True
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
 def unsupported_media_type(sent: str, consumes: list[str]) -> UnsupportedMediaTypeProblem:
     if not sent.strip():  # `Content-Type:` with nothing in it
         return UnsupportedMediaTypeProblem(detail=NO_CONTENT_TYPE)
+    wanted = " or ".join(consumes)
+    # What `curl -d` sends unless told otherwise: say how to tell it.
+    curl = f" (curl: -H 'Content-Type: {consumes[0]}')" if sent == FORM else ""
     return UnsupportedMediaTypeProblem(
-        detail=f"The request body is sent as {sent}; send it with Content-Type: "
-        f"{' or '.join(consumes)}."
+        detail=f"The request body is sent as {sent}; send it with Content-Type: {wanted}{curl}."
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import jsonschema_rs
@@ -76,4 +77,18 @@ def describe(error: jsonschema_rs.ValidationError, name: str, schema: dict) -> s
         return f"{where} {error.message}."
     else:
         return f"{where} is invalid: {error.message}."
-    return f"{where} {rule} (got {_shown(error.instance)})."
+    return f"{where} {rule} (got {_shown(error.instance)}).{_plus_hint(keyword, error.instance)}"
+
+
+# An offset whose + a query string turned into a space: 2026-01-13T14:30:00 02:00.
+SPACED_OFFSET = re.compile(r"\d\d:\d\d(\.\d+)? (\d\d:\d\d)$")
+
+
+def _plus_hint(keyword: str, value: Any) -> str:
+    """For a date-time whose offset lost its +, how to send one."""
+    if keyword != "format" or not isinstance(value, str):
+        return ""
+    spaced = SPACED_OFFSET.search(value)
+    if spaced is None:
+        return ""
+    return f" A + in a URL's query string reads as a space: send the offset as %2B{spaced[2]}."

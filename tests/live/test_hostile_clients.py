@@ -189,7 +189,7 @@ def test_a_form_body_is_a_415_saying_which_content_type_to_send(server, session_
     assert response.status_code == 415
     assert response.json()["detail"] == (
         "The request body is sent as application/x-www-form-urlencoded; send it with "
-        "Content-Type: application/json."
+        "Content-Type: application/json (curl: -H 'Content-Type: application/json')."
     )
 
 

@@ -568,3 +568,15 @@ def test_unknown_query_parameter_is_rejected_beside_valid_ones(client):
     response = client.get(events_url(session_id, "page=1&limit=5"), headers=READ)
 
     assert_bad_request(response, "limit")
+
+
+def test_an_offset_whose_plus_was_not_escaped_gets_a_hint_to_send_2b(client):
+    session_id = new_session(client)
+
+    response = client.get(events_url(session_id, "since=2026-01-13T14:30:00+02:00"), headers=READ)
+
+    problem = assert_bad_request(response, "since")
+    assert problem["detail"].endswith(
+        '(got "2026-01-13T14:30:00 02:00"). A + in a URL\'s query string reads as a space: '
+        "send the offset as %2B02:00."
+    )
