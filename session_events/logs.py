@@ -92,6 +92,9 @@ UVICORN_SAYS_LESS = (
     "Unsupported upgrade request.",
     "No supported WebSocket library detected.",
 )
+# Alembic says these each time it looks at a database, which /readyz does at every probe;
+# its "Running upgrade" lines, the ones that tell something, stay.
+ALEMBIC_SAYS_LESS = ("Context impl ", "Will assume ")
 _configured = False
 
 
@@ -132,4 +135,7 @@ def configure_logging(
     # h2c, say) is answered over HTTP/1.1, which is no WebSocket library missing.
     logging.getLogger("uvicorn.error").addFilter(
         lambda record: not record.getMessage().startswith(UVICORN_SAYS_LESS)
+    )
+    logging.getLogger("alembic.runtime.migration").addFilter(
+        lambda record: not record.getMessage().startswith(ALEMBIC_SAYS_LESS)
     )

@@ -90,3 +90,14 @@ async def test_readyz_names_the_backend_and_the_schema_revision(live_server, dat
     assert status == 200
     assert body["database"] == database_url.split(":", 1)[0]
     assert body["revision"]
+
+
+async def test_readiness_probes_write_nothing_to_the_log(live_server, database_url):
+    server = live_server(EVENTS_LOG_LEVEL="info")  # as `make run` logs
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        before = server.output_once_it_shows("Viewer:")
+        for _ in range(3):
+            status, _, _ = await ready(http)
+            assert status == 200
+        await http.get("/healthz")
+    assert server.output() == before  # no access line, and none of Alembic's
