@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, get_type_hints
 
 DEFAULT_DATABASE_URL = "sqlite:///.data/events.db"
@@ -51,6 +52,32 @@ def keys_from_file(path: str) -> frozenset[str]:
     return keys
 
 
+def comma_list(text: str) -> frozenset[str]:
+    """The entries of a comma-separated list, stripped of spaces; a list of none is refused
+    (an empty variable counts as unset, so only commas and spaces get here)."""
+    entries = frozenset(entry.strip() for entry in text.split(",") if entry.strip())
+    if not entries:
+        raise ValueError(f"holds no entry ({text!r}): list them separated by commas, or unset it")
+    return entries
+
+
+def origins(text: str) -> frozenset[str]:
+    """CORS origins as a browser sends them in its Origin header (scheme://host[:port]), or *.
+
+    Starlette compares origins as text, so one written otherwise would refuse every preflight.
+    """
+    listed = comma_list(text)
+    for origin in listed - {"*"}:
+        parts = urlsplit(origin)
+        if not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment:
+            bare = parts.netloc if "://" in origin else origin.split("/", 1)[0]
+            raise ValueError(
+                f"lists {origin!r}, which is not an origin: write it as a browser sends it, "
+                f"scheme and host (and a port if not the default), such as https://{bare}"
+            )
+    return listed
+
+
 def setting(
     default: Any,
     variable: str,
@@ -70,8 +97,8 @@ class Settings:
     database_url: str = setting(
         DEFAULT_DATABASE_URL, "EVENTS_DATABASE_URL", parse=normalise_database_url
     )
-    read_keys: frozenset[str] = setting(frozenset(), "EVENTS_READ_KEYS")
-    write_keys: frozenset[str] = setting(frozenset(), "EVENTS_WRITE_KEYS")
+    read_keys: frozenset[str] = setting(frozenset(), "EVENTS_READ_KEYS", parse=comma_list)
+    write_keys: frozenset[str] = setting(frozenset(), "EVENTS_WRITE_KEYS", parse=comma_list)
     read_keys_file: frozenset[str] = setting(
         frozenset(), "EVENTS_READ_KEYS_FILE", parse=keys_from_file
     )
@@ -79,7 +106,7 @@ class Settings:
         frozenset(), "EVENTS_WRITE_KEYS_FILE", parse=keys_from_file
     )
     # Origins whose pages may call the API (CORS), or * for any; none by default.
-    cors_origins: frozenset[str] = setting(frozenset(), "EVENTS_CORS_ORIGINS")
+    cors_origins: frozenset[str] = setting(frozenset(), "EVENTS_CORS_ORIGINS", parse=origins)
     max_body_bytes: int = setting(4 * 1024 * 1024, "EVENTS_MAX_BODY_BYTES", minimum=1)
     # How long a request body may go without a byte arriving before the request is cut.
     body_timeout: float = setting(30.0, "EVENTS_BODY_TIMEOUT_SECONDS", minimum=0.1)
@@ -140,8 +167,6 @@ def _value(kind: Any, text: str, variable: str, minimum, choices, parse) -> Any:
         if not math.isfinite(number) or (minimum is not None and number < minimum):
             raise SettingsError(f"{variable} must be at least {minimum}, not {text!r}")
         return number
-    if kind == frozenset[str]:
-        return frozenset(key.strip() for key in text.split(",") if key.strip())
     if choices and text.lower() not in choices:
         raise SettingsError(f"{variable} must be one of {', '.join(choices)}, not {text!r}")
     return text.lower() if choices else text

@@ -113,3 +113,18 @@ def test_a_kept_key_that_cannot_be_read_is_one_line(tmp_path):
     assert only_line(result).startswith(
         "session-events serve: the write key kept in .data/write-key cannot be read or written"
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("EVENTS_CORS_ORIGINS", "dash.example", "such as https://dash.example"),
+        ("EVENTS_WRITE_KEYS", " , ", "holds no entry"),
+    ],
+)
+def test_a_setting_that_would_refuse_every_request_stops_serve_with_status_2(variable, value, says):
+    result = run_cli("serve", "--port", str(free_port()), **{variable: value})
+    assert result.returncode == 2  # a usage error, as argparse's are
+    line = only_line(result)
+    assert line.startswith(f"session-events: {variable} ")
+    assert says in line

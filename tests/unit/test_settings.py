@@ -86,8 +86,38 @@ def test_keys_are_stripped_of_spaces_and_empty_entries_dropped():
     assert settings.read_keys == frozenset({"a", "b", "c"})
 
 
-def test_a_list_of_only_commas_and_spaces_gives_no_keys():
-    assert load_settings({"EVENTS_WRITE_KEYS": " , ,, "}).write_keys == frozenset()
+@pytest.mark.parametrize("name", ["EVENTS_READ_KEYS", "EVENTS_WRITE_KEYS", "EVENTS_CORS_ORIGINS"])
+def test_a_list_of_only_commas_and_spaces_is_refused_not_taken_as_unset(name):
+    with pytest.raises(SettingsError) as refused:
+        load_settings({name: " , ,, "})
+    assert str(refused.value) == (
+        f"{name} holds no entry (' , ,, '): list them separated by commas, or unset it"
+    )
+
+
+def test_cors_origins_are_taken_as_browsers_send_them():
+    listed = "https://dash.example, http://127.0.0.1:5173,*"
+    assert load_settings({"EVENTS_CORS_ORIGINS": listed}).cors_origins == frozenset(
+        {"https://dash.example", "http://127.0.0.1:5173", "*"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("origin", "example"),
+    [
+        ("dash.example", "https://dash.example"),
+        ("https://dash.example/", "https://dash.example"),
+        ("https://dash.example/app", "https://dash.example"),
+        ("dash.example:8080", "https://dash.example:8080"),
+    ],
+)
+def test_a_cors_origin_that_no_browser_sends_is_refused_with_the_form_to_use(origin, example):
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"EVENTS_CORS_ORIGINS": f"https://ok.example,{origin}"})
+    assert str(refused.value) == (
+        f"EVENTS_CORS_ORIGINS lists {origin!r}, which is not an origin: write it as a browser "
+        f"sends it, scheme and host (and a port if not the default), such as {example}"
+    )
 
 
 def test_spaces_inside_a_key_are_kept():
