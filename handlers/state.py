@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
 
 from session_events.db.engine import Database
 from session_events.db.notify import Notifier
+
+if TYPE_CHECKING:  # security.py reads the current request from here
+    from session_events.security import KeyRing
 
 # The key of the AppState in the state the lifespan yields (and the server copies per request).
 STATE_KEY = "session_events"
@@ -28,8 +31,8 @@ class AppState:
     notifier: Notifier
     events_appended: Counter
     stream_heartbeat_seconds: float
-    # An X-API-Key value -> "read", "write" or None.
-    key_access: Callable[[str], str | None]
+    # Its `access`: an X-API-Key value -> "read", "write" or None; `unknown_key`: the 401's detail.
+    keyring: KeyRing
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,7 @@ def create_app(
                 notifier=notifier,
                 events_appended=metrics.appended,
                 stream_heartbeat_seconds=settings.stream_heartbeat_seconds,
-                key_access=keyring.access,
+                keyring=keyring,
             )
             metrics.bind(state)
             yield {STATE_KEY: state}

@@ -10,9 +10,33 @@ from pathlib import Path
 
 import uvicorn
 
-from session_events.security import KeyRing
+from session_events.security import UNKNOWN_KEY, KeyRing
 from session_events.settings import DEFAULT_DATABASE_URL, Settings, sqlite_path
 from session_events.startup_checks import StartupError, base_url
+
+
+@dataclass(frozen=True)
+class MadeKeys:
+    """The keys `serve` made because none is configured, shown in its banner."""
+
+    write: str
+    read: str
+    kept_in: Path | None  # the folder they are kept in, for the embedded default database
+    reused: bool  # kept by an earlier start rather than made by this one
+
+    def unknown_key(self) -> str:
+        """What a request with a key that is not one of these is told."""
+        if self.kept_in is None:
+            where = "this server made its keys at start-up and printed them"
+        else:
+            where = (
+                f"this server's keys are in {self.kept_in / WRITE_FILE} and "
+                f"{self.kept_in / READ_FILE} (printed when it started)"
+            )
+        return f"The X-API-Key sent is not a known key; {where}."
+
+
+WRITE_FILE, READ_FILE = "write-key", "read-key"
 
 
 @dataclass(frozen=True)
@@ -22,47 +46,70 @@ class Launch:
     host: str
     port: int
     keyring: KeyRing
-    made_key: str | None  # the write key serve made (none was configured), shown once
-    kept_in: Path | None  # where that key is kept, for the embedded default database
+    made: MadeKeys | None  # the keys serve made (none was configured)
     demo_key: str | None  # the demo's own key, never shown
 
 
 def launch(settings: Settings, host: str, port: int, demo: bool) -> Launch:
-    """The configured keys; with none configured, one write key: kept beside the embedded
-    default database (so a restarted `make run` keeps an open viewer working), made anew for
-    any other database."""
-    write_keys = set(settings.every_write_key)
-    made = kept_in = None
-    if not settings.every_read_key and not settings.every_write_key:
-        if settings.database_url == DEFAULT_DATABASE_URL:
-            kept_in = sqlite_path(DEFAULT_DATABASE_URL).parent / "write-key"
-            made = _kept_key(kept_in)
-        else:
-            made = KeyRing.generated_key()
-        write_keys.add(made)
+    """The configured keys; with none configured, a write key and a read key: kept beside the
+    embedded default database (so a restarted `make run` keeps an open viewer, and the README's
+    examples, working), made anew for any other database."""
+    read_keys, write_keys = set(settings.every_read_key), set(settings.every_write_key)
+    made = None
+    if not read_keys and not write_keys:
+        made = _made_keys(settings.database_url)
+        write_keys.add(made.write)
+        read_keys.add(made.read)
     demo_key = KeyRing.generated_key() if demo else None
     if demo_key:
         write_keys.add(demo_key)
-    keyring = KeyRing(settings.every_read_key, write_keys)
-    return Launch(host, port, keyring, made, kept_in, demo_key)
+    unknown = made.unknown_key() if made else UNKNOWN_KEY
+    keyring = KeyRing(read_keys, write_keys, unknown_key=unknown)
+    return Launch(host, port, keyring, made, demo_key)
 
 
-def _kept_key(path: Path) -> str:
+def _made_keys(database_url: str) -> MadeKeys:
+    if database_url != DEFAULT_DATABASE_URL:
+        return MadeKeys(KeyRing.generated_key(), KeyRing.generated_key(), None, reused=False)
+    folder = sqlite_path(DEFAULT_DATABASE_URL).parent
+    write, old_write = _kept_key(folder / WRITE_FILE)
+    read, old_read = _kept_key(folder / READ_FILE)
+    return MadeKeys(write, read, folder, reused=old_write and old_read)
+
+
+def _kept_key(path: Path) -> tuple[str, bool]:
+    """The key kept in `path`, made and kept there if there is none; and whether it was there."""
     try:
         key = path.read_text().strip() if path.exists() else ""
-        if not key:
-            key = KeyRing.generated_key()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w") as file:
-                file.write(key + "\n")
+        if key:
+            return key, True
+        key = KeyRing.generated_key()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(key + "\n")
     except (OSError, UnicodeDecodeError) as error:
         cause = getattr(error, "strerror", None) or str(error)
         raise StartupError(
-            f"the write key kept in {path} cannot be read or written ({cause}); remove it, or "
+            f"the key kept in {path} cannot be read or written ({cause}); remove it, or "
             "set EVENTS_WRITE_KEYS"
         ) from None
-    return key
+    return key, False
+
+
+def key_lines(made: MadeKeys) -> list[str]:
+    """The banner's lines about the keys serve made."""
+    if made.kept_in is None:
+        how = "keys were made for this run"
+    elif made.reused:
+        how = f"using the keys kept in {made.kept_in}/"
+    else:
+        how = f"keys were made and kept in {made.kept_in}/"
+    lines = [f"No EVENTS_READ_KEYS or EVENTS_WRITE_KEYS set: {how}"]
+    for kind, key, file in (("write", made.write, WRITE_FILE), ("read", made.read, READ_FILE)):
+        kept = f"  ({made.kept_in / file})" if made.kept_in else ""
+        lines.append(f"  {kind + ':':<6} X-API-Key: {key}{kept}")
+    return lines
 
 
 def _say(text: str) -> None:
@@ -80,17 +127,13 @@ async def announce(server: uvicorn.Server, start: Launch) -> None:
         f"  API UI:  {root}/api/v2/ui/",
         f"  Viewer:  {root}/viewer/",
     ]
-    if start.made_key:
-        where = f"kept in {start.kept_in}" if start.kept_in else "for this run"
-        lines += [
-            f"No EVENTS_READ_KEYS or EVENTS_WRITE_KEYS set: a write key was made, {where}:",
-            f"  X-API-Key: {start.made_key}",
-        ]
+    if start.made:
+        lines += key_lines(start.made)
     if not start.demo_key:
         _say("\n".join([*lines, ""]))
         return
-    key = start.made_key or "<your key>"
-    hint = "the X-API-Key above" if start.made_key else "one of your keys"
+    key = start.made.write if start.made else "<your key>"
+    hint = "the read or write X-API-Key above" if start.made else "one of your keys"
 
     def started(session_id: str, number: int) -> None:
         events_url = f"{root}/api/v2/sessions/{session_id}/events"

@@ -24,7 +24,8 @@ READ_ONLY_KEY = "This operation writes and needs a write key; the X-API-Key sent
 
 
 class KeyRing:
-    def __init__(self, read_keys, write_keys):
+    def __init__(self, read_keys, write_keys, unknown_key: str = UNKNOWN_KEY):
+        self.unknown_key = unknown_key  # the detail for a key that is none of these
         self._keys = [(k.encode(), WRITE) for k in write_keys] + [
             (k.encode(), READ) for k in read_keys
         ]
@@ -47,9 +48,10 @@ class KeyRing:
 
 
 def _access(apikey: str) -> str:
-    access = current().state.key_access(apikey)
+    keyring = current().state.keyring
+    access = keyring.access(apikey)
     if access is None:
-        raise Unauthorized(detail=UNKNOWN_KEY)
+        raise Unauthorized(detail=keyring.unknown_key)
     return access
 
 

@@ -11,8 +11,8 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any, get_type_hints
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///.data/events.db"
 

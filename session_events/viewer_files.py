@@ -1,4 +1,5 @@
-"""GET /viewer/: the live session viewer, static files shipped in the package (no key).
+"""GET /viewer/: the live session viewer, static files shipped in the package (no key); and
+the entrances, / and /api/v2/, which lead to it and to the API's page.
 
 The page is a client of the public API like any other: every piece of data it shows comes from
 /api/v2 with the key the user typed. This middleware only hands out the page's own files from
@@ -31,8 +32,13 @@ SECURITY_HEADERS = [
 ]
 
 
+# Where a person typing the server's address, or the API's, is sent: the viewer and the
+# API's own page.
+ENTRANCES = {"/": PREFIX + "/", "/api/v2": "/api/v2/ui/", "/api/v2/": "/api/v2/ui/"}
+
+
 class ViewerFiles:
-    """/viewer redirects to /viewer/ (keeping the query), which is index.html; /viewer/<name> is
+    """/ and /api/v2/ lead to the viewer and the API's page; /viewer redirects to /viewer/ (keeping the query), which is index.html; /viewer/<name> is
     one of the files; only GET and HEAD."""
 
     def __init__(self, app):
@@ -41,6 +47,9 @@ class ViewerFiles:
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path in ENTRANCES and scope["method"] in ("GET", "HEAD"):
+            scope.setdefault("extensions", {})["route"] = f"{scope['method']} {path}"
+            return await RedirectResponse(ENTRANCES[path], 302)(scope, receive, send)
         if path != PREFIX and not path.startswith(PREFIX + "/"):
             return await self.app(scope, receive, send)
         # Read by the access log, which labels everything else by the contract's operations.

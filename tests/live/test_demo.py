@@ -43,7 +43,7 @@ async def test_demo_runs_start_run_and_end_one_after_another(live_server):
         assert newest[0]["event_data"]["new_status"] == first["status"]
 
 
-def test_the_made_write_key_is_kept_beside_the_embedded_database(tmp_path):
+def test_the_made_keys_are_kept_beside_the_embedded_database(tmp_path):
     def start() -> tuple[LiveServer, str]:
         server = LiveServer(
             "", tmp_path / "serve.log", cwd=tmp_path, EVENTS_READ_KEYS="", EVENTS_WRITE_KEYS=""
@@ -53,16 +53,28 @@ def test_the_made_write_key_is_kept_beside_the_embedded_database(tmp_path):
         return server, re.search(r"X-API-Key: (\S+)", output).group(1)
 
     server, key = start()
+    first = server.output()
     server.stop()
-    kept = tmp_path / ".data" / "write-key"
-    assert kept.read_text().strip() == key
-    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert "keys were made and kept in .data/" in first
+    read_key = re.search(r"read:  X-API-Key: (\S+)  \(.data/read-key\)", first).group(1)
+    for name, value in (("write-key", key), ("read-key", read_key)):
+        kept = tmp_path / ".data" / name
+        assert kept.read_text().strip() == value
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     server, again = start()
     try:
         assert again == key
-        assert "kept in .data/write-key" in server.output()
+        assert "using the keys kept in .data/" in server.output()
         sessions = f"{server.base_url}/api/v2/sessions"
         assert httpx.get(sessions, headers={"X-API-Key": key}).status_code == 200
+        assert httpx.get(sessions, headers={"X-API-Key": read_key}).status_code == 200
+        refused = httpx.post(sessions, json={"session_type": "b"}, headers={"X-API-Key": read_key})
+        assert refused.status_code == 403
+        unknown = httpx.get(sessions, headers={"X-API-Key": "dev-read-key"})
+        assert unknown.json()["detail"] == (
+            "The X-API-Key sent is not a known key; this server's keys are in .data/write-key "
+            "and .data/read-key (printed when it started)."
+        )
     finally:
         server.stop()
 

@@ -111,7 +111,7 @@ def test_a_kept_key_that_cannot_be_read_is_one_line(tmp_path):
     )
     assert result.returncode == 1
     assert only_line(result).startswith(
-        "session-events serve: the write key kept in .data/write-key cannot be read or written"
+        "session-events serve: the key kept in .data/write-key cannot be read or written"
     )
 
 

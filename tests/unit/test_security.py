@@ -111,7 +111,7 @@ def _as_current_request(keyring: KeyRing):
         notifier=None,
         events_appended=None,
         stream_heartbeat_seconds=1.0,
-        key_access=keyring.access,
+        keyring=keyring,
     )
     return state.enter({"state": {state.STATE_KEY: app_state}}, None)
 
@@ -129,5 +129,15 @@ def test_read_and_write_access_grant_what_the_key_ring_says():
             with pytest.raises(Unauthorized) as unknown:
                 check("x")
             assert unknown.value.detail == UNKNOWN_KEY
+    finally:
+        state.leave(token)
+
+
+def test_a_key_ring_says_where_its_keys_are_in_the_401_it_causes():
+    token = _as_current_request(KeyRing(["r"], ["w"], unknown_key="Use the keys in .data/."))
+    try:
+        with pytest.raises(Unauthorized) as unknown:
+            read_access("x")
+        assert unknown.value.detail == "Use the keys in .data/."
     finally:
         state.leave(token)
