@@ -38,8 +38,9 @@ ENTRANCES = {"/": PREFIX + "/", "/api/v2": "/api/v2/ui/", "/api/v2/": "/api/v2/u
 
 
 class ViewerFiles:
-    """/ and /api/v2/ lead to the viewer and the API's page; /viewer redirects to /viewer/ (keeping the query), which is index.html; /viewer/<name> is
-    one of the files; only GET and HEAD."""
+    """/ and /api/v2/ lead to the viewer and the API's page; /viewer redirects to /viewer/
+    (keeping the query), which is index.html; /viewer/<name> is one of the files; only GET and
+    HEAD."""
 
     def __init__(self, app):
         self.app = app
