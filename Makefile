@@ -45,8 +45,8 @@ $(UV):
 
 ## Regenerate the locks after changing a dependency (add --upgrade to COMPILE to move them on).
 lock: $(UV)
-	$(COMPILE) pyproject.toml -o requirements/run.txt
-	$(COMPILE) pyproject.toml --extra test -o requirements/test.txt
+	$(COMPILE) pyproject.toml --extra demo -o requirements/run.txt
+	$(COMPILE) pyproject.toml --extra demo --extra test -o requirements/test.txt
 	$(COMPILE) tests/contract/requirements.in -o requirements/schemathesis.txt
 
 ## Install the lowest versions pyproject.toml allows into .venv-minimums and run the smoke test.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib.util
 import multiprocessing
 import os
 import signal
@@ -24,6 +25,12 @@ from session_events.http_protocol import StrictHttpToolsProtocol
 from session_events.settings import Settings
 from session_events.startup_checks import base_url, check_database, listening_socket
 
+# The server runs without the client; only its demo producer is one of the client's users.
+DEMO_NEEDS_CLIENT = (
+    "--demo runs its demo runs on the Python client, session-events-client, which is not "
+    "installed: from a clone of the repository, pip install ./clients/python"
+)
+
 
 def serve(settings: Settings, host: str, port: int, *, demo: bool, workers: int) -> int:
     """Run until SIGTERM/SIGINT; returns the exit status."""
@@ -34,6 +41,8 @@ def serve(settings: Settings, host: str, port: int, *, demo: bool, workers: int)
             "--workers above 1 needs PostgreSQL (EVENTS_DATABASE_URL=postgresql://...): on "
             "SQLite a waiting request would not hear of events appended in another process."
         )
+    if demo and importlib.util.find_spec("session_events_client") is None:
+        return _refuse(DEMO_NEEDS_CLIENT)
     sock = listening_socket(host, port)  # first: nothing is made on disk if the port is taken
     try:
         asyncio.run(check_database(settings, migrated=not settings.auto_migrate))

@@ -128,3 +128,34 @@ def test_the_installed_service_migrates_and_serves(backend, installed, postgres,
         server.stop()
         if backend == "postgresql":
             drop_databases(postgres.require(), [fresh])
+
+
+def test_pip_install_of_a_clone_installs_a_server_that_serves(tmp_path):
+    """`pip install .`, as Python people install from source: the dependencies come from the
+    package index, and the client, which is not on it, is needed only by the demo."""
+    source = copy_of_checkout(tmp_path / "clone")
+    venv.create(tmp_path / "venv", with_pip=True)
+    bin_ = tmp_path / "venv/bin"
+    run(bin_ / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", source)
+    home = tmp_path / "home"
+    home.mkdir()
+    demo = subprocess.run(
+        [bin_ / "session-events", "serve", "--demo"], cwd=home, capture_output=True, text=True
+    )
+    assert demo.returncode == 2
+    assert demo.stderr.strip().endswith(
+        "from a clone of the repository, pip install ./clients/python"
+    )
+    server = LiveServer(
+        "sqlite:///.data/events.db",
+        home / "server.log",
+        cwd=home,
+        command=(str(bin_ / "session-events"),),
+    )
+    try:
+        server.start()
+        sessions = f"{server.base_url}/api/v2/sessions"
+        created = httpx.post(sessions, json={"session_type": "b"}, headers={"X-API-Key": WRITE_KEY})
+        assert created.status_code == 201, created.text
+    finally:
+        server.stop()
