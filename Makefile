@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SCHEMATHESIS_VENV := .venv-schemathesis
 SCHEMATHESIS := $(SCHEMATHESIS_VENV)/.installed
 
-.PHONY: install run test lint format clean lock check-minimums wheel client
+.PHONY: install run load test lint format clean lock check-minimums wheel client
 
 # The locks (requirements/*.txt, hashed) are made from pyproject.toml and
 # tests/contract/requirements.in by `make lock`; installs take exactly what they pin.
@@ -58,9 +58,16 @@ check-minimums: $(UV) install
 	.venv-minimums/bin/python -m pip install --quiet --no-deps -e .
 	.venv-minimums/bin/python -m support.smoke
 
-## Serve on the embedded SQLite database (.data/events.db) with a demo session receiving events.
+## Serve on the embedded SQLite database (.data/events.db) with a demo session receiving events;
+## make run PORT=8123 (or HOST=0.0.0.0) to serve elsewhere.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: $(RUN_INSTALLED)
-	$(BIN)/session-events serve --demo
+	$(BIN)/session-events serve --demo --host $(HOST) --port $(PORT)
+
+## Load the server of `make run` with perf/locustfile.py's fleet for 30 s (its keys from .data/).
+load: install
+	$(BIN)/locust -f perf/locustfile.py --host http://$(HOST):$(PORT) --headless -u 100 -r 50 -t 30s
 
 ## Build dist/session_events-<version>-py3-none-any.whl: the service, with its contract inside.
 wheel: $(RUN_INSTALLED)

@@ -7,7 +7,8 @@ load, troubleshooter, producer and stream listener.
         [--keep-sessions]
 
 The keys come from the server's own variables (the first key of each list; reads use the write
-key when no read key is set).
+key when no read key is set), or else from .data/, where `make run` keeps its keys: in a clone
+with `make run` serving, `make load` runs 30 s of this fleet against it.
 
 Users (weights in the class attributes):
 - Poller: every 2 s asks for what follows its cursor (after_seq, oldest first, per_page=100)
@@ -54,14 +55,23 @@ def _first_key(variable: str) -> str:
     return next((k.strip() for k in os.environ.get(variable, "").split(",") if k.strip()), "")
 
 
+def _kept_key(kind: str) -> str:
+    """The key `make run` keeps in .data/ when no key is configured, if this is its folder."""
+    kept = Path(".data") / f"{kind}-key"
+    return kept.read_text().strip() if kept.is_file() else ""
+
+
 def read_key() -> str:
-    return _first_key("EVENTS_READ_KEYS") or write_key()
+    return _first_key("EVENTS_READ_KEYS") or _kept_key("read") or write_key()
 
 
 def write_key() -> str:
-    key = _first_key("EVENTS_WRITE_KEYS")
+    key = _first_key("EVENTS_WRITE_KEYS") or _kept_key("write")
     if not key:
-        raise SystemExit("Set EVENTS_WRITE_KEYS (and EVENTS_READ_KEYS) as for the server.")
+        raise SystemExit(
+            "Set EVENTS_WRITE_KEYS (and EVENTS_READ_KEYS) as for the server, or run from the "
+            "folder where `make run` keeps .data/write-key."
+        )
     return key
 
 

@@ -51,9 +51,13 @@ class LiveServer:
         self.process: subprocess.Popen | None = None
 
     def start(self, *args: str) -> LiveServer:
+        return self.start_exactly([*self.command, "serve", "--port", str(self.port), *args])
+
+    def start_exactly(self, argv: list[str]) -> LiveServer:
+        """Start `argv`, which must serve on this server's port (`make run`'s command, say)."""
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [*self.command, "serve", "--port", str(self.port), *args],
+            argv,
             env=self.env,
             cwd=self.cwd,
             stdout=subprocess.PIPE if self.piped_log else self.log,

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import subprocess
+import uuid
+from pathlib import Path
 
 import pytest
 
 from support import readme_examples
+from support.live_server import LiveServer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TOOLS = ("bash", "curl", "jq", "python3")
 
@@ -18,15 +25,45 @@ def readme_lines() -> list[str]:
     return readme_examples.README.read_text().split("\n")
 
 
-def test_the_readme_examples_answer_as_shown(live_server, readme_lines, tmp_path):
-    server = live_server(
-        EVENTS_WRITE_KEYS="dev-write-key",
-        EVENTS_READ_KEYS="dev-read-key",
+def make_run_command(port: int) -> list[str]:
+    """The command `make run PORT=<port>` runs, its program made absolute."""
+    planned = subprocess.run(
+        ["make", "-s", "-n", "run", f"PORT={port}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    (serve,) = [line for line in planned if " serve " in line]
+    program, *args = shlex.split(serve)
+    return [str(ROOT / program), *args]
+
+
+def test_the_readme_examples_answer_as_shown_by_make_run(readme_lines, tmp_path, database_url):
+    """As a newcomer runs them: `make run` in the clone (its database, its kept keys, its demo
+    runs), the examples in a shell started in the same folder."""
+    keys = {"EVENTS_READ_KEYS": "", "EVENTS_WRITE_KEYS": ""}  # none: make run keeps its own
+    if not database_url.startswith("sqlite"):  # the same examples on PostgreSQL: keys as kept
+        kept = tmp_path / ".data"
+        kept.mkdir()
+        for kind in ("read", "write"):
+            key = f"{kind}-{uuid.uuid4()}"
+            (kept / f"{kind}-key").write_text(key + "\n")
+            keys[f"EVENTS_{kind.upper()}_KEYS"] = key
+    server = LiveServer(
+        "" if database_url.startswith("sqlite") else database_url,  # "": make run's default
+        tmp_path / "server.log",
+        cwd=tmp_path,
         EVENTS_STREAM_HEARTBEAT_SECONDS="120",  # the stream shown has no heartbeat in it
+        **keys,
     )
-    found = readme_examples.examples(readme_lines)
-    assert len(found) >= 40  # every block of the API sections is found
-    outputs = readme_examples.run(found, server.base_url, tmp_path)
+    try:
+        server.start_exactly(make_run_command(server.port))
+        found = readme_examples.examples(readme_lines)
+        assert len(found) >= 40  # every block of the API sections is found
+        outputs = readme_examples.run(found, server.base_url, tmp_path)
+    finally:
+        server.stop()
     assert readme_examples.mismatches(readme_lines, found, outputs) == []
 
 
