@@ -2,16 +2,17 @@
 
 A checked example is a ```console block on the line after `<!-- checked example -->`. Its commands
 are the lines starting `$ ` (continued by lines starting `> `); the lines up to the next command are
-that command's output. All blocks run in order in one bash, in a scratch folder, so what one block
-defines (a variable, a file) is there for the next. The README's server, http://127.0.0.1:8000, is
-replaced by the one given. Outputs must match line for line once ids, timestamps, ETags and dates
-are replaced by placeholders; nothing else may differ.
+that command's output. All blocks run in order in one bash, started in the folder where the
+server keeps its keys (the first block reads them, then moves to a scratch folder), so what one
+block defines (a variable, a file) is there for the next. The README's server,
+http://127.0.0.1:8000, is replaced by the one given. Outputs must match line for line once ids,
+timestamps, ETags and dates are replaced by placeholders; nothing else may differ.
 
     python -m support.readme_examples http://127.0.0.1:8020 [--update]
 
-checks the README against a server started as its examples say (EVENTS_WRITE_KEYS=dev-write-key
-EVENTS_READ_KEYS=dev-read-key), or with --update writes this run's outputs into it (then read the
-diff).
+run from the folder where that server keeps its keys (`make run`'s clone: the examples read
+.data/write-key and .data/read-key), checks the README against it, or with --update writes this
+run's outputs into it (then read the diff).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import argparse
 import re
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,8 +131,7 @@ def main() -> None:
     args = parser.parse_args()
     lines = README.read_text().split("\n")
     found = examples(lines)
-    with tempfile.TemporaryDirectory() as folder:
-        outputs = run(found, args.base_url.rstrip("/"), Path(folder))
+    outputs = run(found, args.base_url.rstrip("/"), Path.cwd())  # where the keys are
     if args.update:
         README.write_text("\n".join(updated(lines, found, outputs)))
         print(f"{len(found)} outputs written into {README}")

@@ -64,7 +64,7 @@ async def test_100_pollers_of_a_10k_session_get_p95_under_500ms(live_server):
         await writing
 
     p95 = statistics.quantiles(latencies, n=20)[18]
-    print(  # shown with `pytest -s`: the figures quoted in the README
+    print(  # shown with `pytest -s`: the figures quoted in docs/performance.md
         f"\n{server.env['EVENTS_DATABASE_URL'].split(':')[0]}: {len(latencies)} requests, "
         f"p50 {statistics.median(latencies) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, "
         f"max {max(latencies) * 1000:.1f} ms"
