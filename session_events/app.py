@@ -46,10 +46,10 @@ CORS_SENT = ["X-API-Key", "Content-Type", "If-None-Match", "Last-Event-ID", "X-R
 CORS_READ = ["ETag", "Link", "Location", "X-Request-ID", "Retry-After"]
 
 
-def cors_options(settings: Settings) -> dict:
+def cors_options(settings: Settings, routes: Routes) -> dict:
     return {
         "allow_origins": sorted(settings.cors_origins),
-        "allow_methods": ["GET", "POST", "PATCH", "DELETE"],
+        "allow_methods": routes.methods,
         "allow_headers": CORS_SENT,
         "expose_headers": CORS_READ,
         "max_age": 600,
@@ -123,7 +123,9 @@ def create_app(
     app.add_middleware(OpsEndpoints, position=outside_errors, metrics=metrics, readiness=readiness)
     app.add_middleware(AccessLog, position=outside_errors, routes=routes.templates, metrics=metrics)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, position=outside_errors, **cors_options(settings))
+        app.add_middleware(
+            CORSMiddleware, position=outside_errors, **cors_options(settings, routes)
+        )
     app.add_middleware(ViewerFiles, position=outside_errors)
     app.add_middleware(
         WholeRequest,

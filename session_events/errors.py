@@ -22,7 +22,7 @@ from session_events.db.errors import (
     is_unavailable,
     sqlstate,
 )
-from session_events.problems import not_allowed
+from session_events.problems import READ_ONLY, RETRY_AFTER_SECONDS, not_allowed
 from session_events.routes import Routes
 
 log = structlog.get_logger("session_events")
@@ -33,7 +33,6 @@ STATUS_OF_ERROR = {
     EventIdConflict: 409,
     ForbiddenTransition: 409,
 }
-RETRY_AFTER_SECONDS = 1
 UNREACHABLE = "The database cannot be reached right now; nothing was written. Retry in a moment."
 BUSY = (
     "Every database connection stayed busy for the configured wait (EVENTS_DB_POOL_TIMEOUT); "
@@ -55,7 +54,7 @@ def method_not_allowed(routes: Routes):
 
     def answer(request, _error):
         # What the contract does not name (the spec document, the Swagger UI) is read-only.
-        allowed = routes.allowed_methods(request.url.path) or ["GET", "HEAD"]
+        allowed = routes.allowed_methods(request.url.path) or READ_ONLY
         return problem(
             status=405,
             title="Method Not Allowed",

@@ -13,6 +13,7 @@ from prometheus_client.exposition import generate_latest
 
 from session_events.db import migrate
 from session_events.handlers.state import AppState
+from session_events.problems import RETRY_AFTER_SECONDS, problem_json
 
 # An API whose p95 target is tens of milliseconds; the top buckets catch long-polls.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -100,25 +101,18 @@ async def _respond(send, status: int, body: bytes, content_type: bytes, headers=
     await send({"type": "http.response.body", "body": body})
 
 
-async def _readiness(probe: migrate.RevisionProbe) -> tuple[int, dict]:
+async def _readiness(probe: migrate.RevisionProbe) -> str | None:
+    """None when ready, else why not."""
     try:
         revision = await probe.revision()
     except Exception as error:  # whatever keeps the database from answering
-        return 503, {
-            "type": "about:blank",
-            "title": "Service Unavailable",
-            "status": 503,
-            "detail": f"The database cannot be reached ({type(error).__name__}).",
-        }
+        return f"The database cannot be reached ({type(error).__name__})."
     if revision != probe.head:
-        return 503, {
-            "type": "about:blank",
-            "title": "Service Unavailable",
-            "status": 503,
-            "detail": f"The database schema is at revision {revision}; this version needs "
-            f"{probe.head}. Run `session-events migrate`.",
-        }
-    return 200, {"status": "ready", "database": probe.backend, "revision": revision}
+        return (
+            f"The database schema is at revision {revision}; this version needs "
+            f"{probe.head}. Run `session-events migrate`."
+        )
+    return None
 
 
 class OpsEndpoints:
@@ -134,16 +128,14 @@ class OpsEndpoints:
         if path == "/healthz":
             return await _respond(send, 200, b'{"status":"alive"}', b"application/json")
         if path == "/readyz":
-            status, body = await _readiness(self.readiness)
-            problem = status != 200
-            await _respond(
-                send,
-                status,
-                orjson.dumps(body),
-                b"application/problem+json" if problem else b"application/json",
-                [(b"retry-after", b"1")] if problem else [],
-            )
-            return None
+            unready = await _readiness(self.readiness)
+            if unready:
+                retry = [(b"retry-after", b"%d" % RETRY_AFTER_SECONDS)]
+                body = problem_json(503, unready)
+                return await _respond(send, 503, body, b"application/problem+json", retry)
+            ready = {"status": "ready", "database": self.readiness.backend}
+            body = orjson.dumps({**ready, "revision": self.readiness.head})
+            return await _respond(send, 200, body, b"application/json")
         if path == "/metrics":
             body = generate_latest(self.metrics.registry)
             return await _respond(send, 200, body, CONTENT_TYPE_LATEST.encode())

@@ -1,5 +1,6 @@
 """The problem+json document (RFC 9457) of the answers given outside Connexion: the HTTP edge's
-refusals, the request body's limits, the viewer's files."""
+refusals, the request body's limits, the viewer's files, readiness; and what every refusal,
+inside Connexion or outside it, says the same way."""
 
 from __future__ import annotations
 
@@ -14,8 +15,13 @@ TITLES = {
     414: "URI Too Long",
     431: "Request Header Fields Too Large",
     501: "Not Implemented",
+    503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }
+# What a client is told to wait before it retries a 503.
+RETRY_AFTER_SECONDS = 1
+# The methods of what the contract does not describe (its document, the Swagger UI, the viewer).
+READ_ONLY = ["GET", "HEAD"]
 
 
 def problem_json(status: int, detail: str) -> bytes:

@@ -17,8 +17,10 @@ class Routes:
         self.templates: dict[str, str] = {}  # operationId -> "GET /api/v2/sessions/{session_id}"
         self.consumes: dict[str, list[str]] = {}  # operationId -> its request body's media types
         self._methods: list[tuple[re.Pattern, list[str]]] = []
+        self.methods: list[str] = []  # every method the contract uses, for CORS preflights
         for path, item in spec["paths"].items():
             methods = [m.upper() for m in HTTP_METHODS if m in item]
+            self.methods += [m for m in methods if m not in self.methods]
             for method in methods:
                 operation = item[method.lower()]
                 self.templates[operation["operationId"]] = f"{method} {base}{path}"

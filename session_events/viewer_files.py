@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from session_events.problems import not_allowed, problem_json
+from session_events.problems import READ_ONLY, not_allowed, problem_json
 
 PREFIX = "/viewer"
 PROBLEM = "application/problem+json"
@@ -48,7 +48,7 @@ class ViewerFiles:
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if path in ENTRANCES and scope["method"] in ("GET", "HEAD"):
+        if path in ENTRANCES and scope["method"] in READ_ONLY:
             scope.setdefault("extensions", {})["route"] = f"{scope['method']} {path}"
             return await RedirectResponse(ENTRANCES[path], 302)(scope, receive, send)
         if path != PREFIX and not path.startswith(PREFIX + "/"):
@@ -74,7 +74,7 @@ class ViewerFiles:
             detail = (
                 f"The viewer has no file {path}; open {PREFIX}/."
                 if error.status_code == 404
-                else not_allowed(scope["method"], ["GET", "HEAD"])
+                else not_allowed(scope["method"], READ_ONLY)
             )
             body = problem_json(error.status_code, detail)
             response = Response(body, error.status_code, error.headers, PROBLEM)
