@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from session_events.contract import load_contract
 from session_events.db.appends import append_events
 from session_events.db.dialects import components
 from session_events.db.errors import ForbiddenTransition, SessionAlreadyExists, SessionNotFound
@@ -18,13 +19,14 @@ from session_events.db.statements import CoreRunner
 from session_events.db.tables import events, sessions
 
 INITIAL_STATUS = "pending"
-TERMINAL = ("completed", "failed", "cancelled")
+# A session's life as the contract states it (SessionStatus' x-next-statuses).
 NEXT_STATUSES = {
-    "pending": ("in_progress", "completed", "failed", "cancelled"),
-    "in_progress": ("paused", "completed", "failed", "cancelled"),
-    "paused": ("in_progress", "failed", "cancelled"),
-    **{status: () for status in TERMINAL},
+    status: tuple(following)
+    for status, following in load_contract()["components"]["schemas"]["SessionStatus"][
+        "x-next-statuses"
+    ].items()
 }
+TERMINAL = tuple(status for status, following in NEXT_STATUSES.items() if not following)
 
 
 async def create_session(

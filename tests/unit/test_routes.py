@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from session_events.contract import SPEC
+from session_events.contract import SPEC, load_contract
+from session_events.db.sessions import NEXT_STATUSES, TERMINAL
 from session_events.routes import Routes
 
 SESSION = "/api/v2/sessions/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
@@ -93,3 +94,17 @@ def test_path_with_an_empty_parameter_allows_nothing():
 
 def test_path_with_a_trailing_slash_allows_nothing():
     assert Routes().allowed_methods("/api/v2/sessions/") == []
+
+
+def test_the_life_of_a_session_is_the_contracts_in_its_words_and_in_its_x_next_statuses():
+    """update_session's description lists each status's next ones in words, for people; the
+    server reads x-next-statuses: they say the same."""
+    contract = load_contract()
+    described = contract["paths"]["/sessions/{session_id}"]["patch"]["description"]
+    for status, following in NEXT_STATUSES.items():
+        if following:
+            words = ", ".join(f"`{s}`" for s in following[:-1]) + f" or `{following[-1]}`"
+            assert f"* `{status}` -> {words}" in described
+    terminal = ", ".join(f"`{s}`" for s in TERMINAL[:-1]) + f" and `{TERMINAL[-1]}` are terminal"
+    assert terminal in described
+    assert set(NEXT_STATUSES) == set(contract["components"]["schemas"]["SessionStatus"]["enum"])
