@@ -22,8 +22,8 @@ function sessionItem(session, selectedId) {
   return item;
 }
 
-// Lists the sessions, marking the one `selected()` names when they arrive; a refused key goes to
-// `onRefused` (the key form).
+// Lists the sessions, marking the one `selected()` names when they arrive; a refused key (401) calls
+// `onRefused()`.
 export async function loadSessions(selected, onRefused) {
   if (!apiKey.get()) return;
   try {
@@ -36,7 +36,7 @@ export async function loadSessions(selected, onRefused) {
       ? `${plural(total, "session")}, newest first${total > items.length ? ` (the ${items.length} newest)` : ""}.`
       : "No sessions yet.";
   } catch (error) {
-    if (error.status === 401) return onRefused("The server refused this key; enter another.");
+    if (error.status === 401) return onRefused();
     byId("sessions-note").textContent = `Could not list sessions: ${error.message}`;
   }
 }

@@ -42,7 +42,7 @@ function refused(message = "") {
   clearSessions(NO_KEY);
 }
 
-const listSessions = () => loadSessions(selectedFromUrl, refused);
+const listSessions = () => loadSessions(selectedFromUrl, () => refused(REFUSED));
 
 async function show(sessionId, types = []) {
   watch?.stop();
