@@ -185,6 +185,24 @@ def test_falls_back_to_polling_with_etags_when_the_stream_is_unavailable(viewer,
     assert viewer.state() == ("polling", "connected")
 
 
+@pytest.mark.parametrize("transport", ["stream", "polling"])
+def test_says_finished_once_the_session_reaches_a_terminal_status(viewer, api, transport):
+    session_id = new_session(api)
+    set_status(api, session_id, "in_progress")
+    if transport == "polling":
+        viewer.driver.execute_cdp_cmd("Network.enable", {})
+        viewer.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/events/stream*"]})
+    viewer.open(f"#session={session_id}")
+    viewer.wait_for_state(transport, "connected")
+    set_status(api, session_id, "paused")  # not terminal: still following
+    viewer.wait_for_seqs([2, 1])
+    set_status(api, session_id, "cancelled")
+    viewer.wait_for_state(transport, "finished")
+    assert viewer.seqs() == [3, 2, 1]
+    badge = viewer.driver.find_element(By.CSS_SELECTOR, "#session-info .badge")
+    assert badge.get_attribute("data-status") == "cancelled"
+
+
 def _not_modified(api: httpx.Client) -> float:
     body = api.get("/metrics").text
     try:
@@ -248,30 +266,6 @@ def test_the_demo_url_preselects_the_demo_session(browser, tmp_path):
         assert selected.get_attribute("data-id") == session_id
     finally:
         server.stop()
-
-
-def test_the_page_is_static_files_served_without_a_key(viewer_server, api):
-    redirect = api.get("/viewer?session=x")
-    assert (redirect.status_code, redirect.headers["location"]) == (308, "/viewer/?session=x")
-    expected = {
-        "/viewer/": "text/html; charset=utf-8",
-        "/viewer/viewer.js": "text/javascript; charset=utf-8",
-        "/viewer/viewer.css": "text/css; charset=utf-8",
-    }
-    for path, content_type in expected.items():
-        response = api.get(path)
-        assert (response.status_code, response.headers["content-type"]) == (200, content_type)
-        assert "script-src 'self'" in response.headers["content-security-policy"]
-        again = api.get(path, headers={"If-None-Match": response.headers["etag"]})
-        assert again.status_code == 304
-    assert "<script" not in api.get("/viewer/").text.replace('<script type="module" src=', "")
-    assert api.get("/viewer/../pyproject.toml").status_code == 404
-    assert api.get("/viewer/nothing.js").status_code == 404
-    assert api.post("/viewer/").status_code == 405
-    assert re.search(
-        r'testboost_api_requests_total\{endpoint="/viewer/\{file\}",method="GET",status="200"\}',
-        api.get("/metrics").text,
-    )
 
 
 def test_a_new_event_appears_within_a_second_on_postgresql(browser, postgres_server):

@@ -81,7 +81,8 @@ def test_the_wheel_holds_one_package_with_the_contract_and_migrations(wheel):
     migrations = {p.name for p in (ROOT / "db/migrations/versions").glob("*.py")}
     packed = {Path(n).name for n in names if n.startswith("session_events/db/migrations/versions/")}
     assert migrations <= packed
-    assert "session_events/viewer/index.html" in names
+    viewer = {f"session_events/viewer/{p.name}" for p in (ROOT / "session_events/viewer").iterdir()}
+    assert viewer <= set(names)  # package data `viewer/*`: every file of the page, modules included
 
 
 def test_the_installed_package_is_the_one_imported(installed, tmp_path):

@@ -1,0 +1,244 @@
+// Following one session: the newest page, then live events by the stream (GET .../events/stream,
+// resumed with Last-Event-ID) or, when the stream cannot be had but the API answers, by the
+// contract's polling loop. A Watch keeps the cursor and the seqs seen, so nothing is missed or
+// shown twice; what it finds it reports to a view (a Timeline, timeline.js), which draws.
+
+import { ApiError, apiUrl, call, getJson, parseLinks } from "./api.js";
+import { readStream } from "./sse.js";
+import { isTerminal } from "./statuses.js";
+
+const PAGE_SIZE = 50;
+const POLL_PAGE_SIZE = 100;
+const POLL_MS = 2000; // the contract's recommended polling interval
+// While polling, try the stream again after 3 s, then 6, 12, ... up to every 30 s: a stream that
+// failed because the server was restarting comes back at once, a blocked one is not hammered.
+const STREAM_FIRST_RETRY_MS = 3000;
+const STREAM_AGAIN_MS = 30000;
+
+const sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+// Answers that retrying cannot change: the page stops and says why.
+function isFatal(error) {
+  return error instanceof ApiError && [400, 401, 403, 404].includes(error.status);
+}
+
+export class Watch {
+  constructor(sessionId, types, view) {
+    this.sessionId = sessionId;
+    this.types = types; // the event_type filter; empty: all
+    this.view = view;
+    this.abort = new AbortController();
+    this.seen = new Set(); // the seqs shown: what dedupes events seen twice
+    this.cursor = 0; // the highest seq covered: after_seq / Last-Event-ID
+    this.etag = null;
+    this.status = null;
+    this.retryMs = 3000;
+    this.streams = 0;
+  }
+
+  get stopped() {
+    return this.abort.signal.aborted;
+  }
+
+  stop() {
+    this.abort.abort();
+  }
+
+  sessionUrl() {
+    return apiUrl(`sessions/${encodeURIComponent(this.sessionId)}`);
+  }
+
+  // The session's events (`path` below it) with the event_type filter.
+  url(path, params = []) {
+    const id = encodeURIComponent(this.sessionId);
+    return apiUrl(`sessions/${id}${path}`, [...params, ...this.types.map((t) => ["event_type", t])]);
+  }
+
+  get options() {
+    return { signal: this.abort.signal };
+  }
+
+  async run() {
+    this.view.start();
+    // The newest page, then live from its latest_seq: nothing between the two is missed.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.loadFirstPage();
+        break;
+      } catch (error) {
+        if (this.stopped || isFatal(error)) throw error;
+        this.view.connection("reconnecting");
+        await sleep(Math.min(1000 * attempt, 5000), this.abort.signal);
+        if (this.stopped) return;
+      }
+    }
+    await this.follow();
+  }
+
+  async readSession() {
+    const session = await getJson(this.sessionUrl(), this.options);
+    this.view.session(session);
+    this.status = session.status;
+    return session;
+  }
+
+  async loadFirstPage() {
+    await this.readSession();
+    const response = await call(this.url("/events", [["per_page", PAGE_SIZE]]), this.options);
+    const page = await response.json();
+    for (const event of page.items) this.add(event, false);
+    this.cursor = page.latest_seq;
+    this.older = page.pagination.has_next ? parseLinks(response.headers.get("Link")).next : null;
+    this.view.olderAvailable(Boolean(this.older));
+    this.view.shown(this.seen.size);
+  }
+
+  // "Load older": the next page of the first listing. The Link pins until_seq to that listing's
+  // latest_seq, so pages do not shift while new events arrive at the top.
+  async loadOlder() {
+    if (!this.older) return;
+    this.view.olderLoading(true);
+    try {
+      const response = await call(apiUrl(this.older), this.options);
+      const page = await response.json();
+      for (const event of page.items) this.add(event, false);
+      this.older = page.pagination.has_next ? parseLinks(response.headers.get("Link")).next : null;
+      this.view.olderAvailable(Boolean(this.older));
+      this.view.shown(this.seen.size);
+    } finally {
+      this.view.olderLoading(false);
+    }
+  }
+
+  // Live: the stream; when it cannot be had but the API answers, cursor polling.
+  async follow() {
+    let transport = "stream";
+    let failures = 0;
+    let pollingSince = 0;
+    let streamAgainMs = STREAM_FIRST_RETRY_MS;
+    while (!this.stopped) {
+      if (transport === "stream") {
+        this.view.transport("stream");
+        const outcome = await this.streamOnce();
+        if (outcome === "finished") return this.view.connection("finished");
+        if (outcome === "ended") {
+          failures = 0;
+          streamAgainMs = STREAM_FIRST_RETRY_MS;
+          this.view.connection("reconnecting");
+          await sleep(Math.min(this.retryMs, 1000), this.abort.signal);
+          continue;
+        }
+        // The stream failed to open. If a poll works, the stream is what is unavailable.
+        if (await this.pollOnce()) {
+          transport = "polling";
+          pollingSince = Date.now();
+          continue;
+        }
+        failures++;
+        this.view.connection("reconnecting");
+        await sleep(Math.min(500 * 2 ** failures, this.retryMs), this.abort.signal);
+      } else {
+        this.view.transport("polling");
+        const ok = await this.pollOnce();
+        this.view.connection(ok ? "connected" : "reconnecting");
+        if (ok && this.caughtUp && isTerminal(this.status)) return this.view.connection("finished");
+        if (Date.now() - pollingSince > streamAgainMs) {
+          transport = "stream";
+          streamAgainMs = Math.min(streamAgainMs * 2, STREAM_AGAIN_MS);
+        } else await sleep(POLL_MS, this.abort.signal);
+      }
+    }
+  }
+
+  // One stream connection, read to its end: "ended" (closed or broken: resume),
+  // "finished" (the session reached a terminal status), "failed" (it did not open).
+  async streamOnce() {
+    const headers = { Accept: "text/event-stream" };
+    if (this.streams++ > 0) headers["Last-Event-ID"] = String(this.cursor); // resume exactly
+    let response;
+    try {
+      response = await call(this.url("/events/stream", [["after_seq", this.cursor]]), {
+        ...this.options,
+        headers,
+      });
+    } catch (error) {
+      if (this.stopped || error.status === 401 || error.status === 403) throw error;
+      return "failed";
+    }
+    const type = response.headers.get("Content-Type") || "";
+    if (!type.startsWith("text/event-stream") || !response.body) {
+      response.body?.cancel();
+      return "failed";
+    }
+    this.view.connection("connected");
+    try {
+      await readStream(response.body, (message) => this.onMessage(message), this.options);
+    } catch (error) {
+      if (this.stopped) throw error;
+      return "ended";
+    }
+    // The server ends a stream once the session is over (or when it is shutting down).
+    try {
+      const session = await this.readSession();
+      return isTerminal(session.status) ? "finished" : "ended";
+    } catch (error) {
+      if (this.stopped || isFatal(error)) throw error;
+      return "ended";
+    }
+  }
+
+  onMessage(message) {
+    if (message.retry !== undefined) this.retryMs = message.retry;
+    if (message.data === undefined) return; // the retry hint, heartbeats
+    this.add(JSON.parse(message.data), true);
+  }
+
+  // One round of the contract's polling loop: after the cursor, oldest first, revalidating with
+  // the last ETag (304: nothing new), following rel="next" while has_next. False: no answer.
+  async pollOnce() {
+    try {
+      let url = this.url("/events", [
+        ["after_seq", this.cursor],
+        ["order", "asc"],
+        ["per_page", POLL_PAGE_SIZE],
+      ]);
+      let headers = this.etag ? { "If-None-Match": this.etag } : {};
+      for (;;) {
+        const response = await call(url, { ...this.options, headers });
+        if (response.status === 304) {
+          this.caughtUp = true;
+          return true;
+        }
+        const page = await response.json();
+        for (const event of page.items) this.add(event, true);
+        const next = page.pagination.has_next && parseLinks(response.headers.get("Link")).next;
+        this.caughtUp = !next && page.items.length === 0;
+        if (!next) {
+          this.etag = response.headers.get("ETag");
+          return true;
+        }
+        url = apiUrl(next);
+        headers = {};
+      }
+    } catch (error) {
+      if (this.stopped || isFatal(error)) throw error;
+      return false;
+    }
+  }
+
+  add(event, live) {
+    if (live) this.cursor = Math.max(this.cursor, event.seq);
+    if (this.seen.has(event.seq)) return; // replayed after a reconnect: already shown
+    this.seen.add(event.seq);
+    if (event.event_type === "status_changed" && event.event_data?.new_status) {
+      this.status = event.event_data.new_status;
+      this.view.status(this.status);
+    }
+    this.view.event(event, live);
+    this.view.shown(this.seen.size);
+  }
+}
