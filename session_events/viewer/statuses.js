@@ -1,12 +1,18 @@
-// A session's status as the page knows it. The source is the contract (openapi/events-api.yaml):
-// SessionStatus lists the statuses, and PATCH /sessions/{session_id} says `completed`, `failed`
-// and `cancelled` are terminal (a session there never changes again and its streams end). The
-// contract says so only in prose, so this is the page's one copy; tests/browser holds it to the
-// server's. Every module that asks "is it over?" asks isTerminal.
+// A session's status as the page knows it, from the contract the server serves: SessionStatus'
+// x-next-statuses names the statuses each may move to, and one that may move to none is terminal
+// (a session there never changes again and its streams end). Every module that asks "is it
+// over?" asks isTerminal.
 
+import { API } from "./api.js";
 import { el } from "./dom.js";
 
-export const TERMINAL_STATUSES = Object.freeze(["completed", "failed", "cancelled"]);
+// The contract needs no key; without it the page could not talk to the API either.
+const contract = await fetch(new URL("openapi.json", API)).then((response) => response.json());
+const nextStatuses = contract.components.schemas.SessionStatus["x-next-statuses"];
+
+export const TERMINAL_STATUSES = Object.freeze(
+  Object.keys(nextStatuses).filter((status) => nextStatuses[status].length === 0),
+);
 
 export const isTerminal = (status) => TERMINAL_STATUSES.includes(status);
 

@@ -77,8 +77,8 @@ def test_the_page_loads_every_module_and_nothing_from_elsewhere(browser, viewer_
 
 
 def test_the_pages_terminal_statuses_are_the_servers(browser, viewer_server):
-    """statuses.js is the page's one copy of what the contract says in prose; the server's is
-    db/sessions.py. A status the contract adds or makes terminal must reach both."""
+    """statuses.js and db/sessions.py both read SessionStatus' x-next-statuses from the contract
+    (the page from the one the server serves), so a status it makes terminal reaches both."""
     Viewer(browser, viewer_server.base_url).open()
     assert sorted(browser.execute_async_script(TERMINAL_JS)) == sorted(TERMINAL)
     statuses = load_contract()["components"]["schemas"]["SessionStatus"]["enum"]
