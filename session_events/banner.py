@@ -157,8 +157,8 @@ async def announce(server: uvicorn.Server, start: Launch) -> None:
             )
         )
 
-    # Imported here: the demo's client (and pydantic) cost 65 ms at every start of a command
-    # that has no demo to run.
+    # Imported here: the client and pydantic would slow the start of every command, and only a
+    # demo needs them (the figure is in perf/RESULTS.md).
     from session_events.demo import run_demos
 
     await run_demos(root, start.demo_key, started)
