@@ -153,3 +153,17 @@ def test_waiting_on_a_server_that_is_gone_ends_by_its_timeout(server):
         with pytest.raises((TimeoutError, httpx.TransportError)):
             client.wait_until_finished(session.id, timeout=2)
         assert time.monotonic() - began < 8  # not the 30 s the retries alone would allow
+
+
+def test_a_base_url_of_the_api_itself_is_the_server_for_both_clients(server):
+    api = server.base_url + "/api/v2/"
+    with Client(api, api_key=WRITE_KEY) as client:
+        session = client.create_session("build")
+        assert client.get_session(session.id).id == session.id
+        assert [e.seq for e in client.iter_events(session.id)] == []
+
+    async def scenario():
+        async with AsyncClient(api, api_key=WRITE_KEY) as client:
+            return (await client.get_session(session.id)).id
+
+    assert asyncio.run(scenario()) == session.id

@@ -9,7 +9,8 @@ import time
 import uuid
 
 import pytest
-from session_events_client import AsyncClient, Client, Refused
+from pydantic import ValidationError
+from session_events_client import AsyncClient, Client, Invalid, Refused
 
 from support.live_server import WRITE_KEY
 
@@ -89,12 +90,17 @@ def test_a_bad_event_fails_its_emit_and_a_producer_needs_its_with_block(client):
         producer.emit("log")  # it would never be sent
     data = {"n": 1}
     with producer:
-        with pytest.raises(ValueError, match="event_type"):
+        with pytest.raises(Invalid) as invalid:
             producer.emit("Not-A-Type")
         producer.emit("log", event_data=data, step_id=uuid.uuid4())
         data["n"] = 2  # emitted already: this changes nothing
     (event,) = stored(client, session.id)
     assert event.event_data == {"n": 1}
+    # what the server would have said, as the library says a server's refusal
+    assert isinstance(invalid.value, Refused) and isinstance(invalid.value, ValueError)
+    assert (invalid.value.status, invalid.value.title) == (400, "Bad Request")
+    assert invalid.value.detail == 'event_type must match the pattern ^[a-z_]+$ (got "Not-A-Type").'
+    assert isinstance(invalid.value.__cause__, ValidationError)
 
 
 def test_the_async_producer(server):

@@ -11,7 +11,7 @@ listings walked page by page, and a CI gate that waits for a session to end.
 """
 
 from session_events_client.client import AsyncClient, Client
-from session_events_client.errors import Refused
+from session_events_client.errors import Invalid, Refused
 from session_events_client.models import Event, EventPage, Session, SessionPage, SessionStatus
 from session_events_client.steps import Retry
 
@@ -20,6 +20,7 @@ __all__ = [
     "Client",
     "Event",
     "EventPage",
+    "Invalid",
     "Refused",
     "Retry",
     "Session",

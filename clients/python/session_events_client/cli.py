@@ -1,7 +1,8 @@
-"""session-events-client: create a session, emit its events, tail it, wait for its end.
+"""session-events-client: create, list, show and delete sessions, emit their events, tail them.
 
-The server and key come from --url and --key, or EVENTS_URL and EVENTS_API_KEY. A refusal prints
-the problem's detail on stderr and exits 1; a server that cannot be reached, 3.
+The server and key come from --url and --key (given before the command), or EVENTS_URL and
+EVENTS_API_KEY. What a command found goes to stdout (as JSON with --json); what it did, to stderr.
+A refusal prints the problem's detail on stderr and exits 1; a server that cannot be reached, 3.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import sys
 
 import httpx
 
-from session_events_client.client import Client
-from session_events_client.errors import Refused
+from session_events_client.client import DEFAULT_URL, Client
+from session_events_client.errors import Invalid, Refused
+from session_events_client.models import SessionStatus
+from session_events_client.operations import TERMINAL
+from session_events_client.readable import deleted, event_line, page_lines, session_lines, stored
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-WAIT_EXIT = {"completed": 0, "failed": 1, "cancelled": 1}
+WAIT_EXIT = {status: 0 if status is SessionStatus.completed else 1 for status in TERMINAL}
 TIMED_OUT, UNREACHABLE = 2, 3
-STATUSES = ["pending", "in_progress", "paused", "completed", "failed", "cancelled"]
+STATUSES = [status.value for status in SessionStatus]
+DATA_EXAMPLE = """--data '{"goal": "verify"}'"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,8 +44,9 @@ def parser() -> argparse.ArgumentParser:
     one.add_argument("--type", dest="event_type", help="the event's event_type")
     one.add_argument("--stdin", action="store_true", help="read JSON events, one a line")
     emit.add_argument("--message")
-    emit.add_argument("--data", type=json.loads, help="event_data, a JSON object")
+    emit.add_argument("--data", type=json_object, help=f"event_data, a JSON object: {DATA_EXAMPLE}")
     emit.add_argument("--step", help="the step_id, a UUID")
+    emit.add_argument("--json", action="store_true", help="print the stored event (with --type)")
 
     tail = commands.add_parser(
         "tail", help="print a session's events as they arrive, until it ends"
@@ -62,13 +67,33 @@ def parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="set a session's status, print the session")
     status.add_argument("session_id")
     status.add_argument("--set", required=True, choices=STATUSES, dest="status")
+
+    listing = commands.add_parser("list", help="list sessions, newest first, a page at a time")
+    listing.add_argument("--status", choices=STATUSES, help="only sessions in this status")
+    listing.add_argument("--page", type=int, help="the page, from 1 (default 1)")
+    listing.add_argument("--per-page", type=int, help="sessions a page, 1 to 100 (default 20)")
+    listing.add_argument("--json", action="store_true", help="the page as the server sent it")
+
+    get = commands.add_parser("get", help="show one session")
+    get.add_argument("session_id")
+    get.add_argument("--json", action="store_true", help="the session as the server sent it")
+
+    delete = commands.add_parser("delete", help="delete a session and its events (a write key)")
+    delete.add_argument("session_id")
     return top
 
 
-def line(event) -> str:
-    """local time with its zone, seq, type, message"""
-    when = event.timestamp.astimezone().isoformat(sep=" ", timespec="milliseconds")
-    return f"{when}  {event.seq:>6}  {event.event_type}  {event.message or ''}".rstrip()
+def json_object(text: str) -> dict:
+    """--data's value: a JSON object, or a sentence saying what one looks like."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f"the value must be a JSON object, such as {DATA_EXAMPLE} (got {text!r})"
+        )
+    return value
 
 
 def run(args: argparse.Namespace, client: Client) -> int:
@@ -82,20 +107,23 @@ def run(args: argparse.Namespace, client: Client) -> int:
                     if text.strip():
                         try:
                             producer.emit(**json.loads(text))
-                        except (TypeError, ValueError) as error:
-                            raise ValueError(f"line {number} is no event: {error}") from None
+                        except (TypeError, ValueError) as error:  # Invalid among them
+                            why = error.detail if isinstance(error, Invalid) else error
+                            raise ValueError(f"line {number} is no event: {why}") from None
         finally:
-            print(f"{producer.stored} events stored", file=sys.stderr)
+            print(stored(args.session_id, producer.stored), file=sys.stderr)
     elif args.command == "emit":
-        (stored,) = client.append_events(
+        (event,) = client.append_events(
             args.session_id,
             [{"event_type": args.event_type, "message": args.message,
               "event_data": args.data, "step_id": args.step}],
         )  # fmt: skip
-        print(stored.seq)
+        if args.json:
+            print(event.model_dump_json())
+        print(stored(args.session_id, 1, event.seq), file=sys.stderr)
     elif args.command == "tail":
         for event in client.follow(args.session_id, args.after_seq, args.event_types):
-            print(event.model_dump_json() if args.json else line(event), flush=True)
+            print(event.model_dump_json() if args.json else event_line(event), flush=True)
     elif args.command == "wait":
         try:
             session = client.wait_until_finished(args.session_id, args.timeout)
@@ -106,16 +134,39 @@ def run(args: argparse.Namespace, client: Client) -> int:
         return WAIT_EXIT[session.status]
     elif args.command == "status":
         print(client.update_session(args.session_id, status=args.status).model_dump_json())
+    elif args.command == "list":
+        page = client.list_sessions(status=args.status, page=args.page, per_page=args.per_page)
+        print(page.model_dump_json() if args.json else "\n".join(page_lines(page, args.status)))
+    elif args.command == "get":
+        session = client.get_session(args.session_id)
+        print(session.model_dump_json() if args.json else "\n".join(session_lines(session)))
+    elif args.command == "delete":
+        client.delete_session(args.session_id)
+        print(deleted(args.session_id), file=sys.stderr)
     return 0
 
 
+def explained(refused: Refused, args: argparse.Namespace) -> str:
+    """The refusal's detail, or how to give the command a key where none was given."""
+    if refused.status == 401 and not args.key:
+        return (
+            "no API key was given: set EVENTS_API_KEY or pass --key before the command, as in "
+            f"`session-events-client --key KEY {args.command} ...` (a read key reads; a write key "
+            "also creates, changes and deletes)."
+        )
+    return refused.detail
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    if args.command == "emit" and args.stdin and args.json:
+        top.error("emit --json prints the event a --type stored; --stdin reports on stderr only")
     try:
         with Client(args.url, api_key=args.key) as client:
             return run(args, client)
     except Refused as refused:
-        print(f"session-events-client {args.command}: {refused.detail}", file=sys.stderr)
+        print(f"session-events-client {args.command}: {explained(refused, args)}", file=sys.stderr)
         return 1
     except (httpx.TransportError, ConnectionError) as error:
         print(f"session-events-client {args.command}: {args.url} cannot be reached: {error}",

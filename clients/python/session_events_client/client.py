@@ -15,16 +15,18 @@ from httpx_sse import EventSource
 
 from session_events_client import following, operations, producer, steps
 
+DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 10.0
 
 
 class Operations:
     """Every operation of the contract, and the loops a client needs (see operations.py).
 
-    `base_url` is the server's root (http://127.0.0.1:8000). Reads and appends are retried as
-    `retry` says (None: never); a failure that outlasts it is raised as httpx raised it
-    (httpx.TransportError), a refusal as Refused. `http` is an httpx client of your own to use
-    instead of a new one (its base URL and headers are then yours to set).
+    `base_url` is the server's root (http://127.0.0.1:8000); the API's own root, which the
+    server's pages show (http://127.0.0.1:8000/api/v2), is taken as the same. Reads and appends
+    are retried as `retry` says (None: never); a failure that outlasts it is raised as httpx
+    raised it (httpx.TransportError), a refusal as Refused. `http` is an httpx client of your own
+    to use instead of a new one (its base URL and headers are then yours to set).
     """
 
     HTTP: type = httpx.Client  # the kind of httpx client a driver runs its requests on
@@ -32,7 +34,7 @@ class Operations:
 
     def __init__(
         self,
-        base_url: str = "http://127.0.0.1:8000",
+        base_url: str = DEFAULT_URL,
         *,
         api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -90,7 +92,13 @@ class Operations:
 
 def configured(base_url: str, api_key: str | None, timeout: float) -> dict[str, Any]:
     headers = {"X-API-Key": api_key} if api_key else {}
-    return {"base_url": base_url.rstrip("/"), "headers": headers, "timeout": timeout}
+    return {"base_url": server_root(base_url), "headers": headers, "timeout": timeout}
+
+
+def server_root(base_url: str) -> str:
+    """`base_url` without a trailing slash or the API's path, to which every step's path is
+    relative: http://host:8000/api/v2/ is http://host:8000."""
+    return base_url.rstrip("/").removesuffix(steps.API)
 
 
 def build_request(http, step: steps.Send, timeout: float | None) -> httpx.Request:

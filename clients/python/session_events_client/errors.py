@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+import json
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -23,6 +24,43 @@ class Refused(Exception):
         self.title = title
         self.detail = detail
         self.response = response
+
+
+class Invalid(Refused, ValueError):
+    """What the server would refuse with a 400, found before sending it (a producer's event that
+    breaks the contract): `status` 400, `detail` a sentence naming the field, `response` None, and
+    pydantic's ValidationError as `__cause__`. A ValueError too, as that error is."""
+
+    def __init__(self, detail: str):
+        super().__init__(400, "Bad Request", detail, None)
+
+
+UUID = "{field} must be a UUID, such as 6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b (got {got})"
+SAYS = {  # pydantic's error type -> what the field must be, as the server's details say it
+    "missing": "{field} is required",
+    "string_type": "{field} must be a string (got {got})",
+    "string_pattern_mismatch": "{field} must match the pattern {pattern} (got {got})",
+    "string_too_long": "{field} must be at most {max_length} characters long",
+    "dict_type": "{field} must be a JSON object (got {got})",
+    "uuid_parsing": UUID,
+    "uuid_type": UUID,
+}
+
+
+def invalid(error: ValidationError) -> Invalid:
+    """`error` as Invalid, its detail one sentence about the first field that is wrong."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "the value"
+    got = shown(first.get("input"))
+    template = SAYS.get(first["type"], "{field} is not valid: {msg} (got {got})")
+    sentence = template.format(field=field, got=got, msg=first["msg"], **first.get("ctx", {}))
+    more = len(error.errors()) - 1
+    return Invalid(f"{sentence}{f'; {more} more field(s) are wrong too' if more else ''}.")
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def refusal(response: httpx.Response) -> Refused:

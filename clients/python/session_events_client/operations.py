@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from session_events_client.errors import answer, expect
-from session_events_client.models import EventList, EventPage, Session, SessionPage
+from session_events_client.models import EventList, EventPage, Session, SessionPage, SessionStatus
 from session_events_client.steps import API, Emit, Retry, Send, sent
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})  # the contract's final statuses
+# The contract's final statuses, named by the generated enum so a status it renames or drops fails
+# at import; every other part of the client takes them from here.
+TERMINAL = frozenset({SessionStatus.completed, SessionStatus.failed, SessionStatus.cancelled})
 LONGEST_WAIT = 25  # seconds a long-poll is held (the contract allows 30)
 RETRY = Retry()
 

@@ -15,6 +15,9 @@ import time
 import uuid
 from typing import Any
 
+from pydantic import ValidationError
+
+from session_events_client.errors import invalid
 from session_events_client.models import EventCreate
 from session_events_client.operations import with_id
 
@@ -34,14 +37,18 @@ class Buffer:
         self.stored = 0
 
     def add(self, event: dict[str, Any]) -> None:
-        """Checked against the contract and copied here, so a bad event fails its emit() and
-        a change to it afterwards changes nothing."""
+        """Checked against the contract and copied here, so a bad event fails its emit() (with
+        Invalid) and a change to it afterwards changes nothing."""
         if self.error is not None:
             raise self.error
         if not self.started or self.closed:
             raise RuntimeError("emit within the producer's with-block")
         given = {name: value for name, value in event.items() if value is not None}
-        checked = EventCreate.model_validate(given).model_dump(mode="json", exclude_none=True)
+        try:
+            model = EventCreate.model_validate(given)
+        except ValidationError as error:
+            raise invalid(error) from error
+        checked = model.model_dump(mode="json", exclude_none=True)
         if not self.events:
             self.oldest = time.monotonic()
         self.events.append(with_id(checked))

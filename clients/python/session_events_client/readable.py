@@ -1,0 +1,61 @@
+"""What the command prints for a person: events, sessions, a page of them, and what it did."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from session_events_client.models import Event, Session, SessionPage
+
+COLUMNS = ("id", "status", "session_type", "event_count", "created_at", "project_path")
+
+
+def local(when: datetime | None, timespec: str = "seconds") -> str:
+    """An instant in local time with its zone; '-' for none."""
+    return "-" if when is None else when.astimezone().isoformat(sep=" ", timespec=timespec)
+
+
+def event_line(event: Event) -> str:
+    """local time with its zone, seq, type, message"""
+    when = local(event.timestamp, "milliseconds")
+    return f"{when}  {event.seq:>6}  {event.event_type}  {event.message or ''}".rstrip()
+
+
+def value(field: object) -> str:
+    if field is None:
+        return "-"
+    if isinstance(field, datetime):
+        return local(field)
+    if isinstance(field, dict):
+        return json.dumps(field, ensure_ascii=False)
+    return str(field)
+
+
+def session_lines(session: Session) -> list[str]:
+    """Every field of the session, one a line, in the contract's order."""
+    width = max(map(len, Session.model_fields))
+    return [f"{name:<{width}}  {value(getattr(session, name))}" for name in Session.model_fields]
+
+
+def page_lines(page: SessionPage, status: str | None) -> list[str]:
+    """The page's sessions as a table, then where the page is among the others."""
+    paging = page.pagination
+    if paging.total == 0:
+        return [f"No sessions{f' are {status}' if status else ''}."]
+    rows = [COLUMNS] + [tuple(value(getattr(s, name)) for name in COLUMNS) for s in page.items]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
+    table = ["  ".join(map(str.ljust, row, widths)).rstrip() for row in rows]
+    where = f"Page {paging.page} of {paging.total_pages}, {paging.total} session(s) in all"
+    following = f"; --page {paging.page + 1} shows the next." if paging.has_next else "."
+    return [*table, where + following]
+
+
+def stored(session_id: str, count: int, seq: int | None = None) -> str:
+    """What emit did: one event with its seq, or how many of them."""
+    if seq is not None:
+        return f"Stored event {seq} in session {session_id}."
+    return f"Stored {count} event{'' if count == 1 else 's'} in session {session_id}."
+
+
+def deleted(session_id: str) -> str:
+    return f"Deleted session {session_id} and all its events."
