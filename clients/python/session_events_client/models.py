@@ -33,7 +33,10 @@ class Problem(BaseModel):
 
 class SessionStatus(StrEnum):
     """
-    Where a session is in its life. Sessions start `pending`.
+    Where a session is in its life. Sessions start `pending`; `x-next-statuses` names the
+    statuses each may move to (PATCH /sessions/{session_id}), and a status that may move to
+    none is terminal (`completed`, `failed`, `cancelled`).
+
     """
 
     pending = "pending"
