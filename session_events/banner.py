@@ -11,7 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from session_events.security import KeyRing
-from session_events.settings import DEFAULT_DATABASE_URL, Settings, sqlite_path
+from session_events.settings import DEFAULT_DATA_FOLDER, DEFAULT_DATABASE_URL, Settings
 from session_events.startup_checks import StartupError, base_url
 
 
@@ -35,7 +35,7 @@ def launch(settings: Settings, host: str, port: int, demo: bool) -> Launch:
     made = kept_in = None
     if not settings.every_read_key and not settings.every_write_key:
         if settings.database_url == DEFAULT_DATABASE_URL:
-            kept_in = sqlite_path(DEFAULT_DATABASE_URL).parent / "write-key"
+            kept_in = DEFAULT_DATA_FOLDER / "write-key"
             made = _kept_key(kept_in)
         else:
             made = KeyRing.generated_key()
