@@ -19,7 +19,19 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import BigInteger, Boolean, String, Text, Uuid, bindparam, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    String,
+    Text,
+    Uuid,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy import exc as sa
 
 from session_events.db import appends, migrate, pages
@@ -28,7 +40,7 @@ from session_events.db.engine import open_database
 from session_events.db.errors import DataError, is_unavailable, sqlstate
 from session_events.db.fast_pg import DriverRunner
 from session_events.db.statements import Runner, compile_statement
-from session_events.db.tables import JSONDocument, UTCDateTime
+from session_events.db.tables import JSONDocument, UTCDateTime, event_type_counts
 from session_events.settings import Settings
 from support.pg_server import create_databases
 
@@ -41,6 +53,13 @@ pytestmark = [
 
 T0 = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
 TYPES = ["step_started", "step_completed", "workflow_error", "x" * 100, "y" * 101]
+
+
+# For the rest of the connection's transaction (or, outside one, its session).
+SHORT_TIMEOUT = compile_statement(
+    select(func.set_config("statement_timeout", "200", text("true"))),
+    open_database(Settings(database_url="postgresql://x@y/z")).writer.dialect,
+)
 
 
 class CoreStatements(Runner):
@@ -186,6 +205,42 @@ def test_a_batch_the_database_refuses_is_the_same_error_both_ways(sides):
 
     fast, core = sides.run(operation)
     assert fast == core == ("database error", False, False, "22001")  # value too long
+
+
+@pytest.mark.parametrize(
+    ("statement", "verdict"),
+    [
+        (  # a foreign key violation: an integrity error
+            insert(event_type_counts).values(
+                session_id=bindparam("session_id", type_=Uuid()), event_type="a", events=1
+            ),
+            ("database error", True, False, "23503"),
+        ),
+        (  # the square root of -1: a bug, not an outage
+            select(func.sqrt(bindparam("zero", type_=BigInteger) - 1)),
+            ("database error", False, False, "2201F"),
+        ),
+        (  # no such function: a bug
+            select(func.no_such_function(bindparam("session_id", type_=Uuid()))),
+            ("database error", False, False, "42883"),
+        ),
+        (  # the statement's own deadline: an outage
+            select(func.pg_sleep(bindparam("zero", type_=BigInteger) + 1)),
+            ("database error", False, True, "57014"),
+        ),
+    ],
+    ids=["integrity", "data", "programming", "statement_timeout"],
+)
+def test_a_statement_the_database_refuses_is_the_same_error_both_ways(sides, statement, verdict):
+    compiled = compile_statement(statement, sides.fast.writer.dialect)
+
+    async def operation(runner, session_id, _make_id):
+        async with runner.transaction():  # (the Core side's is there already)
+            await runner.rows(SHORT_TIMEOUT, {})
+            return await runner.rows(compiled, {"session_id": session_id, "zero": 0})
+
+    fast, core = sides.run(operation, session=False)
+    assert fast == core == verdict
 
 
 def test_an_append_to_no_session_is_refused_both_ways(sides):
