@@ -76,9 +76,9 @@ async def _append_known(runner: Runner, session_id, new_events, ids, now) -> App
 
 
 @compiled_once
-def _lock_statement(_c: QueryComponents):
+def _lock_statement(c: QueryComponents):
     session_id = bindparam("session_id", type_=sessions.c.id.type)
-    return select(sessions.c.last_seq).where(sessions.c.id == session_id).with_for_update()
+    return c.locked(select(sessions.c.last_seq).where(sessions.c.id == session_id))
 
 
 @compiled_once

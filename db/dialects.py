@@ -25,9 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement, Executable
 
+from session_events.db.notify import CHANNEL
 from session_events.db.tables import UTCDateTime, event_type_counts
 
-CHANNEL = "session_events"  # the NOTIFY channel every server process listens on (db/notify.py)
 DOCUMENT_TIMESTAMP = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 
 

@@ -1,30 +1,186 @@
-"""Engines, and the two ways the service uses a connection: to read, and to write atomically."""
+"""The service's database, one class per backend, chosen from its parsed URL in one place.
+
+In the manner of dagster's `SqlEventLogStorage` and its SQLite and PostgreSQL subclasses: what
+the backends share is written once in `Database`; `SqliteDatabase` and `PostgresDatabase`
+override only how they connect (the engines and their options), how a hot statement reaches the
+driver, how waiters are woken (watch), how migrations take their turn and which errors mean a
+statement timed out. The SQL each spells its own way (JSON, upserts, locks, NOTIFY) is in
+db/dialects.py; the settings reach a Database through `open_database` only.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import replace
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import event
-from sqlalchemy import exc as sa
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.util import greenlet_spawn
-from sqlalchemy.util.concurrency import in_greenlet
+from sqlalchemy.pool import NullPool
 
+from session_events.db.dialects import QueryComponents, components
+from session_events.db.errors import STATEMENT_TIMEOUT, sqlstate
+from session_events.db.fast_pg import DriverConnections
 from session_events.db.json_codec import dumps_text
-from session_events.db.statements import CoreRunner, DriverRunner, Runner
-from session_events.db.turns import Turns
+from session_events.db.notify import Notifier, PostgresNotifier
+from session_events.db.statements import CoreRunner, Runner
+from session_events.db.urls import parse_database_url, sqlite_file, url_text
 
-DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+if TYPE_CHECKING:
+    from session_events.settings import Settings
+
+# Held while migrating so that several server processes starting at once migrate one at a time.
+PG_MIGRATION_LOCK = 7_004_231_977
 
 
-def driver_url(database_url: str) -> str:
-    """sqlite:///x or postgresql://... -> the SQLAlchemy URL with its async driver."""
-    scheme, rest = database_url.split("://", 1)
-    return f"{DRIVERS[scheme]}://{rest}"
+class Database:
+    """The database: an engine to write and an autocommit view of it to read.
+
+    Reads run statement by statement without BEGIN/ROLLBACK round trips; the queries bound every
+    read by the session's counter, which keeps a request's statements consistent.
+
+    Every statement has a deadline (`statement_timeout`), connecting has one (`connect_timeout`),
+    and waiting for a pooled connection has one (`pool_timeout`): a dead or slow database makes
+    requests fail fast instead of piling up.
+    """
+
+    backend: ClassVar[str]
+    driver: ClassVar[str]  # SQLAlchemy's drivername for the async driver
+    # Whether an append wakes the waiters of every server process, or only of its own.
+    wakes_other_processes: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        url: URL,
+        *,
+        pool_size: int,
+        pool_timeout: float,
+        statement_timeout: float,
+        connect_timeout: float,
+    ):
+        self.url = url
+        self.pool_size = pool_size
+        self.pool_timeout = pool_timeout
+        self.components: QueryComponents = components(self.backend)
+        self.writer, self.reader = self.connect(statement_timeout, connect_timeout)
+
+    # -- what each backend overrides ---------------------------------------------------------
+
+    def connect(
+        self, statement_timeout: float, connect_timeout: float
+    ) -> tuple[AsyncEngine, AsyncEngine]:
+        """The writer's engine and the readers' (autocommit) one."""
+        raise NotImplementedError
+
+    @classmethod
+    def prepare(cls, url: URL) -> None:
+        """Make what the database needs before anything connects; OSError if it cannot be."""
+
+    @classmethod
+    def probe_options(cls, timeout: float) -> dict:
+        """connect_args of a connection that gives up after `timeout` seconds."""
+        return {}
+
+    def notifier(self) -> Notifier:
+        """How waiters learn of appends (watch): in this process only."""
+        return Notifier()
+
+    async def take_migration_turn(self, conn: AsyncConnection) -> None:
+        """Run first in the migrating transaction: wait for other processes' migrations."""
+
+    @staticmethod
+    def timed_out(error: BaseException) -> bool:
+        """Whether the error is a statement stopped at its deadline."""
+        raise NotImplementedError
+
+    def _turn(self) -> AbstractAsyncContextManager:
+        """A turn at the pool before a checkout (none: SQLAlchemy's pool queues the waiters)."""
+        return nullcontext()
+
+    def read_direct(self) -> AbstractAsyncContextManager[Runner]:
+        """A Runner for the hot read path, each statement on its own."""
+        return self._core(self.read())
+
+    def write_direct(self) -> AbstractAsyncContextManager[Runner]:
+        """A Runner for appends, outside any transaction of the caller's: a write is one
+        statement or opens runner.transaction()."""
+        return self._core(self.write())
+
+    # -- shared ------------------------------------------------------------------------------
+
+    @classmethod
+    def engine(cls, url: URL, **options) -> AsyncEngine:
+        return create_async_engine(url.set(drivername=cls.driver), **options)
+
+    def pooled_engine(self, **options) -> AsyncEngine:
+        return self.engine(
+            self.url,
+            max_overflow=0,
+            pool_timeout=self.pool_timeout,
+            json_serializer=dumps_text,
+            **options,
+        )
+
+    @classmethod
+    def probe_engine(cls, url: URL, timeout: float) -> AsyncEngine:
+        """An engine whose every connection is its own, outside any pool, for readiness."""
+        return cls.engine(url, poolclass=NullPool, connect_args=cls.probe_options(timeout))
+
+    def pool_in_use(self) -> int:
+        """Connections checked out of the pools right now."""
+        pools = {id(engine.pool): engine.pool for engine in (self.writer, self.reader)}
+        return sum(pool.checkedout() for pool in pools.values())
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads, each statement on its own (autocommit)."""
+        async with self._turn(), self.reader.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, committed when the block ends and rolled back on error."""
+        async with self._turn(), self.writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _core(self, connecting) -> AsyncIterator[Runner]:
+        async with connecting as conn:
+            yield CoreRunner(conn)
+
+    async def dispose(self) -> None:
+        shared = self.reader.sync_engine.pool is self.writer.sync_engine.pool
+        for engine in [self.writer] if shared else [self.writer, self.reader]:
+            await engine.dispose()
+
+
+class SqliteDatabase(Database):
+    """One file, one process. The writer holds a single connection, so appends of this process
+    queue in the pool instead of failing on SQLite's file lock, and readers run beside it thanks
+    to WAL."""
+
+    backend = "sqlite"
+    driver = "sqlite+aiosqlite"
+
+    @classmethod
+    def prepare(cls, url):
+        sqlite_file(url).parent.mkdir(parents=True, exist_ok=True)
+
+    def connect(self, statement_timeout, connect_timeout):
+        self.prepare(self.url)
+        writer = self.pooled_engine(pool_size=1)
+        _prepare_sqlite(writer, "BEGIN IMMEDIATE", statement_timeout)
+        # No BEGIN is ever sent on these connections, so there is nothing to roll back.
+        reader = self.pooled_engine(pool_size=self.pool_size, pool_reset_on_return=None)
+        _prepare_sqlite(reader, None, statement_timeout)
+        return writer, reader
+
+    @staticmethod
+    def timed_out(error):
+        return "interrupted" in str(error)  # the progress handler's deadline (below)
 
 
 def _prepare_sqlite(engine: AsyncEngine, begin: str | None, statement_timeout: float) -> None:
@@ -63,176 +219,68 @@ def _prepare_sqlite(engine: AsyncEngine, begin: str | None, statement_timeout: f
             connection.exec_driver_sql(begin)
 
 
-class QuickCheckouts:
-    """Lets a checkout of the pool skip the greenlet SQLAlchemy's asyncio engine runs every
-    checkout in, when the checkout needs no IO: an idle connection is there and none of the pool's
-    connections may have to reconnect. (The greenlet costs more than the rest of a cached read's
-    database work; AsyncEngine.raw_connection() could skip it so upstream.)
+class PostgresDatabase(Database):
+    """Any number of server processes on one server: one pool, reached through turns, its hot
+    statements run on the driver (db/fast_pg.py), waiters woken by LISTEN/NOTIFY."""
 
-    Which may have to reconnect is known from the pool's public events: after any invalidation
-    every connection may (a disconnect invalidates the whole pool), until a checkout in the
-    greenlet has renewed or passed it. A connection the server has closed is replaced first.
-    """
+    backend = "postgresql"
+    driver = "postgresql+asyncpg"
+    wakes_other_processes = True
 
-    def __init__(self, engine: AsyncEngine):
-        self.engine = engine
-        self.known: set = set()  # the pool's connection records
-        self.unsure: set = set()  # records invalidated since their last checkout
-        sync_engine = engine.sync_engine
+    def connect(self, statement_timeout, connect_timeout):
+        connect_args = {
+            "timeout": connect_timeout,
+            "command_timeout": statement_timeout + 1,  # the client's backstop
+            "server_settings": {"statement_timeout": str(int(statement_timeout * 1000))},
+        }
+        writer = self.pooled_engine(pool_size=self.pool_size, connect_args=connect_args)
+        self.connections = DriverConnections(writer, self.pool_size, self.pool_timeout)
+        return writer, writer.execution_options(isolation_level="AUTOCOMMIT")
 
-        @event.listens_for(sync_engine, "connect")
-        def _connected(_dbapi_connection, record):
-            self.known.add(record)
+    @classmethod
+    def probe_options(cls, timeout):
+        return {"timeout": timeout}
 
-        @event.listens_for(sync_engine, "invalidate")
-        def _invalidated(_dbapi_connection, _record, _error):
-            self.unsure = set(self.known)
+    def notifier(self):
+        return PostgresNotifier(url_text(self.url))
 
-        @event.listens_for(sync_engine, "checkout")
-        def _checked_out(_dbapi_connection, record, _proxy):
-            if in_greenlet():
-                self.unsure.discard(record)
+    async def take_migration_turn(self, conn):
+        await conn.execute(text(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})"))
+        await conn.execute(text("SET LOCAL statement_timeout = 0"))  # DDL may take long
 
-    async def checkout(self):
-        pool = self.engine.sync_engine.pool
-        pooled = None
-        if pool.checkedin() and not self.unsure:
-            with contextlib.suppress(sa.MissingGreenlet):  # it had to connect: in the greenlet
-                pooled = pool.connect()
-        if pooled is None:
-            pooled = await self.engine.raw_connection()
-        while pooled.driver_connection.is_closed():  # the server ended it (a restart, say)
-            await greenlet_spawn(pooled.invalidate)
-            pooled = await self.engine.raw_connection()  # renewed, in the greenlet
-        return pooled
+    @staticmethod
+    def timed_out(error):
+        return sqlstate(error) == STATEMENT_TIMEOUT
+
+    def _turn(self):
+        return self.connections.turn()
+
+    def read_direct(self):
+        return self.connections.runner()
+
+    def write_direct(self):
+        return self.connections.runner()
 
 
-class Database:
-    """The service's database: an engine to write and an autocommit view of it to read.
+DATABASES: dict[str, type[Database]] = {
+    kind.backend: kind for kind in (SqliteDatabase, PostgresDatabase)
+}
 
-    Reads run statement by statement without BEGIN/ROLLBACK round trips; the queries bound every
-    read by the session's counter, which keeps a request's statements consistent. On SQLite the
-    writer holds a single connection, so appends of this process queue in the pool instead of
-    failing on SQLite's file lock, and readers run beside it thanks to WAL.
 
-    Every statement has a deadline (`statement_timeout`), connecting has one (`connect_timeout`),
-    and waiting for a pooled connection has one (`pool_timeout`): a dead or slow database makes
-    requests fail fast instead of piling up.
-    """
+def database_class(database_url: str) -> type[Database]:
+    """The class of the backend the URL names (the one place that chooses)."""
+    return DATABASES[parse_database_url(database_url).drivername]
 
-    def __init__(
-        self,
-        database_url: str,
-        *,
-        pool_size: int = 10,
-        pool_timeout: float = 10.0,
-        statement_timeout: float = 5.0,
-        connect_timeout: float = 5.0,
-    ):
-        self.backend = database_url.split(":", 1)[0]
-        self.pool_size = pool_size
-        url = driver_url(database_url)
-        pooling = dict(max_overflow=0, pool_timeout=pool_timeout, json_serializer=dumps_text)
-        if self.backend == "sqlite":
-            Path(url.split("://", 1)[1][1:]).parent.mkdir(parents=True, exist_ok=True)
-            self.writer = create_async_engine(url, pool_size=1, **pooling)
-            _prepare_sqlite(self.writer, "BEGIN IMMEDIATE", statement_timeout)
-            # No BEGIN is ever sent on these connections, so there is nothing to roll back.
-            self.reader = create_async_engine(
-                url, pool_size=pool_size, pool_reset_on_return=None, **pooling
-            )
-            _prepare_sqlite(self.reader, None, statement_timeout)
-        else:
-            connect_args = {
-                "timeout": connect_timeout,
-                "command_timeout": statement_timeout + 1,  # the client's backstop
-                "server_settings": {"statement_timeout": str(int(statement_timeout * 1000))},
-            }
-            self.writer = create_async_engine(
-                url, pool_size=pool_size, connect_args=connect_args, **pooling
-            )
-            self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
-        self.pool_timeout = pool_timeout
-        # PostgreSQL: every checkout of the one pool first takes one of pool_size turns here, so
-        # the pool always has a connection ready; waiting in SQLAlchemy's pool instead costs each
-        # waiter a timer and greenlet switches (most requests wait under load).
-        self._turns = Turns(pool_size, pool_timeout) if self.backend == "postgresql" else None
-        self._checkouts = QuickCheckouts(self.writer) if self.backend == "postgresql" else None
 
-    @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        """A turn at the pool, in arrival order; sa.TimeoutError after pool_timeout seconds."""
-        turns = self._turns
-        if turns is None:
-            yield
-            return
-        try:
-            await turns.take()
-        except TimeoutError:
-            raise sa.TimeoutError(f"no connection free within {self.pool_timeout} s") from None
-        try:
-            yield
-        finally:
-            turns.release()
-
-    def pool_in_use(self) -> int:
-        """Connections checked out of the pools right now."""
-        pools = {id(engine.pool): engine.pool for engine in (self.writer, self.reader)}
-        return sum(pool.checkedout() for pool in pools.values())
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads, each statement on its own (autocommit)."""
-        async with self._turn(), self.reader.connect() as conn:
-            yield conn
-
-    def read_direct(self) -> AbstractAsyncContextManager[Runner]:
-        """A Runner for the hot read path: on PostgreSQL the driver of a pooled connection (each
-        statement on its own), on SQLite an autocommit connection."""
-        return self._driver() if self.backend == "postgresql" else self._core(self.read())
-
-    def write_direct(self) -> AbstractAsyncContextManager[Runner]:
-        """A Runner for appends: on PostgreSQL the driver of a pooled connection, outside any
-        transaction (a write is one statement or opens runner.transaction()); on SQLite write()."""
-        return self._driver() if self.backend == "postgresql" else self._core(self.write())
-
-    @asynccontextmanager
-    async def _core(self, connecting) -> AsyncIterator[Runner]:
-        async with connecting as conn:
-            yield CoreRunner(conn)
-
-    @asynccontextmanager
-    async def _driver(self) -> AsyncIterator[Runner]:
-        """The pool's connection, its driver used as is. A connection that failed as a connection,
-        or whose request was cancelled with a statement maybe still running on it, is
-        invalidated: it never goes back to the pool."""
-        async with self._turn():
-            try:
-                pooled = await self._checkouts.checkout()
-            except (self.writer.dialect.loaded_dbapi.Error, OSError) as error:
-                # Connecting failed; SQLAlchemy wraps this only for its own Connections.
-                raise sa.OperationalError(
-                    "connect", None, error, connection_invalidated=True
-                ) from error
-            runner = DriverRunner(self.writer.dialect, pooled.driver_connection)
-            try:
-                yield runner
-            except BaseException as error:
-                if runner.broken or not isinstance(error, Exception):
-                    runner.broken = True
-                    await greenlet_spawn(pooled.invalidate)
-                raise
-            finally:
-                if not runner.broken:
-                    pooled.close()
-
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction, committed when the block ends and rolled back on error."""
-        async with self._turn(), self.writer.begin() as conn:
-            yield conn
-
-    async def dispose(self) -> None:
-        await self.writer.dispose()
-        if self.backend == "sqlite":
-            await self.reader.dispose()
+def open_database(settings: Settings, **changes) -> Database:
+    """The database the settings name, with their EVENTS_DB_* options (`changes` replace
+    settings for this one, e.g. db_pool_size=1)."""
+    settings = replace(settings, **changes)
+    url = parse_database_url(settings.database_url)
+    return DATABASES[url.drivername](
+        url,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout,
+        statement_timeout=settings.db_statement_timeout,
+        connect_timeout=settings.db_connect_timeout,
+    )

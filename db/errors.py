@@ -7,13 +7,25 @@ from sqlalchemy import exc as sa
 
 # Errors that mean "the database is down, restarting, unreachable or too slow", not a bug.
 UNAVAILABLE = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, OSError, TimeoutError)
-# SQLSTATE classes of an outage: connection exception, insufficient resources (too many
-# connections), operator intervention (shutdown, restart, statement timeout).
+
+# PostgreSQL's SQLSTATE codes and classes the service tells apart (SQLite's errors carry none).
+# An outage: connection exception, insufficient resources (too many connections), operator
+# intervention (shutdown, restart, statement timeout).
 OUTAGE_SQLSTATES = ("08", "53", "57")
+# The connection itself is gone: connection exception, or the server shutting down (57P).
+CONNECTION_GONE = ("08", "57P")
+INTEGRITY = "23"  # integrity constraint violation
+STATEMENT_TIMEOUT = "57014"  # query_canceled, which statement_timeout raises
+
+
+def sqlstate_of(error: BaseException) -> str:
+    """The SQLSTATE of a driver's error ("" for none)."""
+    return str(getattr(error, "sqlstate", "") or "")
 
 
 def sqlstate(error: BaseException) -> str:
-    return str(getattr(getattr(error, "orig", None), "sqlstate", "") or "")
+    """The SQLSTATE of the driver's error a SQLAlchemy error wraps ("" for none)."""
+    return sqlstate_of(getattr(error, "orig", None))
 
 
 def is_unavailable(error: BaseException) -> bool:

@@ -9,15 +9,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from session_events.db.engine import Database, driver_url
+from session_events.db.engine import Database, database_class
+from session_events.db.urls import parse_database_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-# Held while migrating so that several server processes starting at once migrate one at a time.
-PG_MIGRATION_LOCK = 7_004_231_977
 
 
 def _config(connection=None) -> Config:
@@ -34,9 +30,7 @@ def head_revision() -> str:
 async def upgrade(database: Database) -> None:
     """Bring the schema to the newest revision (a no-op when it is there already)."""
     async with database.write() as conn:
-        if database.backend == "postgresql":
-            await conn.execute(text(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})"))
-            await conn.execute(text("SET LOCAL statement_timeout = 0"))  # DDL may take long
+        await database.take_migration_turn(conn)
         await conn.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
 
 
@@ -58,13 +52,11 @@ class RevisionProbe:
     """
 
     def __init__(self, database_url: str, *, timeout: float = 2.0):
-        self.backend = database_url.split(":", 1)[0]
+        kind = database_class(database_url)
+        self.backend = kind.backend
         self.head = head_revision()
         self.timeout = timeout
-        connect_args = {"timeout": timeout} if self.backend == "postgresql" else {}
-        self.engine = create_async_engine(
-            driver_url(database_url), poolclass=NullPool, connect_args=connect_args
-        )
+        self.engine = kind.probe_engine(parse_database_url(database_url), timeout)
 
     async def revision(self) -> str | None:
         """The schema revision; TimeoutError or the driver's error when the database does not

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import asyncpg
 import structlog
 
-CHANNEL = "session_events"
+CHANNEL = "session_events"  # the one channel: appends NOTIFY on it (db/dialects.py)
 log = structlog.get_logger("session_events.notify")
 
 
@@ -153,9 +153,3 @@ class PostgresNotifier(Notifier):
             connection, self._connection = self._connection, None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.close(), 2)
-
-
-def notifier_for(database_url: str) -> Notifier:
-    if database_url.startswith("postgresql"):
-        return PostgresNotifier(database_url)
-    return Notifier()

@@ -67,6 +67,11 @@ async def read_session(conn: AsyncConnection, session_id: uuid.UUID) -> RowMappi
     return (await conn.execute(query)).mappings().first()
 
 
+def locked(conn: AsyncConnection, query):
+    """The query, locking the session row it reads until the transaction ends."""
+    return components(conn.dialect.name).locked(query)
+
+
 def _status_filter(status: str | None):
     return [] if status is None else [sessions.c.status == status]
 
@@ -98,7 +103,7 @@ async def update_session_status(
     SessionNotFound, or ForbiddenTransition naming both states; the status it already has changes
     nothing.
     """
-    query = select(sessions.c.status).where(sessions.c.id == session_id).with_for_update()
+    query = locked(conn, select(sessions.c.status).where(sessions.c.id == session_id))
     old = (await conn.execute(query)).scalar()
     if old is None:
         raise SessionNotFound(session_id)
@@ -135,7 +140,7 @@ async def delete_session(
     Events go in seq ranges of `chunk` rows, so no single statement runs into the statement
     timeout however large the session; the session row is locked first, so appends wait.
     """
-    query = select(sessions.c.last_seq).where(sessions.c.id == session_id).with_for_update()
+    query = locked(conn, select(sessions.c.last_seq).where(sessions.c.id == session_id))
     last_seq = (await conn.execute(query)).scalar()
     if last_seq is None:
         return None

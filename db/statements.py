@@ -1,10 +1,11 @@
 """Core statements compiled once per shape and dialect, and run on one pooled connection.
 
 A query module builds a statement for a shape (how many event types, which order, ...) once;
-`compiled()` keeps its SQL text with the order of its bind names and the types' bind and result
-processors, so a request pays neither SQLAlchemy's compilation nor its execution machinery. The
-statement runs on the pooled connection's driver (PostgreSQL's hot path), or through
-`AsyncConnection.exec_driver_sql` (SQLite, and any connection in a Core transaction).
+`compiled_once()` keeps its SQL text with the order of its bind names and the types' bind and
+result processors, so a request pays neither SQLAlchemy's compilation nor its execution machinery.
+The statement runs through `AsyncConnection.exec_driver_sql` (CoreRunner: SQLite, and any
+connection in a Core transaction), or on the pooled connection's driver (db/fast_pg.py,
+PostgreSQL's hot path).
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
-from sqlalchemy import exc as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,6 +29,8 @@ class Compiled:
     defaults: tuple[Any, ...]  # the values of the statement's own literals
     binders: tuple[Callable | None, ...]
     readers: tuple[Callable | None, ...]  # one per result column
+    # The Core statement compiled: what plain SQLAlchemy would run (the differential test does).
+    statement: Any = field(compare=False, repr=False, default=None)
 
     def parameters(self, values: Mapping[str, Any]) -> tuple:
         return tuple(
@@ -56,7 +57,8 @@ def compile_statement(statement, dialect: Dialect) -> Compiled:
         column.type.dialect_impl(dialect).result_processor(dialect, None)
         for column in getattr(statement, "exported_columns", ())
     )
-    return Compiled(str(compiled), names, tuple(own[n] for n in names), binders, readers)
+    defaults = tuple(own[n] for n in names)
+    return Compiled(str(compiled), names, defaults, binders, readers, statement)
 
 
 def compiled_once(build: Callable[..., Any]):
@@ -106,68 +108,3 @@ class CoreRunner(Runner):
     async def _fetch(self, sql, parameters):
         result = await self.conn.exec_driver_sql(sql, parameters)
         return result.all() if result.returns_rows else []
-
-
-# asyncpg errors after which the connection must not be used again.
-_UNUSABLE = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError)
-
-
-class DriverRunner(Runner):
-    """On the asyncpg connection of a pooled connection. asyncpg's errors come out as SQLAlchemy's
-    (OperationalError for an outage, IntegrityError, DBAPIError otherwise); `broken` says the
-    connection must be invalidated, not reused."""
-
-    def __init__(self, dialect: Dialect, driver: asyncpg.Connection):
-        super().__init__(dialect)
-        self.driver = driver
-        self.broken = False
-
-    async def _fetch(self, sql, parameters):
-        try:
-            return await self.driver.fetch(sql, *parameters)
-        except (asyncpg.PostgresError, *_UNUSABLE) as error:
-            raise self.translated(sql, parameters, error) from error
-
-    def transaction(self):
-        return _DriverTransaction(self)
-
-    def translated(self, sql: str, parameters, error: BaseException) -> Exception:
-        sqlstate = str(getattr(error, "sqlstate", "") or "")
-        if isinstance(error, asyncpg.DataError):  # a value the driver cannot send: a bug
-            return sa.DBAPIError(sql, parameters, error)
-        self.broken = isinstance(error, _UNUSABLE) or sqlstate.startswith(("08", "57P"))
-        if self.broken or sqlstate.startswith(("53", "57")):
-            kind = sa.OperationalError
-        elif sqlstate.startswith("23"):  # integrity constraint violation
-            kind = sa.IntegrityError
-        else:
-            kind = sa.DBAPIError
-        return kind(sql, parameters, error, connection_invalidated=self.broken)
-
-
-class _DriverTransaction:
-    def __init__(self, runner: DriverRunner):
-        self.runner = runner
-        self.transaction = None
-
-    async def _start(self) -> None:
-        # Made here, where its errors are translated: asyncpg refuses at once on a closed one.
-        self.transaction = self.runner.driver.transaction()
-        await self.transaction.start()
-
-    async def _call(self, name: str, method) -> None:
-        try:
-            await method()
-        except (asyncpg.PostgresError, *_UNUSABLE) as error:
-            raise self.runner.translated(name, (), error) from error
-
-    async def __aenter__(self) -> None:
-        await self._call("BEGIN", self._start)
-
-    async def __aexit__(self, kind, error, _traceback) -> None:
-        if kind is None:
-            await self._call("COMMIT", self.transaction.commit)
-        elif not self.runner.broken and issubclass(kind, Exception):
-            await self._call("ROLLBACK", self.transaction.rollback)
-        else:  # cancelled mid-statement, or the connection is gone: it is invalidated instead
-            self.runner.broken = True

@@ -35,8 +35,9 @@ from sqlalchemy import func, insert, select, text
 
 from perf.workload import EventMaker, SessionPlan, new_uuid
 from session_events.db import migrate
-from session_events.db.engine import Database
+from session_events.db.engine import Database, open_database
 from session_events.db.tables import event_type_counts, events, sessions
+from session_events.settings import Settings
 
 DEFAULT_MANIFEST = Path(".data/perf-manifest.json")
 HUGE_EVENTS = 1_000_000
@@ -169,7 +170,7 @@ class Progress:
 
 
 async def generate(url: str, *, huge: bool, reset: bool, seed: int, manifest_path: Path) -> dict:
-    database = Database(url, statement_timeout=600)
+    database = open_database(Settings(database_url=url, db_statement_timeout=600))
     writer = Writer(database)
     started = time.perf_counter()
     try:

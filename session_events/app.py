@@ -12,8 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from session_events.contract import load_contract
 from session_events.db import migrate
-from session_events.db.engine import Database
-from session_events.db.notify import notifier_for
+from session_events.db.engine import database_class, open_database
 from session_events.errors import add_error_handlers
 from session_events.fast_route import FastRoute
 from session_events.handlers.state import STATE_KEY, AppState
@@ -77,14 +76,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app):
-        database = Database(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            pool_timeout=settings.db_pool_timeout,
-            statement_timeout=settings.db_statement_timeout,
-            connect_timeout=settings.db_connect_timeout,
-        )
-        notifier = notifier_for(settings.database_url)
+        database = open_database(settings)
+        notifier = database.notifier()
         watching = asyncio.create_task(_close_on(shutdown, notifier)) if shutdown else None
         try:
             if settings.auto_migrate:
@@ -113,7 +106,7 @@ def create_app(
         **CONNEXION_OPTIONS,
     )
     app.add_api(contract)
-    add_error_handlers(app, routes)
+    add_error_handlers(app, routes, database_class(settings.database_url))
     # Outermost first: the current request (for everything inside), operator endpoints (not
     # logged), the access log, CORS (preflights answered, refusals readable by other origins),
     # the viewer's static files (logged, outside the contract), the request made whole.

@@ -11,7 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from session_events.security import UNKNOWN_KEY, KeyRing
-from session_events.settings import DEFAULT_DATABASE_URL, Settings, sqlite_path
+from session_events.settings import DEFAULT_DATA_FOLDER, DEFAULT_DATABASE_URL, Settings
 from session_events.startup_checks import StartupError, base_url
 
 
@@ -71,7 +71,7 @@ def launch(settings: Settings, host: str, port: int, demo: bool) -> Launch:
 def _made_keys(database_url: str) -> MadeKeys:
     if database_url != DEFAULT_DATABASE_URL:
         return MadeKeys(KeyRing.generated_key(), KeyRing.generated_key(), None, reused=False)
-    folder = sqlite_path(DEFAULT_DATABASE_URL).parent
+    folder = DEFAULT_DATA_FOLDER
     write, old_write = _kept_key(folder / WRITE_FILE)
     read, old_read = _kept_key(folder / READ_FILE)
     return MadeKeys(write, read, folder, reused=old_write and old_read)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 
 from session_events.db import migrate
-from session_events.db.engine import Database
+from session_events.db.engine import open_database
 from session_events.db.sessions import TERMINAL, Finished
 from session_events.logs import configure_logging
 from session_events.prune import parse_age, parse_statuses, prune
@@ -110,7 +110,7 @@ async def _prune(
         if not dry_run:
             print(f"  pruned {sessions:,} session(s), {events:,} event(s) so far", file=sys.stderr)
 
-    database = Database(settings.database_url, statement_timeout=settings.db_statement_timeout)
+    database = open_database(settings)
     try:
         removed, events = await prune(
             database, age, finished, dry_run=dry_run, found=found, progress=progress
@@ -126,7 +126,7 @@ async def _prune(
 
 
 async def _migrate(settings: Settings) -> None:
-    database = Database(settings.database_url)
+    database = open_database(settings)
     try:
         await migrate.upgrade(database)
         print(f"Database at revision {await migrate.current_revision(database)}.")

@@ -3,6 +3,8 @@ being out of reach (503 with Retry-After, never a 500)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 from connexion.exceptions import UnsupportedMediaTypeProblem
 from connexion.http_facts import HTTP_STATUS_CODES
@@ -12,6 +14,7 @@ from connexion.utils import split_content_type
 from sqlalchemy import exc as sa
 
 from session_events import contract_checks
+from session_events.db.engine import Database
 from session_events.db.errors import (
     UNAVAILABLE,
     DataError,
@@ -20,7 +23,6 @@ from session_events.db.errors import (
     SessionAlreadyExists,
     SessionNotFound,
     is_unavailable,
-    sqlstate,
 )
 from session_events.problems import READ_ONLY, RETRY_AFTER_SECONDS, not_allowed
 from session_events.routes import Routes
@@ -79,16 +81,17 @@ def not_found(routes: Routes):
     return answer
 
 
-STATEMENT_TIMEOUT_SQLSTATE = "57014"
+def database_unavailable(timed_out: Callable[[BaseException], bool]):
+    """503 + Retry-After for an unreachable, restarting, slow or saturated database; `timed_out`
+    tells the backend's statement timeout."""
+
+    def answer(_request, error: Exception):
+        return _unavailable(error, timed_out)
+
+    return answer
 
 
-def _timed_out(error: BaseException) -> bool:
-    """PostgreSQL's statement_timeout, or SQLite's progress handler interrupting a statement."""
-    return sqlstate(error) == STATEMENT_TIMEOUT_SQLSTATE or "interrupted" in str(error)
-
-
-def database_unavailable(_request, error: Exception):
-    """503 + Retry-After for an unreachable, restarting, slow or saturated database."""
+def _unavailable(error: Exception, timed_out: Callable[[BaseException], bool]):
     if not is_unavailable(error):  # a DBAPIError that is a bug, not an outage
         log.error("database_error", error=repr(error))
         return problem(
@@ -104,7 +107,7 @@ def database_unavailable(_request, error: Exception):
         detail=BUSY
         if isinstance(error, sa.TimeoutError)
         else SLOW
-        if _timed_out(error)
+        if timed_out(error)
         else UNREACHABLE,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
@@ -126,11 +129,11 @@ def unsupported_media_type(routes: Routes):
     return answer
 
 
-def add_error_handlers(app, routes: Routes) -> None:
+def add_error_handlers(app, routes: Routes, database: type[Database]) -> None:
     for error_class in STATUS_OF_ERROR:
         app.add_error_handler(error_class, data_error_problem)
     app.add_error_handler(UnsupportedMediaTypeProblem, unsupported_media_type(routes))
     app.add_error_handler(404, not_found(routes))
     app.add_error_handler(405, method_not_allowed(routes))
     for error_class in (sa.DBAPIError, *UNAVAILABLE):
-        app.add_error_handler(error_class, database_unavailable)
+        app.add_error_handler(error_class, database_unavailable(database.timed_out))

@@ -21,6 +21,7 @@ import uvloop
 
 from session_events.app import create_app
 from session_events.banner import Launch, announce, launch
+from session_events.db.engine import database_class
 from session_events.http_protocol import StrictHttpToolsProtocol
 from session_events.settings import Settings
 from session_events.startup_checks import base_url, check_database, listening_socket
@@ -36,7 +37,7 @@ def serve(settings: Settings, host: str, port: int, *, demo: bool, workers: int)
     """Run until SIGTERM/SIGINT; returns the exit status."""
     if workers < 1:
         return _refuse("--workers must be 1 or more.")
-    if workers > 1 and settings.database_url.startswith("sqlite"):
+    if workers > 1 and not database_class(settings.database_url).wakes_other_processes:
         return _refuse(
             "--workers above 1 needs PostgreSQL (EVENTS_DATABASE_URL=postgresql://...): on "
             "SQLite a waiting request would not hear of events appended in another process."

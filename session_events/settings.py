@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
-DEFAULT_DATABASE_URL = "sqlite:///.data/events.db"
+from session_events.db.urls import parse_database_url, url_text
+
+# The embedded default: a SQLite file in a folder of the working directory.
+DEFAULT_DATA_FOLDER = Path(".data")
+DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_DATA_FOLDER}/events.db"
 
 
 class SettingsError(ValueError):
@@ -22,21 +26,12 @@ class SettingsError(ValueError):
 
 
 def normalise_database_url(url: str) -> str:
-    """Accept sqlite:///path and postgresql://...; refuse anything else at start-up."""
-    scheme, sep, rest = url.partition("://")
-    scheme = scheme.split("+", 1)[0].lower()
-    if not sep or not rest:
-        raise SettingsError(
-            f"EVENTS_DATABASE_URL must look like sqlite:///path/to/file.db or "
-            f"postgresql://user@host:5432/db, not {url!r}"
-        )
-    if scheme == "postgres":
-        scheme = "postgresql"
-    if scheme not in ("sqlite", "postgresql"):
-        raise SettingsError(f"EVENTS_DATABASE_URL must use sqlite or postgresql, not {scheme!r}")
-    if scheme == "sqlite" and not rest.startswith("/"):
-        raise SettingsError(f"EVENTS_DATABASE_URL for SQLite must be sqlite:///path, not {url!r}")
-    return f"{scheme}://{rest}"
+    """Accept sqlite:///path and postgresql://... (db/urls.py reads them); refuse anything else
+    at start-up."""
+    try:
+        return url_text(parse_database_url(url))
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
 
 
 def keys_from_file(path: str) -> frozenset[str]:
@@ -136,11 +131,6 @@ class Settings:
         """The write keys of EVENTS_WRITE_KEYS and of EVENTS_WRITE_KEYS_FILE."""
         return self.write_keys | self.write_keys_file
 
-    @property
-    def backend(self) -> str:
-        """'sqlite' or 'postgresql'."""
-        return self.database_url.split(":", 1)[0]
-
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
@@ -199,8 +189,3 @@ def environment_help(*names: str) -> str:
             shown = str(default).lower() if isinstance(default, bool) else str(default)
         lines.append(f"  {declared.metadata['variable']:<34} default: {shown or '(none)'}")
     return "\n".join(lines)
-
-
-def sqlite_path(database_url: str) -> Path:
-    """The file of a SQLite URL: sqlite:///relative/file.db or sqlite:////absolute/file.db."""
-    return Path(database_url.split("://", 1)[1][1:])

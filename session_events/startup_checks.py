@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import socket
 
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from session_events.db import migrate
-from session_events.db.engine import Database
-from session_events.settings import Settings, sqlite_path
+from session_events.db.engine import database_class, open_database
+from session_events.db.urls import parse_database_url
+from session_events.settings import Settings
 
 
 class StartupError(Exception):
@@ -63,19 +64,16 @@ def _cause(error: BaseException) -> str:
 async def check_database(settings: Settings, *, migrated: bool = False) -> None:
     """One query on the configured database, or StartupError naming EVENTS_DATABASE_URL; with
     `migrated`, its tables must be at the newest revision too."""
-    where = make_url(settings.database_url).render_as_string(hide_password=True)
-    if settings.backend == "sqlite":
-        folder = sqlite_path(settings.database_url).parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StartupError(
-                f"EVENTS_DATABASE_URL names {where}, whose folder cannot be made "
-                f"({error.strerror or error})"
-            ) from None
-    database = Database(
-        settings.database_url, pool_size=1, connect_timeout=settings.db_connect_timeout
-    )
+    url = parse_database_url(settings.database_url)
+    where = url.render_as_string(hide_password=True)
+    try:
+        database_class(settings.database_url).prepare(url)
+    except OSError as error:
+        raise StartupError(
+            f"EVENTS_DATABASE_URL names {where}, whose folder cannot be made "
+            f"({error.strerror or error})"
+        ) from None
+    database = open_database(settings, db_pool_size=1)
     try:
         async with database.read() as conn:
             await conn.execute(text("SELECT 1"))

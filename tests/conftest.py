@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from session_events.app import create_app
 from session_events.db import migrate
-from session_events.db.engine import Database
-from session_events.settings import load_settings
+from session_events.db.engine import open_database
+from session_events.settings import Settings, load_settings
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer
 from support.pg_server import PostgresServer, PostgresUnavailable
 
@@ -85,7 +85,7 @@ def own_postgres(postgres):
 
 async def reset_database(url: str) -> None:
     """Migrate (the first time) and empty the tables, so every test starts from nothing."""
-    database = Database(url)
+    database = open_database(Settings(database_url=url))
     try:
         await migrate.upgrade(database)
         async with database.write() as conn:
@@ -145,7 +145,7 @@ def client(settings, _running_apps):
 @pytest.fixture
 async def database(database_url):
     """A migrated Database for tests of the query functions."""
-    db = Database(database_url)
+    db = open_database(Settings(database_url=database_url))
     await migrate.upgrade(db)
     yield db
     await db.dispose()

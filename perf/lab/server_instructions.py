@@ -2,7 +2,7 @@
 
     .venv/bin/python -m perf.lab.server_instructions --database-url postgresql://... --session ID
         [-n 300] [--concurrency 1] [--no-response-validation] [scenario ...]
-        # scenarios: poll initial troubleshoot deep 304
+        # scenarios: poll initial troubleshoot deep 304 append
 
 `session-events serve` runs under `valgrind --tool=callgrind` with instrumentation off; after a
 warm-up round, instrumentation is switched on for n requests sent over keep-alive connections
@@ -31,6 +31,9 @@ from perf.lab.callgrind import total_instructions, valgrind_command
 
 PORT = 8109
 KEY = "server-instructions"
+APPEND_BODY = json.dumps(
+    {"events": [{"event_type": "step_completed", "event_data": {"step": 3}, "message": "done"}]}
+)
 
 
 def _connect() -> http.client.HTTPConnection:
@@ -38,7 +41,11 @@ def _connect() -> http.client.HTTPConnection:
 
 
 def _get(conn, path: str, headers: dict) -> tuple[int, dict, bytes]:
-    conn.request("GET", path, headers={"X-API-Key": KEY, **headers})
+    """GET path, or POST it when `headers` carry a body under "body"."""
+    headers = dict(headers)
+    body = headers.pop("body", None)
+    method = "GET" if body is None else "POST"
+    conn.request(method, path, body=body, headers={"X-API-Key": KEY, **headers})
     response = conn.getresponse()
     return response.status, dict(response.getheaders()), response.read()
 
@@ -58,6 +65,8 @@ def _requests(session: str) -> dict[str, tuple[str, dict]]:
         "troubleshoot": (f"{base}?event_type=workflow_error&per_page=20", {}),
         "deep": (f"{base}?page=50&per_page=100", {}),
         "304": (f"{base}?after_seq={latest}", {"If-None-Match": etag}),
+        # One event a request, as a producer reporting a step sends it (ids chosen by the server).
+        "append": (base, {"Content-Type": "application/json", "body": APPEND_BODY}),
     }
 
 
@@ -90,6 +99,7 @@ def measure(args, scenario: str) -> None:
         **os.environ,
         "EVENTS_DATABASE_URL": args.database_url,
         "EVENTS_READ_KEYS": KEY,
+        "EVENTS_WRITE_KEYS": KEY,
         "EVENTS_LOG_FORMAT": "json",
         "EVENTS_VALIDATE_RESPONSES": str(not args.no_response_validation).lower(),
     }

@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from session_events.db.engine import driver_url
+from session_events.db.engine import database_class
+from session_events.db.urls import parse_database_url
 from tests.conftest import READ, WRITE
 
 
@@ -35,7 +35,7 @@ async def test_readyz_answers_at_once_while_every_pooled_connection_is_busy(
     server = live_server(
         EVENTS_DB_POOL_SIZE="2", EVENTS_DB_POOL_TIMEOUT="20", EVENTS_DB_STATEMENT_TIMEOUT="20"
     )
-    outside = create_async_engine(driver_url(database_url))
+    outside = database_class(database_url).engine(parse_database_url(database_url))
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
         session_id = await new_session(http)
         events = f"/api/v2/sessions/{session_id}/events"

@@ -15,8 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from session_events.db.engine import Database
+from session_events.db.engine import open_database
 from session_events.db.tables import events
+from session_events.settings import Settings
 from tests.conftest import READ, WRITE
 from tests.live.sse import sse_messages
 
@@ -25,7 +26,7 @@ PRODUCERS = 4
 
 
 async def stored_ids(database_url: str, session_id: str) -> set[str]:
-    database = Database(database_url)
+    database = open_database(Settings(database_url=database_url))
     try:
         async with database.read() as conn:
             query = select(events.c.id).where(events.c.session_id == uuid.UUID(session_id))

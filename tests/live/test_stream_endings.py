@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from session_events.db import sessions as db_sessions
-from session_events.db.engine import Database
+from session_events.db.engine import open_database
+from session_events.settings import Settings
 from support.processes import rss_mb
 from tests.conftest import WRITE
 from tests.live.conftest import SESSIONS, new_session
@@ -68,7 +69,7 @@ async def delete_and_make_again(database_url: str, session_id: str) -> None:
     """Delete the session and make a new one under its id in one transaction: the moment a
     stream woken by the deletion reads only after the new session exists (a race the API
     alone loses only sometimes), made certain."""
-    database = Database(database_url)
+    database = open_database(Settings(database_url=database_url))
     try:
         async with database.write() as conn:
             assert await db_sessions.delete_session(conn, uuid.UUID(session_id)) == 10

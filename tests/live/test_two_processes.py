@@ -9,7 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from session_events.db.engine import Database
+from session_events.db.engine import open_database
+from session_events.settings import Settings
 from tests.conftest import READ, WRITE
 from tests.live.sse import EventReader, read_events
 
@@ -41,7 +42,7 @@ async def append(http: httpx.AsyncClient, session_id: str, count: int) -> None:
 
 
 async def kill_listeners(database_url: str) -> int:
-    database = Database(database_url)
+    database = open_database(Settings(database_url=database_url))
     try:
         async with database.write() as conn:
             killed = await conn.execute(
@@ -120,7 +121,7 @@ async def test_delivery_survives_the_listener_connection_being_killed(
 
 
 async def committed_transactions(database_url: str) -> int:
-    database = Database(database_url)
+    database = open_database(Settings(database_url=database_url))
     try:
         async with database.read() as conn:
             query = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"

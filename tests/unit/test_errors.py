@@ -6,6 +6,7 @@ import json
 
 from sqlalchemy import exc as sa
 
+from session_events.db.engine import PostgresDatabase, SqliteDatabase
 from session_events.db.errors import is_unavailable
 from session_events.errors import BUSY, SLOW, UNREACHABLE, database_unavailable
 
@@ -20,23 +21,28 @@ def dbapi(sqlstate: str) -> sa.DBAPIError:
     return sa.DBAPIError("SELECT 1", {}, DriverError(sqlstate))
 
 
-def answer(error: Exception) -> tuple[int, dict, dict]:
-    response = database_unavailable(None, error)
+def answer(error: Exception, database=PostgresDatabase) -> tuple[int, dict, dict]:
+    response = database_unavailable(database.timed_out)(None, error)
     return response.status_code, json.loads(response.body), dict(response.headers or {})
 
 
 def test_outages_are_503_with_retry_after_and_a_sentence():
     cases = [
-        (sa.TimeoutError("pool"), BUSY),
-        (dbapi("57014"), SLOW),
-        (sa.OperationalError("SELECT 1", {}, Exception("interrupted")), SLOW),
-        (dbapi("08006"), UNREACHABLE),
-        (dbapi("57P01"), UNREACHABLE),
-        (ConnectionRefusedError(111, "refused"), UNREACHABLE),
-        (sa.InterfaceError("SELECT 1", {}, Exception("closed")), UNREACHABLE),
+        (sa.TimeoutError("pool"), BUSY, PostgresDatabase),
+        (dbapi("57014"), SLOW, PostgresDatabase),
+        (sa.OperationalError("SELECT 1", {}, Exception("interrupted")), SLOW, SqliteDatabase),
+        (
+            sa.OperationalError("SELECT 1", {}, Exception("interrupted")),
+            UNREACHABLE,
+            PostgresDatabase,
+        ),
+        (dbapi("08006"), UNREACHABLE, PostgresDatabase),
+        (dbapi("57P01"), UNREACHABLE, PostgresDatabase),
+        (ConnectionRefusedError(111, "refused"), UNREACHABLE, SqliteDatabase),
+        (sa.InterfaceError("SELECT 1", {}, Exception("closed")), UNREACHABLE, PostgresDatabase),
     ]
-    for error, detail in cases:
-        status, body, headers = answer(error)
+    for error, detail, database in cases:
+        status, body, headers = answer(error, database)
         assert (status, body["detail"], headers["Retry-After"]) == (503, detail, "1"), error
 
 

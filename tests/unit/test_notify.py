@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from session_events.db.notify import Notifier, PostgresNotifier, notifier_for
+from session_events.db.engine import open_database
+from session_events.db.notify import Notifier, PostgresNotifier
+from session_events.settings import Settings
 
 A, B = uuid.uuid4(), uuid.uuid4()
 
@@ -54,6 +56,9 @@ async def test_a_malformed_notification_is_ignored():
         assert not on_a.is_set()
 
 
-def test_the_backend_picks_the_notifier():
-    assert type(notifier_for("sqlite:///x.db")) is Notifier
-    assert type(notifier_for("postgresql://u@h/db")) is PostgresNotifier
+def test_the_backend_picks_the_notifier(tmp_path):
+    sqlite = open_database(Settings(database_url=f"sqlite:///{tmp_path}/x.db"))
+    assert type(sqlite.notifier()) is Notifier
+    assert type(open_database(Settings(database_url="postgresql://u@h/db")).notifier()) is (
+        PostgresNotifier
+    )

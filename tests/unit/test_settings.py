@@ -6,15 +6,18 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 
+from session_events.db.engine import PostgresDatabase, SqliteDatabase, database_class
+from session_events.db.urls import sqlite_file
 from session_events.settings import (
+    DEFAULT_DATA_FOLDER,
     DEFAULT_DATABASE_URL,
     Settings,
     SettingsError,
     environment_help,
     load_settings,
     normalise_database_url,
-    sqlite_path,
 )
 
 
@@ -339,20 +342,24 @@ def test_load_settings_refuses_a_bad_database_url():
         load_settings({"EVENTS_DATABASE_URL": "mysql://u@h/db"})
 
 
-def test_sqlite_path_of_a_relative_url():
-    assert sqlite_path("sqlite:///.data/events.db") == Path(".data/events.db")
+def test_sqlite_file_of_a_relative_url():
+    assert sqlite_file(make_url("sqlite:///.data/events.db")) == Path(".data/events.db")
 
 
-def test_sqlite_path_of_an_absolute_url():
-    assert sqlite_path("sqlite:////var/lib/events.db") == Path("/var/lib/events.db")
+def test_sqlite_file_of_an_absolute_url():
+    assert sqlite_file(make_url("sqlite:////var/lib/events.db")) == Path("/var/lib/events.db")
 
 
-def test_backend_of_sqlite_settings():
-    assert Settings(database_url="sqlite:///x.db").backend == "sqlite"
+def test_the_default_database_is_a_file_in_the_default_folder():
+    assert sqlite_file(make_url(DEFAULT_DATABASE_URL)).parent == DEFAULT_DATA_FOLDER
 
 
-def test_backend_of_postgresql_settings():
-    assert load_settings({"EVENTS_DATABASE_URL": "postgres://u@h/db"}).backend == "postgresql"
+def test_the_sqlite_url_chooses_the_sqlite_database():
+    assert database_class("sqlite:///x.db") is SqliteDatabase
+
+
+def test_the_postgresql_url_chooses_the_postgresql_database():
+    assert database_class(normalise_database_url("postgres://u@h/db")) is PostgresDatabase
 
 
 # ---------------------------------------------------------------------------------------------

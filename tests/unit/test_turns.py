@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from session_events.db.turns import Turns
+from session_events.db.fast_pg import Turns
 
 
 async def test_waiters_take_their_turns_in_arrival_order():

@@ -1,7 +1,7 @@
 """Each session's number of events per event_type, kept by appends.
 
 A filtered listing's total over a whole session is then one lookup instead of counting that
-type's index entries (17,265 `workflow_error` events of a 1M-event session: 5.6 ms each time).
+type's index entries, which grows with the session (perf/RESULTS.md).
 
 Revision ID: 0003
 Revises: 0002

@@ -12,15 +12,16 @@ from sqlalchemy import Integer, bindparam, event, func, insert, select
 from sqlalchemy import exc as sa
 from sqlalchemy.util.concurrency import in_greenlet
 
-from session_events.db.engine import Database
+from session_events.db.engine import open_database
 from session_events.db.errors import is_unavailable
 from session_events.db.statements import compile_statement
 from session_events.db.tables import event_type_counts
+from session_events.settings import Settings
 
 
 @pytest.fixture
 async def pg(postgres):
-    database = Database(postgres.require(), pool_size=2)
+    database = open_database(Settings(database_url=postgres.require(), db_pool_size=2))
     in_greenlets: list[bool] = []  # one per checkout: was it made in a greenlet?
     event.listen(
         database.writer.sync_engine, "checkout", lambda *_: in_greenlets.append(in_greenlet())
@@ -101,7 +102,9 @@ async def test_after_a_restart_the_core_path_fails_once_and_renews_the_whole_poo
 
 
 async def test_a_request_finding_no_turn_within_the_pool_timeout_is_an_outage(postgres):
-    database = Database(postgres.require(), pool_size=1, pool_timeout=0.2)
+    database = open_database(
+        Settings(database_url=postgres.require(), db_pool_size=1, db_pool_timeout=0.2)
+    )
     try:
         async with database.read_direct():
             with pytest.raises(sa.TimeoutError, match=r"no connection free within 0\.2 s"):
@@ -116,7 +119,9 @@ async def test_a_request_finding_no_turn_within_the_pool_timeout_is_an_outage(po
 async def test_a_statement_past_its_timeout_on_the_hot_path_is_an_outage_and_keeps_the_connection(
     postgres,
 ):
-    database = Database(postgres.require(), pool_size=1, statement_timeout=0.2)
+    database = open_database(
+        Settings(database_url=postgres.require(), db_pool_size=1, db_statement_timeout=0.2)
+    )
     try:
         sleep = compile_statement(select(func.pg_sleep(2)), database.writer.dialect)
         async with database.read_direct() as runner:

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import text, update
 
 from session_events.db import sessions as db_sessions
-from session_events.db.engine import Database
+from session_events.db.engine import open_database
 from session_events.db.tables import sessions
 from session_events.handlers.common import format_timestamp
+from session_events.settings import Settings
 from tests.conftest import READ
 from tests.statements import captured_statements
 
@@ -67,7 +68,7 @@ async def big_session(database, database_url):
     types = {f"t{i}": event_type for i, event_type in enumerate(TYPES)}
     session_ids = []
     # Filling takes seconds, more than the default statement timeout on a busy machine.
-    filler = Database(database_url, statement_timeout=300)
+    filler = open_database(Settings(database_url=database_url, db_statement_timeout=300))
     for _ in range(SESSIONS):
         async with filler.write() as conn:
             session_id = (await db_sessions.create_session(conn, session_type="build"))["id"]

@@ -11,10 +11,11 @@ from sqlalchemy import text
 
 from session_events.db import appends as db_appends
 from session_events.db import sessions as db_sessions
-from session_events.db.engine import Database
+from session_events.db.engine import open_database
 from session_events.db.errors import is_unavailable
 from session_events.db.statements import CoreRunner
 from session_events.prune import prune
+from session_events.settings import Settings
 
 SLOW = {
     "postgresql": "SELECT pg_sleep(3)",
@@ -25,7 +26,7 @@ LONG_AGO = datetime.now(UTC) - timedelta(days=40)
 
 
 async def test_a_statement_past_its_timeout_is_stopped_as_an_outage(database_url):
-    database = Database(database_url, statement_timeout=0.3)
+    database = open_database(Settings(database_url=database_url, db_statement_timeout=0.3))
     try:
         started = time.monotonic()
         with pytest.raises(Exception) as raised:
