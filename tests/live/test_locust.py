@@ -53,14 +53,20 @@ def test_100_users_for_20s_without_failures_and_p95_under_500ms(live_server, tmp
 
 
 def test_keep_sessions_leaves_what_the_run_created_marked_as_load(live_server, tmp_path):
+    """Run as `make load` runs it: no key exported, the keys taken from .data/ where `make run`
+    keeps them."""
     server = live_server()
+    (tmp_path / ".data").mkdir()
+    (tmp_path / ".data" / "write-key").write_text(WRITE_KEY + "\n")
+    (tmp_path / ".data" / "read-key").write_text(READ_KEY + "\n")
     command = [
         str(LOCUST), "-f", str(ROOT / "perf" / "locustfile.py"), "--host", server.base_url,
-        "--headless", "-u", "4", "-r", "4", "-t", "3s", "--only-summary", "--keep-sessions",
+        "--headless", "-u", "4", "-r", "4", "-t", "6s", "--only-summary", "--keep-sessions",
     ]  # fmt: skip
-    env = {**os.environ, "EVENTS_WRITE_KEYS": WRITE_KEY, "EVENTS_READ_KEYS": READ_KEY}
-    env.pop("PERF_MANIFEST", None)
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTS_", "PERF_"))}
+    run = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     left = httpx.get(
         f"{server.base_url}/api/v2/sessions?per_page=100", headers={"X-API-Key": READ_KEY}
