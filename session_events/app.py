@@ -73,6 +73,30 @@ def create_app(
     contract = load_contract(settings)
     routes = Routes(contract)
     metrics = Metrics()
+    app = AsyncApp(
+        __name__,
+        lifespan=_lifespan(settings, keyring, metrics, shutdown),
+        validate_responses=settings.validate_responses,
+        **CONNEXION_OPTIONS,
+    )
+    app.add_api(contract)
+    add_error_handlers(app, routes, database_class(settings.database_url))
+    _add_middleware(app, settings, routes, metrics)
+    if fast_route:
+        app.add_middleware(
+            FastRoute,
+            position=MiddlewarePosition.BEFORE_SWAGGER,
+            contract=contract,
+            validate_responses=settings.validate_responses,
+            **CONNEXION_OPTIONS,
+        )
+    return app
+
+
+def _lifespan(
+    settings: Settings, keyring: KeyRing, metrics: Metrics, shutdown: asyncio.Event | None
+):
+    """Open (and migrate) the database and start its notifier for as long as the app serves."""
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -99,26 +123,21 @@ def create_app(
             await notifier.stop()
             await database.dispose()
 
-    app = AsyncApp(
-        __name__,
-        lifespan=lifespan,
-        validate_responses=settings.validate_responses,
-        **CONNEXION_OPTIONS,
-    )
-    app.add_api(contract)
-    add_error_handlers(app, routes, database_class(settings.database_url))
-    # Outermost first: the current request (for everything inside), operator endpoints (not
-    # logged), the access log, CORS (preflights answered, refusals readable by other origins),
-    # the viewer's static files (logged, outside the contract), the request made whole.
+    return lifespan
+
+
+def _add_middleware(app: AsyncApp, settings: Settings, routes: Routes, metrics: Metrics) -> None:
+    """Outermost first: the current request (for everything inside), operator endpoints (not
+    logged), the access log, CORS (preflights answered, refusals readable by other origins), the
+    viewer's static files (logged, outside the contract), the request made whole."""
     outside_errors = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(RequestContext, position=outside_errors)
     readiness = migrate.RevisionProbe(settings.database_url)
     app.add_middleware(OpsEndpoints, position=outside_errors, metrics=metrics, readiness=readiness)
     app.add_middleware(AccessLog, position=outside_errors, routes=routes.templates, metrics=metrics)
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware, position=outside_errors, **cors_options(settings, routes)
-        )
+        cors = cors_options(settings, routes)
+        app.add_middleware(CORSMiddleware, position=outside_errors, **cors)
     app.add_middleware(ViewerFiles, position=outside_errors)
     app.add_middleware(
         WholeRequest,
@@ -126,15 +145,6 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         timeout=settings.body_timeout,
     )
-    if fast_route:
-        app.add_middleware(
-            FastRoute,
-            position=MiddlewarePosition.BEFORE_SWAGGER,
-            contract=contract,
-            validate_responses=settings.validate_responses,
-            **CONNEXION_OPTIONS,
-        )
-    return app
 
 
 async def _close_on(shutdown: asyncio.Event, notifier) -> None:
