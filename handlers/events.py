@@ -26,7 +26,13 @@ from session_events.handlers.common import (
     request_header,
     state,
 )
-from session_events.handlers.listing import etag, etag_matches, link_header, listing_query
+from session_events.handlers.listing import (
+    etag,
+    etag_matches,
+    link_header,
+    listing_query,
+    read_filters,
+)
 from session_events.handlers.waiting import Sleeper, Woke
 
 
@@ -49,10 +55,14 @@ class Listing:
     include_total: bool
 
     @functools.cached_property
+    def chosen(self) -> db_filters.Chosen:
+        return read_filters(self.filters)
+
+    @functools.cached_property
     def query(self) -> db_pages.ListingQuery:
         return listing_query(
             self.session_id,
-            self.filters,
+            self.chosen,
             ascending=self.order == "asc",
             offset=(self.page - 1) * self.per_page,
             limit=self.per_page,
@@ -148,7 +158,7 @@ async def list_events(
             detail=f"until_seq ({until_seq}) must not be below after_seq ({after_seq})."
         )
     listing = Listing(uuid.UUID(session_id), filters, order, page, per_page, include_total)
-    listing.query  # noqa: B018 -- read once here, so that a refusal is a 400
+    listing.chosen  # noqa: B018 -- read once here, so that a refusal is a 400
     if_none_match = request_header(b"if-none-match")
     if not wait:
         return (await listing.read(if_none_match)).response

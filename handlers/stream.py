@@ -14,7 +14,7 @@ from session_events.db.errors import SessionNotFound, is_unavailable
 from session_events.db.json_codec import loads
 from session_events.db.statements import CoreRunner
 from session_events.handlers.common import database, notifier, request_header, state
-from session_events.handlers.listing import listing_query
+from session_events.handlers.listing import listing_query, read_filters
 from session_events.handlers.sse import EventStream, sse_comment, sse_event
 from session_events.handlers.waiting import Sleeper, Woke
 
@@ -37,8 +37,7 @@ async def stream_events(session_id, **filters):
     filters = db_filters.requested(filters)
     last_event_id = request_header(b"last-event-id")
     cursor = int(last_event_id) if last_event_id is not None else filters.get("after_seq", 0)
-    # Read once here, so that a refusal is a 400 before the stream starts.
-    _query(session_id, filters, cursor, None, FIRST_BATCH)
+    read_filters(filters)  # read once here, so that a refusal is a 400 before the stream starts
     async with database().read_direct() as runner:
         version = await db_pages.read_version(runner, session_id)
     if version is None:
@@ -110,14 +109,12 @@ async def _events(
                 return
 
 
-def _query(session_id: uuid.UUID, filters: dict, cursor: int, upto: int | None, limit: int):
-    """The next `limit` events after the cursor (up to `upto`, if given), oldest first."""
-    bounds = {db_filters.AFTER_SEQ.parameter: cursor}
-    if upto is not None:
-        bounds[db_filters.UNTIL_SEQ.parameter] = upto
+def _query(session_id: uuid.UUID, filters: dict, cursor: int, upto: int, limit: int):
+    """The next `limit` events after the cursor up to `upto`, oldest first."""
+    bounds = {db_filters.AFTER_SEQ.parameter: cursor, db_filters.UNTIL_SEQ.parameter: upto}
     return listing_query(
         session_id,
-        {**filters, **bounds},
+        read_filters({**filters, **bounds}),
         ascending=True,
         offset=0,
         limit=limit,

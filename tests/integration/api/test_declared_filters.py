@@ -18,12 +18,14 @@ import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from connexion.exceptions import BadRequestProblem
 
 from session_events import app as app_module
 from session_events.db import filters as db_filters
 from session_events.db.tables import events
 from session_events.handlers import events as events_handlers
 from session_events.handlers import stream as stream_handlers
+from session_events.handlers.listing import read_filters
 from tests.conftest import READ, WRITE
 from tests.integration.api.api_helpers import SESSIONS, append_events, new_session, query_parameters
 
@@ -57,6 +59,15 @@ def test_every_query_parameter_is_an_argument_or_a_declared_filter(path, handler
 
 def test_every_declared_filter_is_a_parameter_of_the_listing():
     assert {f.parameter for f in db_filters.FILTERS} <= set(query_parameters(LISTING))
+
+
+def test_a_value_a_filter_cannot_read_is_a_400_that_names_it():
+    """The contract's date-time format lets through what parse_timestamp may still refuse."""
+    with pytest.raises(BadRequestProblem) as refused:
+        read_filters({"since": "2026-02-30T00:00:00Z"})
+    assert refused.value.detail == (
+        "since: 2026-02-30T00:00:00Z is not a date-time this service can read."
+    )
 
 
 def with_message(contract: dict) -> dict:
