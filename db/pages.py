@@ -1,10 +1,11 @@
 """One page of a session's events, the hot read path of the service: one statement.
 
 Within a session seq is 1, 2, 3, ... with no gaps and timestamps strictly increase with seq, so
-every filter becomes a seq range: `since` is the seq of the newest event at or before it, and the
-range is bounded above by the session's counter read in the same statement (or a client's
-until_seq). Pages of one range never shift, and without a filter that skips seqs the total is
-arithmetic and an offset is a seq bound (`ListingQuery.gap_free` decides).
+the filters (declared in db/filters.py) become a seq range, bounded by some of them (`since` is
+the seq of the newest event at or before it) and above by the session's counter read in the
+same statement, within which the others select events. Pages of one range never shift, and
+without a filter that skips seqs the total is arithmetic and an offset is a seq bound
+(`ListingQuery.gap_free` decides).
 
 The statement reads the counter, the bounds, the total and the page's events already as the
 API's event documents (JSON built by the database), compiled once per shape of query.
@@ -13,26 +14,27 @@ API's event documents (JSON built by the database), compiled once per shape of q
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
     and_,
     bindparam,
     case,
-    cast,
     func,
+    literal_column,
     null,
     select,
     union_all,
 )
 
 from session_events.db.dialects import QueryComponents, joined
+from session_events.db.filters import Chosen, Filter
 from session_events.db.statements import Runner, compiled_once
-from session_events.db.tables import UTCDateTime, event_type_counts, events, sessions
+from session_events.db.tables import events, sessions
 
 # An offset beyond any session's events: a larger one reads the same nothing, and this one keeps
 # every bound the database computes from it within bigint.
@@ -41,16 +43,13 @@ MAX_OFFSET = 2**62
 
 @dataclass(frozen=True)
 class ListingQuery:
-    """Which events: of one session, after_seq < seq <= until_seq (and after `since`), of any of
-    event_types; which page of them: `limit` events after skipping `offset`, newest first unless
-    ascending. `count_total` asks for the number of events in the whole range; without it the
-    page looks one event ahead instead, to tell whether there are more."""
+    """Which events: of one session, those every filter keeps (db/filters.py); which page of
+    them: `limit` events after skipping `offset`, newest first unless ascending. `count_total`
+    asks for the number of events in the whole range; without it the page looks one event ahead
+    instead, to tell whether there are more."""
 
     session_id: uuid.UUID
-    since: datetime | None
-    event_types: tuple[str, ...]
-    after_seq: int
-    until_seq: int | None
+    filters: Chosen  # (declaration, value) of each filter given, in the declarations' order
     ascending: bool
     offset: int
     limit: int
@@ -58,9 +57,9 @@ class ListingQuery:
 
     @property
     def gap_free(self) -> bool:
-        """Whether the range holds every seq between its bounds: no filter skips seqs (only
-        event_type does; `since` is a bound). Then the total is hi - lo and an offset a bound."""
-        return not self.event_types
+        """Whether the range holds every seq between its bounds: no filter skips seqs. Then the
+        total is hi - lo and an offset a bound."""
+        return not any(declared.skips_seqs for declared, _ in self.filters)
 
 
 @dataclass(frozen=True)
@@ -100,25 +99,21 @@ async def read_version(runner: Runner, session_id: uuid.UUID) -> Version | None:
 
 async def read_page(runner: Runner, query: ListingQuery) -> Page | None:
     """The page, or None if there is no such session."""
-    types = query.event_types
-    statement = _page_statement(
-        runner.dialect,
-        len(types),
-        query.gap_free,
-        query.ascending,
-        query.since is not None,
-        query.count_total,
-    )
     values = {
         "session_id": query.session_id,
-        "after_seq": query.after_seq,
-        "until_seq": query.until_seq,
         "offset": min(query.offset, MAX_OFFSET),
         "fetch": query.limit + (not query.count_total),
         "limit": query.limit,
-        "since": query.since,
-        **{f"type_{n}": event_type for n, event_type in enumerate(types)},
     }
+    shape = []
+    for declared, value in query.filters:
+        if declared.many:
+            shape.append((declared, len(value)))
+            values.update(zip(_names(declared, len(value)), value, strict=True))
+        else:
+            shape.append((declared, 1))
+            values[declared.parameter] = value
+    statement = _page_statement(runner.dialect, tuple(shape), query.ascending, query.count_total)
     row = await runner.row(statement, values)
     if row is None:
         return None
@@ -130,101 +125,33 @@ async def read_page(runner: Runner, query: ListingQuery) -> Page | None:
     return Page(version, hi, total, items or "[]", count, fetched > query.limit)
 
 
+@functools.cache
+def _names(declared: Filter, count: int) -> tuple[str, ...]:
+    """The parameters of a filter's `count` values: its name, numbered if it takes several."""
+    if not declared.many:
+        return (declared.parameter,)
+    return tuple(f"{declared.parameter}_{n}" for n in range(count))
+
+
+Shape = tuple[tuple[Filter, int], ...]  # each filter given, and how many values it has
+
+
 @compiled_once
-def _page_statement(
-    c: QueryComponents,
-    type_count: int,
-    gap_free: bool,
-    ascending: bool,
-    since: bool,
-    count_total: bool,
-):
+def _page_statement(c: QueryComponents, shape: Shape, ascending: bool, count_total: bool):
     """The statement for one shape of query. The bounds are computed once (the one-row `bounds`),
-    then every read of events is an index range: (session_id, seq) for all types, (session_id,
-    event_type, seq) per type, merged in seq order without a sort when there are several. A
-    typed total over the whole session is a lookup of the counts appends keep."""
+    then every read of events is an index range: (session_id, seq) without a selection,
+    (session_id, <selection>, seq) per alternative of the selections, merged in seq order without
+    a sort when there are several."""
     session_id = _session_id()
-    types = [bindparam(f"type_{n}", type_=events.c.event_type.type) for n in range(type_count)]
-    lower = bindparam("after_seq", type_=BigInteger)
-    if since:
-        at_since = (
-            select(events.c.seq)
-            .where(
-                events.c.session_id == session_id,
-                events.c.timestamp <= bindparam("since", type_=UTCDateTime),
-            )
-            .order_by(events.c.timestamp.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        lower = c.greatest(lower, func.coalesce(at_since, 0))
-    last_seq = sessions.c.last_seq
-    upper = c.least(func.coalesce(bindparam("until_seq", type_=BigInteger), last_seq), last_seq)
-    bounds = (
-        select(
-            last_seq,
-            c.timestamp_text(sessions.c.created_at).label("created_at"),
-            lower.label("lo"),
-            upper.label("hi"),
-        )
-        .where(sessions.c.id == session_id)
-        .cte("bounds")
-    )
-    lo, hi = select(bounds.c.lo).scalar_subquery(), select(bounds.c.hi).scalar_subquery()
-    seq = events.c.seq
-    order = seq.asc() if ascending else seq.desc()
-    offset = bindparam("offset", type_=BigInteger)
-    fetch = bindparam("fetch", type_=BigInteger)
-    in_range = [events.c.session_id == session_id, seq > lo, seq <= hi]
-    if gap_free:  # the page starts at a known seq, no OFFSET scan
-        window = (
-            [seq > c.least(lo, hi) + offset, seq <= hi]
-            if ascending
-            else [seq > lo, seq <= hi - offset]
-        )
-        rows = select(events).where(events.c.session_id == session_id, *window)
-        rows = rows.order_by(order).limit(fetch)
-    elif type_count == 1:
-        rows = select(events).where(*in_range, events.c.event_type == types[0]).order_by(order)
-        rows = rows.limit(fetch).offset(offset)
-    else:
-        branches = [
-            select(events).where(*in_range, events.c.event_type == t).order_by(order) for t in types
-        ]
-        merged = union_all(*c.merge_ordered(branches, offset + fetch))
-        merged_seq = merged.selected_columns.seq
-        rows = merged.order_by(merged_seq.asc() if ascending else merged_seq.desc())
-        rows = rows.limit(fetch).offset(offset)
-    page_rows = rows.subquery("r")
-    # Numbered as they come, to leave the look-ahead out of the documents.
-    numbered = select(*page_rows.c, func.row_number().over().label("n")).subquery("e")
-    document = c.event_document(numbered.c)
-    page = select(
-        c.json_array(document, numbered.c.n <= bindparam("limit", type_=BigInteger)).label("items"),
-        func.coalesce(func.max(numbered.c.n), 0).label("fetched"),
-    ).subquery("p")
+    given = [(declared, _parameters(declared, count)) for declared, count in shape]
+    bounds = _bounds(c, session_id, [g for g in given if not g[0].skips_seqs])
+    selections = [g for g in given if g[0].skips_seqs]
+    branches = _branches(selections)
+    rows = _rows(c, session_id, bounds, branches, ascending)
+    page = _documents(c, rows)
     total = null()
-    if count_total and not gap_free:
-        kept = select(
-            cast(func.coalesce(func.sum(event_type_counts.c.events), 0), BigInteger)
-        ).where(
-            event_type_counts.c.session_id == session_id,
-            event_type_counts.c.event_type.in_(types),
-        )
-        counted = [
-            select(func.count())
-            .select_from(events)
-            .where(
-                events.c.session_id == session_id,
-                seq > bounds.c.lo,
-                seq <= bounds.c.hi,
-                events.c.event_type == t,
-            )
-            .scalar_subquery()
-            for t in types
-        ]
-        whole = and_(bounds.c.lo == 0, bounds.c.hi == bounds.c.last_seq)
-        total = case((whole, kept.scalar_subquery()), else_=functools.reduce(operator.add, counted))
+    if count_total and branches:
+        total = _total(session_id, bounds, branches, _kept_total(session_id, selections))
     return select(
         bounds.c.last_seq,
         bounds.c.created_at,
@@ -234,3 +161,108 @@ def _page_statement(
         page.c["items"],
         page.c.fetched,
     ).select_from(joined(bounds, page))
+
+
+def _parameters(declared: Filter, count: int) -> list:
+    """The bound parameters of a filter's values: a list of `count` for a `many` filter."""
+    parameters = [bindparam(name, type_=declared.sql_type) for name in _names(declared, count)]
+    return parameters if declared.many else parameters[0]
+
+
+def _bounds(c: QueryComponents, session_id, bounding: list):
+    """The one-row CTE of the session's counter and identity and the range's bounds lo < seq
+    <= hi: the highest lower bound given (0 without one), the lowest upper one, at most the
+    counter."""
+    lowers = [d.sql(c, session_id, value) for d, value in bounding if d.bound == "lower"]
+    uppers = [d.sql(c, session_id, value) for d, value in bounding if d.bound == "upper"]
+    last_seq = sessions.c.last_seq
+    lower = functools.reduce(c.greatest, lowers) if lowers else literal_column("0", BigInteger)
+    return (
+        select(
+            last_seq,
+            c.timestamp_text(sessions.c.created_at).label("created_at"),
+            lower.label("lo"),
+            functools.reduce(c.least, uppers, last_seq).label("hi"),
+        )
+        .where(sessions.c.id == session_id)
+        .cte("bounds")
+    )
+
+
+def _branches(selections: list) -> list[tuple]:
+    """The conditions of each index range to read: one alternative of every selection (one
+    range with a single alternative each). None at all when nothing skips seqs."""
+    if not selections:
+        return []
+    alternatives = [
+        [d.sql(value) for value in values] if d.many else [d.sql(values)]
+        for d, values in selections
+    ]
+    return list(itertools.product(*alternatives))
+
+
+def _rows(c: QueryComponents, session_id, bounds, branches: list, ascending: bool):
+    """The page's events (and the look-ahead), in the page's order."""
+    lo, hi = select(bounds.c.lo).scalar_subquery(), select(bounds.c.hi).scalar_subquery()
+    seq = events.c.seq
+    order = seq.asc() if ascending else seq.desc()
+    offset = bindparam("offset", type_=BigInteger)
+    fetch = bindparam("fetch", type_=BigInteger)
+    if not branches:  # gap-free: the page starts at a known seq, no OFFSET scan
+        window = (
+            [seq > c.least(lo, hi) + offset, seq <= hi]
+            if ascending
+            else [seq > lo, seq <= hi - offset]
+        )
+        rows = select(events).where(events.c.session_id == session_id, *window)
+        return rows.order_by(order).limit(fetch)
+    in_range = [events.c.session_id == session_id, seq > lo, seq <= hi]
+    if len(branches) == 1:
+        rows = select(events).where(*in_range, *branches[0]).order_by(order)
+        return rows.limit(fetch).offset(offset)
+    ranges = [select(events).where(*in_range, *branch).order_by(order) for branch in branches]
+    merged = union_all(*c.merge_ordered(ranges, offset + fetch))
+    merged_seq = merged.selected_columns.seq
+    rows = merged.order_by(merged_seq.asc() if ascending else merged_seq.desc())
+    return rows.limit(fetch).offset(offset)
+
+
+def _documents(c: QueryComponents, rows):
+    """The page as one row: the event documents (a JSON array, without the look-ahead) and how
+    many events were fetched."""
+    page_rows = rows.subquery("r")
+    # Numbered as they come, to leave the look-ahead out of the documents.
+    numbered = select(*page_rows.c, func.row_number().over().label("n")).subquery("e")
+    document = c.event_document(numbered.c)
+    within = numbered.c.n <= bindparam("limit", type_=BigInteger)
+    return select(
+        c.json_array(document, within).label("items"),
+        func.coalesce(func.max(numbered.c.n), 0).label("fetched"),
+    ).subquery("p")
+
+
+def _kept_total(session_id, selections: list):
+    """The whole session's total from the counts appends keep, where they answer it: only a
+    lone selection declaring one can (they know nothing of any other selection)."""
+    if len(selections) != 1:
+        return None
+    [(declared, values)] = selections
+    return None if declared.kept_total is None else declared.kept_total(session_id, values)
+
+
+def _total(session_id, bounds, branches: list, kept):
+    """The events in the range that the selections keep: each index range counted (they do not
+    overlap), or the kept counts when the range is the whole session and they answer it."""
+    seq = events.c.seq
+    counted = [
+        select(func.count())
+        .select_from(events)
+        .where(events.c.session_id == session_id, seq > bounds.c.lo, seq <= bounds.c.hi, *branch)
+        .scalar_subquery()
+        for branch in branches
+    ]
+    total = functools.reduce(operator.add, counted)
+    if kept is None:
+        return total
+    whole = and_(bounds.c.lo == 0, bounds.c.hi == bounds.c.last_seq)
+    return case((whole, kept), else_=total)

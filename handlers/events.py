@@ -7,13 +7,14 @@ import functools
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
 import orjson
 from connexion.exceptions import BadRequestProblem
 from starlette.responses import Response
 
 from session_events.db import appends as db_appends
+from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db.errors import SessionNotFound
 from session_events.handlers.common import (
@@ -22,28 +23,17 @@ from session_events.handlers.common import (
     json_response,
     notifier,
     pagination,
-    parse_timestamp,
     request_header,
     state,
 )
-from session_events.handlers.listing import etag, etag_matches, link_header
+from session_events.handlers.listing import (
+    etag,
+    etag_matches,
+    link_header,
+    listing_query,
+    read_filters,
+)
 from session_events.handlers.waiting import Sleeper, Woke
-
-
-def _filters(since, event_types, after_seq, order, per_page, include_total) -> dict:
-    """The listing's query as links repeat it (defaults left out)."""
-    filters: dict = {"per_page": per_page}
-    if since is not None:
-        filters["since"] = since
-    if event_types:
-        filters["event_type"] = list(event_types)
-    if after_seq:
-        filters["after_seq"] = after_seq
-    if order != "desc":
-        filters["order"] = order
-    if not include_total:
-        filters["include_total"] = "false"
-    return filters
 
 
 @dataclass(frozen=True)
@@ -58,42 +48,40 @@ class Listing:
     """One GET of the events listing, read as often as a long-poll needs."""
 
     session_id: uuid.UUID
-    since: str | None
-    event_types: tuple[str, ...]
-    after_seq: int
-    until_seq: int | None
+    filters: dict[str, Any]  # the filters given, as links repeat them (db_filters.requested)
     order: str
     page: int
     per_page: int
     include_total: bool
 
     @functools.cached_property
-    def since_instant(self) -> datetime | None:
-        return None if self.since is None else parse_timestamp(self.since)
+    def chosen(self) -> db_filters.Chosen:
+        return read_filters(self.filters)
 
     @functools.cached_property
-    def filters(self) -> dict:
-        return _filters(
-            self.since,
-            self.event_types,
-            self.after_seq,
-            self.order,
-            self.per_page,
-            self.include_total,
-        )
-
     def query(self) -> db_pages.ListingQuery:
-        return db_pages.ListingQuery(
-            session_id=self.session_id,
-            since=self.since_instant,
-            event_types=self.event_types,
-            after_seq=self.after_seq,
-            until_seq=self.until_seq,
+        return listing_query(
+            self.session_id,
+            self.chosen,
             ascending=self.order == "asc",
             offset=(self.page - 1) * self.per_page,
             limit=self.per_page,
             count_total=self.include_total,
         )
+
+    @functools.cached_property
+    def link_query(self) -> dict[str, Any]:
+        """The listing's query as links repeat it, defaults left out, but for until_seq: every
+        link pins it to the range's upper bound."""
+        query: dict[str, Any] = {"per_page": self.per_page}
+        for name, value in self.filters.items():
+            if name != db_filters.UNTIL_SEQ.parameter:
+                query[name] = value
+        if self.order != "desc":
+            query["order"] = self.order
+        if not self.include_total:
+            query["include_total"] = "false"
+        return query
 
     def etag(self, version: db_pages.Version) -> str:
         """The body is a function of the session's identity and counter and of the query: every
@@ -119,7 +107,7 @@ class Listing:
                 tag = self.etag(version)
                 if etag_matches(if_none_match, tag):
                     return self.not_modified(version, tag)
-            page = await db_pages.read_page(conn, self.query())
+            page = await db_pages.read_page(conn, self.query)
         if page is None:
             raise SessionNotFound(self.session_id)
         tag = self.etag(page.version)
@@ -144,7 +132,7 @@ class Listing:
             "Cache-Control": "no-cache",
             "Link": link_header(
                 f"{base_path()}/sessions/{self.session_id}/events",
-                {**self.filters, "until_seq": page.upto_seq},
+                {**self.link_query, db_filters.UNTIL_SEQ.parameter: page.upto_seq},
                 page=self.page,
                 has_next=paging["has_next"],
                 last_page=paging["total_pages"],
@@ -159,36 +147,18 @@ _FIELDS = tuple(field.name for field in dataclasses.fields(Listing))
 
 
 async def list_events(
-    session_id,
-    since=None,
-    event_type=None,
-    after_seq=0,
-    until_seq=None,
-    order="desc",
-    page=1,
-    per_page=20,
-    include_total=True,
-    wait=0,
+    session_id, order="desc", page=1, per_page=20, include_total=True, wait=0, **filters
 ):
+    """`filters`: the contract's filter parameters given, which db/filters.py declares (a new
+    one needs no change here)."""
+    filters = db_filters.requested(filters)
+    after_seq, until_seq = filters.get("after_seq", 0), filters.get("until_seq")
     if until_seq is not None and until_seq < after_seq:
         raise BadRequestProblem(
             detail=f"until_seq ({until_seq}) must not be below after_seq ({after_seq})."
         )
-    listing = Listing(
-        uuid.UUID(session_id),
-        since,
-        tuple(dict.fromkeys(event_type or ())),
-        after_seq,
-        until_seq,
-        order,
-        page,
-        per_page,
-        include_total,
-    )
-    try:
-        listing.since_instant  # noqa: B018 -- read once here, so that a refusal is a 400
-    except ValueError as error:
-        raise BadRequestProblem(detail=f"since: {error}") from None
+    listing = Listing(uuid.UUID(session_id), filters, order, page, per_page, include_total)
+    listing.chosen  # noqa: B018 -- read once here, so that a refusal is a 400
     if_none_match = request_header(b"if-none-match")
     if not wait:
         return (await listing.read(if_none_match)).response

@@ -7,12 +7,14 @@ import uuid
 
 import structlog
 
+from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db import sessions as db_sessions
 from session_events.db.errors import SessionNotFound, is_unavailable
 from session_events.db.json_codec import loads
 from session_events.db.statements import CoreRunner
 from session_events.handlers.common import database, notifier, request_header, state
+from session_events.handlers.listing import listing_query, read_filters
 from session_events.handlers.sse import EventStream, sse_comment, sse_event
 from session_events.handlers.waiting import Sleeper, Woke
 
@@ -28,11 +30,14 @@ WAITING_TEXT = "the database is out of reach; the stream goes on when it is back
 WAITING = sse_comment(WAITING_TEXT)
 
 
-async def stream_events(session_id, after_seq=0, event_type=None):
+async def stream_events(session_id, **filters):
+    """`filters`: the contract's filter parameters given, which db/filters.py declares (a new
+    one needs no change here); the stream starts after `after_seq` or after Last-Event-ID."""
     session_id = uuid.UUID(session_id)
+    filters = db_filters.requested(filters)
     last_event_id = request_header(b"last-event-id")
-    cursor = int(last_event_id) if last_event_id is not None else after_seq
-    event_types = tuple(dict.fromkeys(event_type or ()))
+    cursor = int(last_event_id) if last_event_id is not None else filters.get("after_seq", 0)
+    read_filters(filters)  # read once here, so that a refusal is a 400 before the stream starts
     async with database().read_direct() as runner:
         version = await db_pages.read_version(runner, session_id)
     if version is None:
@@ -41,14 +46,14 @@ async def stream_events(session_id, after_seq=0, event_type=None):
         session_id,
         version.created_at,
         cursor,
-        event_types,
+        filters,
         state().stream_heartbeat_seconds,
     )
     return EventStream(events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 async def _events(
-    session_id: uuid.UUID, created_at: str, cursor: int, event_types: tuple, heartbeat: float
+    session_id: uuid.UUID, created_at: str, cursor: int, filters: dict, heartbeat: float
 ):
     """Replay after `cursor`, then follow live; end after a terminal status has been sent, when
     the session is deleted (or deleted and made again: `created_at` is its identity), or when
@@ -65,7 +70,7 @@ async def _events(
         batch = FIRST_BATCH
         while True:
             try:
-                session, page = await _read(session_id, cursor, event_types, batch)
+                session, page = await _read(session_id, cursor, filters, batch)
             except Exception as error:
                 if not is_unavailable(error):
                     raise
@@ -104,21 +109,24 @@ async def _events(
                 return
 
 
-async def _read(session_id: uuid.UUID, cursor: int, event_types: tuple, limit: int):
+def _query(session_id: uuid.UUID, filters: dict, cursor: int, upto: int, limit: int):
+    """The next `limit` events after the cursor up to `upto`, oldest first."""
+    bounds = {db_filters.AFTER_SEQ.parameter: cursor, db_filters.UNTIL_SEQ.parameter: upto}
+    return listing_query(
+        session_id,
+        read_filters({**filters, **bounds}),
+        ascending=True,
+        offset=0,
+        limit=limit,
+        count_total=False,
+    )
+
+
+async def _read(session_id: uuid.UUID, cursor: int, filters: dict, limit: int):
     """The session row, and the next `limit` events after the cursor up to its counter."""
     async with database().read() as conn:
         session = await db_sessions.read_session(conn, session_id)
         if session is None:
             return None, None
-        query = db_pages.ListingQuery(
-            session_id=session_id,
-            since=None,
-            event_types=event_types,
-            after_seq=cursor,
-            until_seq=session["last_seq"],
-            ascending=True,
-            offset=0,
-            limit=limit,
-            count_total=False,
-        )
+        query = _query(session_id, filters, cursor, session["last_seq"], limit)
         return session, await db_pages.read_page(CoreRunner(conn), query)

@@ -10,13 +10,8 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
-from session_events.db.documents import format_timestamp
-from session_events.handlers.common import (
-    json_response,
-    pagination,
-    parse_timestamp,
-    session_json,
-)
+from session_events.db.documents import format_timestamp, parse_timestamp
+from session_events.handlers.common import json_response, pagination, session_json
 from session_events.handlers.listing import link_header
 
 SESSION_ID = uuid.UUID("6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b")

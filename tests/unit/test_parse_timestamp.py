@@ -1,4 +1,4 @@
-"""handlers/common.parse_timestamp's one rule over datetime.fromisoformat: the RFC 3339 liberties
+"""db/documents.parse_timestamp's one rule over datetime.fromisoformat: the RFC 3339 liberties
 fromisoformat refuses are spelled its way first; what it still cannot read is a ValueError with a
 sentence (a 400 for since), never anything else."""
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from session_events.handlers.common import parse_timestamp
+from session_events.db.documents import parse_timestamp
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+from connexion.json_schema import resolve_refs
+
+from session_events.contract import load_contract
 from tests.conftest import READ, WRITE
 
 SESSIONS = "/api/v2/sessions"
@@ -29,6 +32,12 @@ EVENT_FIELDS = {
     "seq",
 }
 PROBLEM_FIELDS = {"type", "title", "status", "detail"}
+
+
+def query_parameters(path: str, contract: dict | None = None) -> list[str]:
+    """The query parameters of GET `path` (as the contract spells it), in the contract's order."""
+    operation = resolve_refs(contract or load_contract())["paths"][path]["get"]
+    return [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
 
 
 def session_url(session_id: str) -> str:

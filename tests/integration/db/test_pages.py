@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from session_events.db import appends as db_appends
+from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db import sessions as db_sessions
 from session_events.db.json_codec import loads
@@ -58,6 +59,14 @@ def expected(documents, since, types, after_seq, until_seq, ascending, offset, c
     return items, (len(chosen) if count_total else None), upper, more
 
 
+def chosen(given: dict) -> db_filters.Chosen:
+    """The filters given as a query takes them (since already read as an instant)."""
+    requested = db_filters.requested(given)
+    return tuple(
+        (f, requested[f.parameter]) for f in db_filters.FILTERS if f.parameter in requested
+    )
+
+
 SINCES = [
     None,
     T0 - timedelta(days=1),
@@ -77,16 +86,14 @@ async def test_every_combination_of_filters_matches_the_rows(database, stored):
         for since, types, after_seq, until_seq, ascending, offset, count_total in itertools.product(
             SINCES, EVENT_TYPES, AFTER, UNTIL, (True, False), OFFSETS, (True, False)
         ):
+            given = {
+                "since": since,
+                "event_type": types,
+                "after_seq": after_seq,
+                "until_seq": until_seq,
+            }
             query = db_pages.ListingQuery(
-                session_id,
-                since,
-                types,
-                after_seq,
-                until_seq,
-                ascending,
-                offset,
-                LIMIT,
-                count_total,
+                session_id, chosen(given), ascending, offset, LIMIT, count_total
             )
             page = await db_pages.read_page(runner, query)
             items, total, upper, more = expected(
@@ -107,7 +114,7 @@ async def test_every_combination_of_filters_matches_the_rows(database, stored):
 
 async def test_a_page_of_no_session_is_none(database):
     async with database.read_direct() as runner:
-        query = db_pages.ListingQuery(uuid.uuid4(), None, (), 0, None, False, 0, LIMIT, True)
+        query = db_pages.ListingQuery(uuid.uuid4(), (), False, 0, LIMIT, True)
         assert await db_pages.read_page(runner, query) is None
         assert await db_pages.read_version(runner, query.session_id) is None
 
@@ -116,7 +123,7 @@ async def test_the_version_is_the_pages(database, stored):
     session_id, documents = stored
     async with database.read_direct() as runner:
         version = await db_pages.read_version(runner, session_id)
-        query = db_pages.ListingQuery(session_id, None, (), 0, None, False, 0, LIMIT, True)
+        query = db_pages.ListingQuery(session_id, (), False, 0, LIMIT, True)
         page = await db_pages.read_page(runner, query)
     assert version == page.version
     assert version.latest_seq == len(documents)
