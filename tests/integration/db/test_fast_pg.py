@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa
 
-from session_events.db import appends, migrate, pages
+from session_events.db import appends, filters, migrate, pages
 from session_events.db import sessions as db_sessions
 from session_events.db.engine import open_database
 from session_events.db.errors import DataError, is_unavailable, sqlstate
@@ -282,9 +282,21 @@ def test_pages_answer_alike(sides, shapes, types):
         answers = [typed(await pages.read_version(runner, session_id))]
         for shape in shapes:
             since = None if shape["since"] is None else T0 + timedelta(microseconds=shape["since"])
-            wanted = tuple(shape["event_types"])
+            values = {
+                "since": since,
+                "event_type": tuple(shape["event_types"]),
+                "after_seq": shape["after_seq"],
+                "until_seq": shape["until_seq"],
+            }
+            chosen = tuple(
+                (declared, values[declared.parameter])
+                for declared in filters.FILTERS
+                if values[declared.parameter] not in (None, declared.default)
+            )
             query = pages.ListingQuery(
-                session_id=session_id, **{**shape, "since": since, "event_types": wanted}
+                session_id,
+                chosen,
+                **{key: shape[key] for key in ("ascending", "offset", "limit", "count_total")},
             )
             page = await pages.read_page(runner, query)
             answers.append(typed(page.__dict__ if page else None))
