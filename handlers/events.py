@@ -13,19 +13,11 @@ import orjson
 from connexion.exceptions import BadRequestProblem
 from starlette.responses import Response
 
+from session_events.app_state import base_path, database, notifier, request_header, state
 from session_events.db import appends as db_appends
 from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db.errors import SessionNotFound
-from session_events.handlers.common import (
-    base_path,
-    database,
-    json_response,
-    notifier,
-    pagination,
-    request_header,
-    state,
-)
 from session_events.handlers.listing import (
     etag,
     etag_matches,
@@ -33,6 +25,7 @@ from session_events.handlers.listing import (
     listing_query,
     read_filters,
 )
+from session_events.handlers.shapes import json_response, pagination
 from session_events.handlers.waiting import Sleeper, Woke
 
 

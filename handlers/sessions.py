@@ -6,16 +6,10 @@ import uuid
 
 from starlette.responses import Response
 
+from session_events.app_state import base_path, database, notifier
 from session_events.db import sessions as db_sessions
 from session_events.db.errors import SessionNotFound
-from session_events.handlers.common import (
-    base_path,
-    database,
-    json_response,
-    notifier,
-    pagination,
-    session_json,
-)
+from session_events.handlers.shapes import json_response, pagination, session_json
 
 
 async def create_session(body):

@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 import structlog
 from starlette.responses import Response
 
-from session_events.handlers.common import dumps
+from session_events.db.json_codec import dumps
 
 log = structlog.get_logger("session_events")
 

@@ -7,13 +7,13 @@ import uuid
 
 import structlog
 
+from session_events.app_state import database, notifier, request_header, state
 from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db import sessions as db_sessions
 from session_events.db.errors import SessionNotFound, is_unavailable
 from session_events.db.json_codec import loads
 from session_events.db.statements import CoreRunner
-from session_events.handlers.common import database, notifier, request_header, state
 from session_events.handlers.listing import listing_query, read_filters
 from session_events.handlers.sse import EventStream, sse_comment, sse_event
 from session_events.handlers.waiting import Sleeper, Woke

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import enum
 
-from session_events.handlers.state import current
+from session_events.app_state import current
 from session_events.http_protocol import CLIENT_DONE
 
 

@@ -10,12 +10,12 @@ from connexion import AsyncApp
 from connexion.middleware import MiddlewarePosition
 from starlette.middleware.cors import CORSMiddleware
 
+from session_events.app_state import STATE_KEY, AppState
 from session_events.contract import load_contract
 from session_events.db import migrate
 from session_events.db.engine import database_class, open_database
 from session_events.errors import add_error_handlers
 from session_events.fast_route import FastRoute
-from session_events.handlers.state import STATE_KEY, AppState
 from session_events.logs import configure_logging
 from session_events.middleware import AccessLog
 from session_events.observability import Metrics, OpsEndpoints

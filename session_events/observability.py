@@ -11,8 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 
+from session_events.app_state import AppState
 from session_events.db import migrate
-from session_events.handlers.state import AppState
 from session_events.problems import RETRY_AFTER_SECONDS, problem_json
 
 # An API whose p95 target is tens of milliseconds; the top buckets catch long-polls.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from session_events.handlers import state
+from session_events import app_state
 
 
 class RequestContext:
-    """Sets handlers.state's current request, so that the fast route, Connexion's stack, the
+    """Sets app_state's current request, so that the fast route, Connexion's stack, the
     error handlers and the operator endpoints all read the app's state the same way."""
 
     def __init__(self, app):
@@ -17,8 +17,8 @@ class RequestContext:
             return await self.app(scope, receive, send)
         # Created here, so that the shallow copies of the scope made further in share it.
         scope.setdefault("extensions", {})
-        token = state.enter(scope, receive)
+        token = app_state.enter(scope, receive)
         try:
             await self.app(scope, receive, send)
         finally:
-            state.leave(token)
+            app_state.leave(token)

@@ -13,7 +13,7 @@ import secrets
 from connexion.exceptions import ProblemException, Unauthorized
 from connexion.security import NO_VALUE, ApiKeySecurityHandler
 
-from session_events.handlers.state import current
+from session_events.app_state import current
 
 READ, WRITE = "read", "write"
 MISSING_KEY = "Send an API key in the X-API-Key header; this operation needs one."

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from session_events.handlers.state import STATE_KEY
+from session_events.app_state import STATE_KEY
 from support.live_server import READ_KEY
 
 

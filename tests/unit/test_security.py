@@ -8,8 +8,8 @@ import string
 import pytest
 from connexion.exceptions import ProblemException, Unauthorized
 
-from session_events.handlers import state
-from session_events.handlers.state import AppState
+from session_events import app_state as state
+from session_events.app_state import AppState
 from session_events.security import (
     READ,
     READ_ONLY_KEY,

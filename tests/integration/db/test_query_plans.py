@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import text, update
 
 from session_events.db import sessions as db_sessions
+from session_events.db.documents import format_timestamp
 from session_events.db.engine import open_database
 from session_events.db.tables import sessions
-from session_events.handlers.common import format_timestamp
 from session_events.settings import Settings
 from tests.conftest import READ
 from tests.statements import captured_statements

@@ -1,8 +1,9 @@
 """What a request of the running app can reach: the app's state and the request itself.
 
-The lifespan builds one AppState and hands it to the server as its state; one middleware, the
-outermost, makes each request current (session_events/request_context.py), whichever way the
-request is then dispatched. Handlers and the app's own checks read both through `current()`.
+The lifespan (session_events/app.py) builds one AppState and hands it to the server as its state;
+one middleware, the outermost, makes each request current (session_events/request_context.py),
+whichever way the request is then dispatched. Handlers, the security checks and the operator
+endpoints read both through `current()` and the accessors below it.
 """
 
 from __future__ import annotations
@@ -58,3 +59,31 @@ def enter(scope: dict[str, Any], receive: Callable) -> object:
 
 def leave(token) -> None:
     _current.reset(token)
+
+
+def state() -> AppState:
+    """The running app's state (database, notifier, counters, settings handlers read)."""
+    return current().state
+
+
+def database() -> Database:
+    """The database the lifespan opened for this app."""
+    return current().state.database
+
+
+def notifier() -> Notifier:
+    """Wakes the requests waiting on a session (long-polls, streams) when it gets events."""
+    return current().state.notifier
+
+
+def request_header(name: bytes) -> str | None:
+    """A header of the current request (name in lower case)."""
+    for key, value in current().scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def base_path() -> str:
+    """The API's base path as routed (/api/v2), for Location headers and links."""
+    return current().scope["extensions"]["connexion_routing"]["api_base_path"]

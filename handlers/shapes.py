@@ -1,5 +1,4 @@
-"""What every handler needs: the app's database, the request, JSON responses, and the shapes
-of the contract."""
+"""The contract's documents as handlers answer them: JSON responses, pagination, a session."""
 
 from __future__ import annotations
 
@@ -9,38 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from session_events.db.documents import format_timestamp
-from session_events.db.engine import Database
 from session_events.db.json_codec import dumps
-from session_events.db.notify import Notifier
-from session_events.handlers.state import AppState, current
-
-
-def state() -> AppState:
-    """The running app's state (database, notifier, counters, settings handlers read)."""
-    return current().state
-
-
-def database() -> Database:
-    """The database the lifespan opened for this app."""
-    return current().state.database
-
-
-def notifier() -> Notifier:
-    """Wakes the requests waiting on a session (long-polls, streams) when it gets events."""
-    return current().state.notifier
-
-
-def request_header(name: bytes) -> str | None:
-    """A header of the current request (name in lower case)."""
-    for key, value in current().scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
-def base_path() -> str:
-    """The API's base path as routed (/api/v2), for Location headers and links."""
-    return current().scope["extensions"]["connexion_routing"]["api_base_path"]
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None):

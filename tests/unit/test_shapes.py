@@ -1,4 +1,4 @@
-"""handlers/common.py: timestamps, pagination, JSON responses and the contract's shapes."""
+"""handlers/shapes.py: pagination, JSON responses and the contract's shapes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from session_events.db.documents import format_timestamp, parse_timestamp
-from session_events.handlers.common import json_response, pagination, session_json
 from session_events.handlers.listing import link_header
+from session_events.handlers.shapes import json_response, pagination, session_json
 
 SESSION_ID = uuid.UUID("6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
 
