@@ -139,7 +139,8 @@ def _page_statement(
     since: bool,
     count_total: bool,
 ):
-    """The statement for one shape of query. The bounds are computed once (the one-row `bounds`),
+    """The statement for one shape of query. The bounds are computed once (the one-row `bounds`,
+    which the page reads: c.leading_row),
     then every read of events is an index range: (session_id, seq) for all types, (session_id,
     event_type, seq) per type, merged in seq order without a sort when there are several. A
     typed total over the whole session is a lookup of the counts appends keep."""
@@ -160,17 +161,16 @@ def _page_statement(
         lower = c.greatest(lower, func.coalesce(at_since, 0))
     last_seq = sessions.c.last_seq
     upper = c.least(func.coalesce(bindparam("until_seq", type_=BigInteger), last_seq), last_seq)
-    bounds = (
+    bounds, read = c.leading_row(
         select(
             last_seq,
             c.timestamp_text(sessions.c.created_at).label("created_at"),
             lower.label("lo"),
             upper.label("hi"),
-        )
-        .where(sessions.c.id == session_id)
-        .cte("bounds")
+        ).where(sessions.c.id == session_id),
+        "bounds",
     )
-    lo, hi = select(bounds.c.lo).scalar_subquery(), select(bounds.c.hi).scalar_subquery()
+    lo, hi = read(bounds.c.lo), read(bounds.c.hi)
     seq = events.c.seq
     order = seq.asc() if ascending else seq.desc()
     offset = bindparam("offset", type_=BigInteger)
@@ -183,13 +183,17 @@ def _page_statement(
             else [seq > lo, seq <= hi - offset]
         )
         rows = select(events).where(events.c.session_id == session_id, *window)
-        rows = rows.order_by(order).limit(fetch)
+        rows = rows.order_by(order).limit(fetch).correlate(bounds)
     elif type_count == 1:
         rows = select(events).where(*in_range, events.c.event_type == types[0]).order_by(order)
-        rows = rows.limit(fetch).offset(offset)
+        rows = rows.limit(fetch).offset(offset).correlate(bounds)
     else:
         branches = [
-            select(events).where(*in_range, events.c.event_type == t).order_by(order) for t in types
+            select(events)
+            .where(*in_range, events.c.event_type == t)
+            .order_by(order)
+            .correlate(bounds)
+            for t in types
         ]
         merged = union_all(*c.merge_ordered(branches, offset + fetch))
         merged_seq = merged.selected_columns.seq
@@ -199,10 +203,15 @@ def _page_statement(
     # Numbered as they come, to leave the look-ahead out of the documents.
     numbered = select(*page_rows.c, func.row_number().over().label("n")).subquery("e")
     document = c.event_document(numbered.c)
-    page = select(
-        c.json_array(document, numbered.c.n <= bindparam("limit", type_=BigInteger)).label("items"),
-        func.coalesce(func.max(numbered.c.n), 0).label("fetched"),
-    ).subquery("p")
+    page = c.reading(
+        select(
+            c.json_array(document, numbered.c.n <= bindparam("limit", type_=BigInteger)).label(
+                "items"
+            ),
+            func.coalesce(func.max(numbered.c.n), 0).label("fetched"),
+        ),
+        "p",
+    )
     total = null()
     if count_total and not gap_free:
         kept = select(
