@@ -109,6 +109,17 @@ class QueryComponents:
         `notify_payload` is told to the listeners at commit where there are any."""
         return [answering, *others]
 
+    def leading_row(self, query, name: str):
+        """A one-row query that a later FROM item of the same statement reads (a page's bounds):
+        (the FROM item, how that later item reads one of its columns). Here a CTE read by scalar
+        subqueries, as SQLite has no LATERAL."""
+        row = query.cte(name)
+        return row, lambda column: select(column).scalar_subquery()
+
+    def reading(self, query, name: str):
+        """The later FROM item that reads a leading_row."""
+        return query.subquery(name)
+
     def event_document(self, e) -> ColumnElement:
         """The event as the API serves it, from a row of events (or of anything shaped so)."""
         return self.json_object(
@@ -197,6 +208,15 @@ class PostgresQueryComponents(QueryComponents):
 
     def notify(self, payload):
         return func.pg_notify(CHANNEL, payload)
+
+    def leading_row(self, query, name):
+        # A subquery joined LATERAL: PostgreSQL would materialize the CTE and read it through an
+        # InitPlan per reference, which costs a poll more in the database than its events do.
+        row = query.subquery(name)
+        return row, lambda column: column
+
+    def reading(self, query, name):
+        return query.lateral(name)
 
 
 class SqliteQueryComponents(QueryComponents):

@@ -138,16 +138,16 @@ Shape = tuple[tuple[Filter, int], ...]  # each filter given, and how many values
 
 @compiled_once
 def _page_statement(c: QueryComponents, shape: Shape, ascending: bool, count_total: bool):
-    """The statement for one shape of query. The bounds are computed once (the one-row `bounds`),
-    then every read of events is an index range: (session_id, seq) without a selection,
-    (session_id, <selection>, seq) per alternative of the selections, merged in seq order without
-    a sort when there are several."""
+    """The statement for one shape of query. The bounds are computed once (the one-row `bounds`,
+    which the page reads: c.leading_row), then every read of events is an index range:
+    (session_id, seq) without a selection, (session_id, <selection>, seq) per alternative of the
+    selections, merged in seq order without a sort when there are several."""
     session_id = _session_id()
     given = [(declared, _parameters(declared, count)) for declared, count in shape]
-    bounds = _bounds(c, session_id, [g for g in given if not g[0].skips_seqs])
+    bounds, read = _bounds(c, session_id, [g for g in given if not g[0].skips_seqs])
     selections = [g for g in given if g[0].skips_seqs]
     branches = _branches(selections)
-    rows = _rows(c, session_id, bounds, branches, ascending)
+    rows = _rows(c, session_id, bounds, read, branches, ascending)
     page = _documents(c, rows)
     total = null()
     if count_total and branches:
@@ -170,23 +170,20 @@ def _parameters(declared: Filter, count: int) -> list:
 
 
 def _bounds(c: QueryComponents, session_id, bounding: list):
-    """The one-row CTE of the session's counter and identity and the range's bounds lo < seq
-    <= hi: the highest lower bound given (0 without one), the lowest upper one, at most the
-    counter."""
+    """The one-row FROM item of the session's counter and identity and the range's bounds lo <
+    seq <= hi: the highest lower bound given (0 without one), the lowest upper one, at most the
+    counter; and how the page's rows read a column of it (c.leading_row)."""
     lowers = [d.sql(c, session_id, value) for d, value in bounding if d.bound == "lower"]
     uppers = [d.sql(c, session_id, value) for d, value in bounding if d.bound == "upper"]
     last_seq = sessions.c.last_seq
     lower = functools.reduce(c.greatest, lowers) if lowers else literal_column("0", BigInteger)
-    return (
-        select(
-            last_seq,
-            c.timestamp_text(sessions.c.created_at).label("created_at"),
-            lower.label("lo"),
-            functools.reduce(c.least, uppers, last_seq).label("hi"),
-        )
-        .where(sessions.c.id == session_id)
-        .cte("bounds")
-    )
+    row = select(
+        last_seq,
+        c.timestamp_text(sessions.c.created_at).label("created_at"),
+        lower.label("lo"),
+        functools.reduce(c.least, uppers, last_seq).label("hi"),
+    ).where(sessions.c.id == session_id)
+    return c.leading_row(row, "bounds")
 
 
 def _branches(selections: list) -> list[tuple]:
@@ -201,9 +198,9 @@ def _branches(selections: list) -> list[tuple]:
     return list(itertools.product(*alternatives))
 
 
-def _rows(c: QueryComponents, session_id, bounds, branches: list, ascending: bool):
+def _rows(c: QueryComponents, session_id, bounds, read, branches: list, ascending: bool):
     """The page's events (and the look-ahead), in the page's order."""
-    lo, hi = select(bounds.c.lo).scalar_subquery(), select(bounds.c.hi).scalar_subquery()
+    lo, hi = read(bounds.c.lo), read(bounds.c.hi)
     seq = events.c.seq
     order = seq.asc() if ascending else seq.desc()
     offset = bindparam("offset", type_=BigInteger)
@@ -215,12 +212,15 @@ def _rows(c: QueryComponents, session_id, bounds, branches: list, ascending: boo
             else [seq > lo, seq <= hi - offset]
         )
         rows = select(events).where(events.c.session_id == session_id, *window)
-        return rows.order_by(order).limit(fetch)
+        return rows.order_by(order).limit(fetch).correlate(bounds)
     in_range = [events.c.session_id == session_id, seq > lo, seq <= hi]
     if len(branches) == 1:
         rows = select(events).where(*in_range, *branches[0]).order_by(order)
-        return rows.limit(fetch).offset(offset)
-    ranges = [select(events).where(*in_range, *branch).order_by(order) for branch in branches]
+        return rows.limit(fetch).offset(offset).correlate(bounds)
+    ranges = [
+        select(events).where(*in_range, *branch).order_by(order).correlate(bounds)
+        for branch in branches
+    ]
     merged = union_all(*c.merge_ordered(ranges, offset + fetch))
     merged_seq = merged.selected_columns.seq
     rows = merged.order_by(merged_seq.asc() if ascending else merged_seq.desc())
@@ -235,10 +235,11 @@ def _documents(c: QueryComponents, rows):
     numbered = select(*page_rows.c, func.row_number().over().label("n")).subquery("e")
     document = c.event_document(numbered.c)
     within = numbered.c.n <= bindparam("limit", type_=BigInteger)
-    return select(
+    page = select(
         c.json_array(document, within).label("items"),
         func.coalesce(func.max(numbered.c.n), 0).label("fetched"),
-    ).subquery("p")
+    )
+    return c.reading(page, "p")
 
 
 def _kept_total(session_id, selections: list):

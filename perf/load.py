@@ -52,11 +52,15 @@ def run_wrk(
     connections: int,
     threads: int,
     env: dict[str, str] | None = None,
+    cpus: str | None = None,
 ) -> dict:
+    """One run; `cpus` (taskset's list, "1") keeps wrk on those CPUs."""
     command = wrk_command(
         base_url, script, args, key=key, duration=duration, connections=connections,
         threads=threads,
     )  # fmt: skip
+    if cpus is not None:
+        command = ["taskset", "-c", cpus, *command]
     environment = {**os.environ, **(env or {})}
     result = subprocess.run(command, capture_output=True, text=True, env=environment)
     return wrk_result(result.stdout, result.stderr)

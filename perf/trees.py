@@ -36,12 +36,12 @@ def tree_label(root: Path) -> str:
     return f"{head} + working tree changes" if changed else head
 
 
-def imported_from(tree: Path) -> None:
+def imported_from(tree: Path, python: str = sys.executable) -> None:
     """Exit unless `python -m ...` run from `tree` imports the service's packages from it."""
     packages = PACKAGES if (tree / "session_events" / "db").exists() else OLD_PACKAGES
     code = "import importlib; print(*(importlib.import_module(p).__file__ for p in %r))"
     result = subprocess.run(
-        [sys.executable, "-c", code % (packages,)], cwd=tree, capture_output=True, text=True
+        [python, "-c", code % (packages,)], cwd=tree, capture_output=True, text=True
     )
     if result.returncode:
         sys.exit(f"the service's packages do not import from {tree}:\n{result.stderr}")

@@ -46,3 +46,19 @@ def cpu_seconds(pid: int) -> float:
             continue
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def backends_cpu_seconds(database: str) -> float:
+    """CPU time (user + system) the PostgreSQL backends connected to `database` have used so far,
+    found by their process titles ("postgres: user database host(port) state")."""
+    ticks = 0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            title = cmdline.read_bytes().split(b"\0")[0].decode(errors="replace").split()
+            if title[:1] != ["postgres:"] or title[2:3] != [database]:
+                continue
+            fields = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")

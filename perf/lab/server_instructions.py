@@ -1,8 +1,13 @@
 """Instructions the whole server spends per request over HTTP: uvicorn, the app, asyncpg, logging.
 
     .venv/bin/python -m perf.lab.server_instructions --database-url postgresql://... --session ID
-        [-n 300] [--concurrency 1] [--no-response-validation] [scenario ...]
-        # scenarios: poll initial troubleshoot deep 304 append
+        [-n 300] [--concurrency 1] [--no-response-validation] [--tree DIR] [--python PATH]
+        [scenario ...]
+        # scenarios: poll cursor initial troubleshoot deep 304 append
+
+`--tree` serves another source tree (an exported commit) and `--python` runs the server with
+another venv's interpreter (perf/venvs.py builds one per tree): the same requests against the
+same database then tell a code change from a dependency change.
 
 `session-events serve` runs under `valgrind --tool=callgrind` with instrumentation off; after a
 warm-up round, instrumentation is switched on for n requests sent over keep-alive connections
@@ -61,6 +66,7 @@ def _requests(session: str) -> dict[str, tuple[str, dict]]:
     etag = next(value for name, value in headers.items() if name.lower() == "etag")
     return {
         "poll": (f"{base}?since={since}&per_page=50", {}),
+        "cursor": (f"{base}?after_seq={latest - 10}&order=asc&per_page=50", {}),
         "initial": (f"{base}?per_page=100", {}),
         "troubleshoot": (f"{base}?event_type=workflow_error&per_page=20", {}),
         "deep": (f"{base}?page=50&per_page=100", {}),
@@ -105,10 +111,12 @@ def measure(args, scenario: str) -> None:
     }
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
-        command = [*valgrind_command(out), sys.executable, "-m", "session_events.cli"]
+        command = [*valgrind_command(out), args.python, "-m", "session_events.cli"]
         command += ["serve", "--port", str(PORT)]
         with open(Path(folder) / "server.log", "w") as log:
-            server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+            server = subprocess.Popen(
+                command, env=env, cwd=args.tree, stdout=log, stderr=subprocess.STDOUT
+            )
         try:
             _wait_until_serving(server)
             path, headers = _requests(args.session)[scenario]
@@ -144,6 +152,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=300, help="requests measured per scenario")
     parser.add_argument("--concurrency", type=int, default=1, help="connections at once")
     parser.add_argument("--no-response-validation", action="store_true")
+    parser.add_argument("--tree", type=Path, help="serve this source tree (default: this one)")
+    parser.add_argument("--python", default=sys.executable, help="the server's interpreter")
     parser.add_argument("scenarios", nargs="*", default=["poll", "initial", "304"])
     args = parser.parse_args()
     for scenario in args.scenarios:
