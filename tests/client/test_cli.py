@@ -174,3 +174,22 @@ def test_list_get_and_delete_sessions(env):
     after = cli(env, "get", first)
     assert after.returncode == 1
     assert f"Session not found: {first}" in after.stderr
+
+
+def test_url_and_key_work_after_the_command_too_and_a_key_is_never_echoed(env):
+    session_id = created(env)
+    bare = {**env, "EVENTS_URL": "http://127.0.0.1:9", "EVENTS_API_KEY": ""}
+    result = cli(bare, "get", session_id, "--json", "--url", env["EVENTS_URL"], "--key", READ_KEY)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["id"] == session_id
+    refused = cli(bare, "get", session_id, "--key", READ_KEY, "--nonsense")
+    assert refused.returncode == 2
+    assert READ_KEY not in refused.stderr or "--key" not in refused.stderr.split("error:")[-1]
+
+
+def test_a_url_without_its_scheme_is_a_usage_error_saying_what_to_write(env):
+    result = cli({**env, "EVENTS_URL": "127.0.0.1:8000"}, "list")
+    assert result.returncode == 2
+    assert "--url must start with http:// or https://, such as http://127.0.0.1:8000" in (
+        result.stderr
+    )

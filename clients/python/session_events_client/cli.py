@@ -1,6 +1,6 @@
 """session-events-client: create, list, show and delete sessions, emit their events, tail them.
 
-The server and key come from --url and --key (given before the command), or EVENTS_URL and
+The server and key come from --url and --key (before or after the command), or EVENTS_URL and
 EVENTS_API_KEY. What a command found goes to stdout (as JSON with --json); what it did, to stderr.
 A refusal prints the problem's detail on stderr and exits 1; a server that cannot be reached, 3.
 """
@@ -8,6 +8,7 @@ A refusal prints the problem's detail on stderr and exits 1; a server that canno
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -32,13 +33,18 @@ def parser() -> argparse.ArgumentParser:
                      help="the server's root (EVENTS_URL; default %(default)s)")  # fmt: skip
     top.add_argument("--key", default=os.environ.get("EVENTS_API_KEY"),
                      help="the X-API-Key to send (EVENTS_API_KEY)")  # fmt: skip
+    # --url and --key after the command too: refused there, argparse would print the key back.
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--url", default=argparse.SUPPRESS, help="as before the command")
+    where.add_argument("--key", default=argparse.SUPPRESS, help="as before the command")
     commands = top.add_subparsers(dest="command", required=True)
+    add_parser = functools.partial(commands.add_parser, parents=[where])
 
-    create = commands.add_parser("create", help="create a session and print its id")
+    create = add_parser("create", help="create a session and print its id")
     create.add_argument("--type", required=True, dest="session_type", help="its session_type")
     create.add_argument("--project-path")
 
-    emit = commands.add_parser("emit", help="append an event, or one JSON event a line of stdin")
+    emit = add_parser("emit", help="append an event, or one JSON event a line of stdin")
     emit.add_argument("session_id")
     one = emit.add_mutually_exclusive_group(required=True)
     one.add_argument("--type", dest="event_type", help="the event's event_type")
@@ -48,9 +54,7 @@ def parser() -> argparse.ArgumentParser:
     emit.add_argument("--step", help="the step_id, a UUID")
     emit.add_argument("--json", action="store_true", help="print the stored event (with --type)")
 
-    tail = commands.add_parser(
-        "tail", help="print a session's events as they arrive, until it ends"
-    )
+    tail = add_parser("tail", help="print a session's events as they arrive, until it ends")
     tail.add_argument("session_id")
     tail.add_argument(
         "--type", action="append", dest="event_types", help="only this type (repeatable)"
@@ -58,27 +62,27 @@ def parser() -> argparse.ArgumentParser:
     tail.add_argument("--after-seq", type=int, default=0, help="start after this seq (default 0)")
     tail.add_argument("--json", action="store_true", help="one JSON document a line")
 
-    wait = commands.add_parser(
+    wait = add_parser(
         "wait", help="wait for a session to end: exit 0 completed, 1 failed or cancelled, 2 timeout"
     )
     wait.add_argument("session_id")
     wait.add_argument("--timeout", type=float, default=3600, help="seconds (default %(default)s)")
 
-    status = commands.add_parser("status", help="set a session's status, print the session")
+    status = add_parser("status", help="set a session's status, print the session")
     status.add_argument("session_id")
     status.add_argument("--set", required=True, choices=STATUSES, dest="status")
 
-    listing = commands.add_parser("list", help="list sessions, newest first, a page at a time")
+    listing = add_parser("list", help="list sessions, newest first, a page at a time")
     listing.add_argument("--status", choices=STATUSES, help="only sessions in this status")
     listing.add_argument("--page", type=int, help="the page, from 1 (default 1)")
     listing.add_argument("--per-page", type=int, help="sessions a page, 1 to 100 (default 20)")
     listing.add_argument("--json", action="store_true", help="the page as the server sent it")
 
-    get = commands.add_parser("get", help="show one session")
+    get = add_parser("get", help="show one session")
     get.add_argument("session_id")
     get.add_argument("--json", action="store_true", help="the session as the server sent it")
 
-    delete = commands.add_parser("delete", help="delete a session and its events (a write key)")
+    delete = add_parser("delete", help="delete a session and its events (a write key)")
     delete.add_argument("session_id")
     return top
 
@@ -150,7 +154,7 @@ def explained(refused: Refused, args: argparse.Namespace) -> str:
     """The refusal's detail, or how to give the command a key where none was given."""
     if refused.status == 401 and not args.key:
         return (
-            "no API key was given: set EVENTS_API_KEY or pass --key before the command, as in "
+            "no API key was given: set EVENTS_API_KEY or pass --key, as in "
             f"`session-events-client --key KEY {args.command} ...` (a read key reads; a write key "
             "also creates, changes and deletes)."
         )
@@ -160,6 +164,10 @@ def explained(refused: Refused, args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     top = parser()
     args = top.parse_args(argv)
+    if not args.url.startswith(("http://", "https://")):
+        top.error(
+            f"--url must start with http:// or https://, such as {DEFAULT_URL} (got {args.url!r})"
+        )
     if args.command == "emit" and args.stdin and args.json:
         top.error("emit --json prints the event a --type stored; --stdin reports on stderr only")
     try:
