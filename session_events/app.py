@@ -138,7 +138,7 @@ def _add_middleware(app: AsyncApp, settings: Settings, routes: Routes, metrics: 
     if settings.cors_origins:
         cors = cors_options(settings, routes)
         app.add_middleware(CORSMiddleware, position=outside_errors, **cors)
-    app.add_middleware(ViewerFiles, position=outside_errors)
+    app.add_middleware(ViewerFiles, position=outside_errors, api_base=routes.base_path)
     app.add_middleware(
         WholeRequest,
         position=outside_errors,

@@ -32,7 +32,8 @@ class AppState:
     notifier: Notifier
     events_appended: Counter
     stream_heartbeat_seconds: float
-    # Its `access`: an X-API-Key value -> "read", "write" or None; `unknown_key`: the 401's detail.
+    # Its `access`: an X-API-Key value -> "read", "write" or None; `unknown_key`: the 401's
+    # detail for a key that is none of its keys.
     keyring: KeyRing
 
 

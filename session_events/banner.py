@@ -10,7 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
-from session_events.security import UNKNOWN_KEY, KeyRing
+from session_events.security import KeyRing
 from session_events.settings import DEFAULT_DATA_FOLDER, DEFAULT_DATABASE_URL, Settings
 from session_events.startup_checks import StartupError, base_url
 
@@ -24,16 +24,14 @@ class MadeKeys:
     kept_in: Path | None  # the folder they are kept in, for the embedded default database
     reused: bool  # kept by an earlier start rather than made by this one
 
-    def unknown_key(self) -> str:
-        """What a request with a key that is not one of these is told."""
+    def where(self) -> str:
+        """Where these keys are, for the 401s of a request without one of them."""
         if self.kept_in is None:
-            where = "this server made its keys at start-up and printed them"
-        else:
-            where = (
-                f"this server's keys are in {self.kept_in / WRITE_FILE} and "
-                f"{self.kept_in / READ_FILE} (printed when it started)"
-            )
-        return f"The X-API-Key sent is not a known key; {where}."
+            return "this server made its keys at start-up and printed them"
+        return (
+            f"this server's keys are in {self.kept_in / WRITE_FILE} and "
+            f"{self.kept_in / READ_FILE}, printed when it started"
+        )
 
 
 WRITE_FILE, READ_FILE = "write-key", "read-key"
@@ -63,8 +61,7 @@ def launch(settings: Settings, host: str, port: int, demo: bool) -> Launch:
     demo_key = KeyRing.generated_key() if demo else None
     if demo_key:
         write_keys.add(demo_key)
-    unknown = made.unknown_key() if made else UNKNOWN_KEY
-    keyring = KeyRing(read_keys, write_keys, unknown_key=unknown)
+    keyring = KeyRing(read_keys, write_keys, where=made.where() if made else None)
     return Launch(host, port, keyring, made, demo_key)
 
 

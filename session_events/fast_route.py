@@ -46,9 +46,8 @@ from session_events import contract_checks
 from session_events.contract_checks import ParameterChecks
 from session_events.query_strings import resolve_query, resolve_value
 from session_events.response_checks import ResponseChecks
+from session_events.routes import HTTP_METHODS
 from session_events.security import missing_key
-
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 class _Operation:

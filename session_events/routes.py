@@ -6,6 +6,7 @@ import re
 
 from session_events.contract import load_contract
 
+# The keys of an OpenAPI path item that are operations.
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 

@@ -24,8 +24,13 @@ READ_ONLY_KEY = "This operation writes and needs a write key; the X-API-Key sent
 
 
 class KeyRing:
-    def __init__(self, read_keys, write_keys, unknown_key: str = UNKNOWN_KEY):
-        self.unknown_key = unknown_key  # the detail for a key that is none of these
+    def __init__(self, read_keys, write_keys, where: str | None = None):
+        # The detail of a 401 for a key that is none of these; `where` says where this server's
+        # keys are, when it made them (a request without a key is told to send one, which is
+        # the same on every server, whatever its keys).
+        self.unknown_key = (
+            f"The X-API-Key sent is not a known key; {where}." if where else UNKNOWN_KEY
+        )
         self._keys = [(k.encode(), WRITE) for k in write_keys] + [
             (k.encode(), READ) for k in read_keys
         ]

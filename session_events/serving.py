@@ -29,7 +29,7 @@ from session_events.startup_checks import base_url, check_database, listening_so
 # The server runs without the client; only its demo producer is one of the client's users.
 DEMO_NEEDS_CLIENT = (
     "--demo runs its demo runs on the Python client, session-events-client, which is not "
-    "installed: from a clone of the repository, pip install ./clients/python"
+    f"installed: in a clone of the repository, {sys.executable} -m pip install ./clients/python"
 )
 
 

@@ -63,14 +63,29 @@ def origins(text: str) -> frozenset[str]:
     """
     listed = comma_list(text)
     for origin in listed - {"*"}:
-        parts = urlsplit(origin)
-        if not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment:
-            bare = parts.netloc if "://" in origin else origin.split("/", 1)[0]
+        sent = _as_browsers_send(origin)
+        if sent != origin:
             raise ValueError(
                 f"lists {origin!r}, which is not an origin: write it as a browser sends it, "
-                f"scheme and host (and a port if not the default), such as https://{bare}"
+                f"scheme and host (and a port if not the default), such as {sent}"
             )
     return listed
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _as_browsers_send(origin: str) -> str:
+    """The origin as a browser serializes it: lower case, no default port, no path."""
+    parts = urlsplit(origin if "://" in origin else f"https://{origin}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    shown_port = f":{port}" if port and port != DEFAULT_PORTS.get(parts.scheme.lower()) else ""
+    return f"{parts.scheme.lower()}://{host}{shown_port}"
 
 
 def setting(

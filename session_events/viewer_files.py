@@ -32,9 +32,10 @@ SECURITY_HEADERS = [
 ]
 
 
-# Where a person typing the server's address, or the API's, is sent: the viewer and the
-# API's own page.
-ENTRANCES = {"/": PREFIX + "/", "/api/v2": "/api/v2/ui/", "/api/v2/": "/api/v2/ui/"}
+def entrances(api_base: str) -> dict[str, str]:
+    """Where a person typing the server's address, or the API's, is sent: the viewer and the
+    API's own page (`api_base` is the contract's, /api/v2)."""
+    return {"/": PREFIX + "/", api_base: f"{api_base}/ui/", f"{api_base}/": f"{api_base}/ui/"}
 
 
 class ViewerFiles:
@@ -42,15 +43,18 @@ class ViewerFiles:
     (keeping the query), which is index.html; /viewer/<name> is one of the files; only GET and
     HEAD."""
 
-    def __init__(self, app):
+    def __init__(self, app, *, api_base: str):
         self.app = app
+        self.entrances = entrances(api_base)
         self.files = StaticFiles(packages=[("session_events", "viewer")], html=True)
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if path in ENTRANCES and scope["method"] in READ_ONLY:
+        if path in self.entrances and scope["method"] in READ_ONLY:
             scope.setdefault("extensions", {})["route"] = f"{scope['method']} {path}"
-            return await RedirectResponse(ENTRANCES[path], 302)(scope, receive, send)
+            # Under the prefix a proxy serves the app at, as the viewer's own links are.
+            where = scope.get("root_path", "") + self.entrances[path]
+            return await RedirectResponse(where, 302)(scope, receive, send)
         if path != PREFIX and not path.startswith(PREFIX + "/"):
             return await self.app(scope, receive, send)
         # Read by the access log, which labels everything else by the contract's operations.

@@ -6,9 +6,12 @@
 import { API } from "./api.js";
 import { el } from "./dom.js";
 
-// The contract needs no key; without it the page could not talk to the API either.
-const contract = await fetch(new URL("openapi.json", API)).then((response) => response.json());
-const nextStatuses = contract.components.schemas.SessionStatus["x-next-statuses"];
+// The contract needs no key. Should it not arrive (a proxy's error page, say), the page still
+// works and only never calls a session finished.
+const contract = await fetch(new URL("openapi.json", API))
+  .then((response) => (response.ok ? response.json() : null))
+  .catch(() => null);
+const nextStatuses = contract?.components?.schemas?.SessionStatus?.["x-next-statuses"] ?? {};
 
 export const TERMINAL_STATUSES = Object.freeze(
   Object.keys(nextStatuses).filter((status) => nextStatuses[status].length === 0),

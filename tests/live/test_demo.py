@@ -73,7 +73,7 @@ def test_the_made_keys_are_kept_beside_the_embedded_database(tmp_path):
         unknown = httpx.get(sessions, headers={"X-API-Key": "dev-read-key"})
         assert unknown.json()["detail"] == (
             "The X-API-Key sent is not a known key; this server's keys are in .data/write-key "
-            "and .data/read-key (printed when it started)."
+            "and .data/read-key, printed when it started."
         )
     finally:
         server.stop()

@@ -133,11 +133,11 @@ def test_read_and_write_access_grant_what_the_key_ring_says():
         state.leave(token)
 
 
-def test_a_key_ring_says_where_its_keys_are_in_the_401_it_causes():
-    token = _as_current_request(KeyRing(["r"], ["w"], unknown_key="Use the keys in .data/."))
+def test_a_key_ring_says_where_its_keys_are_in_the_401_for_an_unknown_key():
+    token = _as_current_request(KeyRing(["r"], ["w"], where="they are in .data/"))
     try:
         with pytest.raises(Unauthorized) as unknown:
             read_access("x")
-        assert unknown.value.detail == "Use the keys in .data/."
+        assert unknown.value.detail == "The X-API-Key sent is not a known key; they are in .data/."
     finally:
         state.leave(token)

@@ -99,9 +99,9 @@ def test_a_list_of_only_commas_and_spaces_is_refused_not_taken_as_unset(name):
 
 
 def test_cors_origins_are_taken_as_browsers_send_them():
-    listed = "https://dash.example, http://127.0.0.1:5173,*"
+    listed = "https://dash.example, http://127.0.0.1:5173,*,http://[::1]:8080"
     assert load_settings({"EVENTS_CORS_ORIGINS": listed}).cors_origins == frozenset(
-        {"https://dash.example", "http://127.0.0.1:5173", "*"}
+        {"https://dash.example", "http://127.0.0.1:5173", "*", "http://[::1]:8080"}
     )
 
 
@@ -112,6 +112,8 @@ def test_cors_origins_are_taken_as_browsers_send_them():
         ("https://dash.example/", "https://dash.example"),
         ("https://dash.example/app", "https://dash.example"),
         ("dash.example:8080", "https://dash.example:8080"),
+        ("https://dash.example:443", "https://dash.example"),
+        ("https://Dash.Example", "https://dash.example"),
     ],
 )
 def test_a_cors_origin_that_no_browser_sends_is_refused_with_the_form_to_use(origin, example):
