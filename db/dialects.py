@@ -154,7 +154,12 @@ class PostgresQueryComponents(QueryComponents):
         return column
 
     def timestamp_text(self, column):
-        return func.to_char(func.timezone("UTC", column), DOCUMENT_TIMESTAMP)
+        # The zone and the format written into the statement, not bound: constants, as the
+        # statement of 7fb2311 had them (each bound parameter costs the poll in the database).
+        return func.to_char(
+            func.timezone(literal_column("'UTC'"), column),
+            literal_column(f"'{DOCUMENT_TIMESTAMP}'"),
+        )
 
     def json_object(self, *pairs):
         return func.json_build_object(*(part for k, v in pairs for part in (_key(k), v)))
