@@ -78,10 +78,11 @@ wheel: $(RUN_INSTALLED)
 client: install
 	cd clients/python && PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/datamodel-codegen
 
-## Lint, check the contract, run every suite (SQLite and PostgreSQL) with coverage.
+## Lint, check the contract, run every suite (SQLite and PostgreSQL) with coverage of the
+## service (its servers and commands measured in their own processes too).
 test: install $(SCHEMATHESIS) lint
 	$(BIN)/python -m openapi_spec_validator openapi/events-api.yaml
-	$(BIN)/pytest --cov=handlers --cov=db --cov-report=term-missing:skip-covered --cov-fail-under=95
+	$(BIN)/pytest --cov=handlers --cov=db --cov=session_events --cov-report=term-missing:skip-covered --cov-fail-under=95
 
 lint: install
 	$(BIN)/ruff check .
