@@ -15,14 +15,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Text, bindparam, cast, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from session_events.db.dialects import QueryComponents, joined
 from session_events.db.errors import EventIdConflict, SessionNotFound
 from session_events.db.json_codec import dumps_text
 from session_events.db.statements import Runner, compiled_once
-from session_events.db.tables import events, sessions
+from session_events.db.tables import event_type_counts, events, sessions
 
 
 @dataclass(frozen=True)
@@ -137,7 +148,7 @@ def _store_statements(c: QueryComponents) -> list:
         .select_from(joined(locked, batch))
         .group_by(batch.c.event_type)
     )
-    counts = c.add_counts(per_type)
+    counts = _add_counts(c, per_type)
     last_stamp = c.plus_microseconds(locked.c.first_stamp, count - 1)
     counter = (
         update(sessions)
@@ -183,3 +194,17 @@ async def _store(runner: Runner, session_id: uuid.UUID, fresh: list[dict], now: 
         # Another session stored one of these ids after they were looked up.
         raise EventIdConflict() from None
     return [document for _, document in stored], [seq for seq, _ in stored]
+
+
+def _add_counts(c: QueryComponents, per_type):
+    """Add to each session's per-type counts the rows of (session_id, event_type, events)
+    (inserting the types it had none of)."""
+    # WHERE true: SQLite's parser would read the ON of ON CONFLICT as a join's otherwise.
+    rows = per_type.where(true())
+    statement = c.upsert(event_type_counts).from_select(
+        ["session_id", "event_type", "events"], rows
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["session_id", "event_type"],
+        set_={"events": event_type_counts.c.events + statement.excluded.events},
+    )

@@ -23,10 +23,10 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import ColumnElement, Executable
+from sqlalchemy.sql import ColumnElement
 
 from session_events.db.notify import CHANNEL
-from session_events.db.tables import UTCDateTime, event_type_counts
+from session_events.db.tables import UTCDateTime
 
 DOCUMENT_TIMESTAMP = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 
@@ -131,19 +131,6 @@ class QueryComponents:
             ("event_data", self.json_value(e.event_data)),
             ("message", e.message),
             ("timestamp", self.timestamp_text(e.timestamp)),
-        )
-
-    def add_counts(self, per_type) -> Executable:
-        """Add to each session's per-type counts the rows of (session_id, event_type, events)
-        (inserting the types it had none of)."""
-        # WHERE true: SQLite's parser would read the ON of ON CONFLICT as a join's otherwise.
-        rows = per_type.where(true())
-        statement = self.upsert(event_type_counts).from_select(
-            ["session_id", "event_type", "events"], rows
-        )
-        return statement.on_conflict_do_update(
-            index_elements=["session_id", "event_type"],
-            set_={"events": event_type_counts.c.events + statement.excluded.events},
         )
 
 
