@@ -22,7 +22,6 @@ from session_events.handlers.listing import (
     etag,
     etag_matches,
     link_header,
-    listing_query,
     read_filters,
 )
 from session_events.handlers.shapes import json_response, pagination
@@ -53,7 +52,7 @@ class Listing:
 
     @functools.cached_property
     def query(self) -> db_pages.ListingQuery:
-        return listing_query(
+        return db_pages.ListingQuery(
             self.session_id,
             self.chosen,
             ascending=self.order == "asc",

@@ -1,11 +1,10 @@
-"""What the events listing and its stream share: their query, built in one place from the
-filters a request gives; and for listings, conditional GET and page links (the ETag,
+"""What the events listing and its stream share: the filters a request gives, read once for
+their query (db/pages.py ListingQuery); and for listings, conditional GET and page links (the ETag,
 If-None-Match, the Link header)."""
 
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -13,7 +12,6 @@ from urllib.parse import urlencode
 from connexion.exceptions import BadRequestProblem
 
 from session_events.db import filters as db_filters
-from session_events.db.pages import ListingQuery
 
 
 def read_filters(filters: Mapping[str, Any]) -> db_filters.Chosen:
@@ -23,19 +21,6 @@ def read_filters(filters: Mapping[str, Any]) -> db_filters.Chosen:
         return db_filters.read(filters)
     except ValueError as error:
         raise BadRequestProblem(detail=str(error)) from None
-
-
-def listing_query(
-    session_id: uuid.UUID,
-    filters: db_filters.Chosen,
-    *,
-    ascending: bool,
-    offset: int,
-    limit: int,
-    count_total: bool,
-) -> ListingQuery:
-    """The query of a listing's page or of a stream's next events, from the filters read."""
-    return ListingQuery(session_id, filters, ascending, offset, limit, count_total)
 
 
 def etag(*parts: object) -> str:

@@ -14,7 +14,7 @@ from session_events.db import sessions as db_sessions
 from session_events.db.errors import SessionNotFound, is_unavailable
 from session_events.db.json_codec import loads
 from session_events.db.statements import CoreRunner
-from session_events.handlers.listing import listing_query, read_filters
+from session_events.handlers.listing import read_filters
 from session_events.handlers.sse import EventStream, sse_comment, sse_event
 from session_events.handlers.waiting import Sleeper, Woke
 
@@ -112,7 +112,7 @@ async def _events(
 def _query(session_id: uuid.UUID, filters: dict, cursor: int, upto: int, limit: int):
     """The next `limit` events after the cursor up to `upto`, oldest first."""
     bounds = {db_filters.AFTER_SEQ.parameter: cursor, db_filters.UNTIL_SEQ.parameter: upto}
-    return listing_query(
+    return db_pages.ListingQuery(
         session_id,
         read_filters({**filters, **bounds}),
         ascending=True,
