@@ -77,6 +77,43 @@ class SessionCreate(BaseModel):
     )
 
 
+class Event(StrEnum):
+    snapshot = "snapshot"
+    session_created = "session_created"
+    session_updated = "session_updated"
+    session_deleted = "session_deleted"
+
+
+class SessionStreamMessage(BaseModel):
+    """
+    One message of the sessions stream, field by field as Server-Sent Events define them.
+    `event` names what happened and `x-data-schemas` the schema of its `data` (one line of
+    JSON); the first message holds only `retry`.
+
+    """
+
+    id: str | None = Field(
+        None,
+        description="An opaque cursor; a reconnecting client sends it back as `Last-Event-ID`.",
+        examples=["1768314601000002"],
+        pattern="^[0-9]{1,20}$",
+    )
+    event: Event | None = Field(None, examples=["session_updated"])
+    data: str | None = Field(
+        None,
+        description="The event's document (see `x-data-schemas`) as one line of JSON.",
+    )
+    retry: int | None = Field(
+        None,
+        description="How many milliseconds a client waits before reconnecting.",
+        examples=[3000],
+    )
+
+
+class SessionDeleted(BaseModel):
+    id: UUID = Field(..., examples=["6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"])
+
+
 class SessionUpdate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -84,7 +121,7 @@ class SessionUpdate(BaseModel):
     status: SessionStatus
 
 
-class Event(BaseModel):
+class Event1(BaseModel):
     id: UUID = Field(..., examples=["0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d"])
     session_id: UUID = Field(..., examples=["6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"])
     seq: int = Field(
@@ -198,7 +235,7 @@ class EventBatch(BaseModel):
 
 
 class EventList(BaseModel):
-    items: list[Event]
+    items: list[Event1]
 
 
 class EventPagination(BaseModel):
@@ -289,13 +326,24 @@ class Session(BaseModel):
     )
 
 
+class SessionSnapshot(BaseModel):
+    items: list[Session] = Field(
+        ..., description="The matching sessions, newest first, at most `limit`."
+    )
+    reason: str | None = Field(
+        ...,
+        description="Null on a first connection; when a `Last-Event-ID` could not be honoured, why, and\nthe snapshot replaces what the client holds.\n",
+        examples=[None],
+    )
+
+
 class SessionPage(BaseModel):
     items: list[Session]
     pagination: Pagination
 
 
 class EventPage(BaseModel):
-    items: list[Event] = Field(
+    items: list[Event1] = Field(
         ...,
         description="The page's events, newest first (oldest first with `order=asc`).",
     )
