@@ -77,37 +77,15 @@ class SessionCreate(BaseModel):
     )
 
 
-class Event(StrEnum):
+class SessionStreamEvent(StrEnum):
+    """
+    What happened, as the `event` field of a sessions stream message names it.
+    """
+
     snapshot = "snapshot"
     session_created = "session_created"
     session_updated = "session_updated"
     session_deleted = "session_deleted"
-
-
-class SessionStreamMessage(BaseModel):
-    """
-    One message of the sessions stream, field by field as Server-Sent Events define them.
-    `event` names what happened and `x-data-schemas` the schema of its `data` (one line of
-    JSON); the first message holds only `retry`.
-
-    """
-
-    id: str | None = Field(
-        None,
-        description="An opaque cursor; a reconnecting client sends it back as `Last-Event-ID`.",
-        examples=["1768314601000002"],
-        pattern="^[0-9]{1,20}$",
-    )
-    event: Event | None = Field(None, examples=["session_updated"])
-    data: str | None = Field(
-        None,
-        description="The event's document (see `x-data-schemas`) as one line of JSON.",
-    )
-    retry: int | None = Field(
-        None,
-        description="How many milliseconds a client waits before reconnecting.",
-        examples=[3000],
-    )
 
 
 class SessionDeleted(BaseModel):
@@ -121,7 +99,7 @@ class SessionUpdate(BaseModel):
     status: SessionStatus
 
 
-class Event1(BaseModel):
+class Event(BaseModel):
     id: UUID = Field(..., examples=["0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d"])
     session_id: UUID = Field(..., examples=["6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"])
     seq: int = Field(
@@ -235,7 +213,7 @@ class EventBatch(BaseModel):
 
 
 class EventList(BaseModel):
-    items: list[Event1]
+    items: list[Event]
 
 
 class EventPagination(BaseModel):
@@ -326,6 +304,32 @@ class Session(BaseModel):
     )
 
 
+class SessionStreamMessage(BaseModel):
+    """
+    One message of the sessions stream, field by field as Server-Sent Events define them.
+    `event` names what happened and `x-data-schemas` the schema of its `data` (one line of
+    JSON); the first message holds only `retry`.
+
+    """
+
+    id: str | None = Field(
+        None,
+        description="An opaque cursor; a reconnecting client sends it back as `Last-Event-ID`.",
+        examples=["1768314601000002"],
+        pattern="^[0-9]{1,20}$",
+    )
+    event: SessionStreamEvent | None = None
+    data: str | None = Field(
+        None,
+        description="The event's document (see `x-data-schemas`) as one line of JSON.",
+    )
+    retry: int | None = Field(
+        None,
+        description="How many milliseconds a client waits before reconnecting.",
+        examples=[3000],
+    )
+
+
 class SessionSnapshot(BaseModel):
     items: list[Session] = Field(
         ..., description="The matching sessions, newest first, at most `limit`."
@@ -343,7 +347,7 @@ class SessionPage(BaseModel):
 
 
 class EventPage(BaseModel):
-    items: list[Event1] = Field(
+    items: list[Event] = Field(
         ...,
         description="The page's events, newest first (oldest first with `order=asc`).",
     )
