@@ -38,9 +38,13 @@ class Notifier:
         self.closing = asyncio.Event()
 
     @contextlib.contextmanager
-    def watch(self, session_id: uuid.UUID, kind: str = "long_poll") -> Iterator[asyncio.Event]:
-        """Register a waiter (a long_poll or a stream) for wake-ups of this session."""
-        event = asyncio.Event()
+    def watch(
+        self, session_id: uuid.UUID, kind: str = "long_poll", event: asyncio.Event | None = None
+    ) -> Iterator[asyncio.Event]:
+        """Register a waiter (a session's hub, or a long_poll or stream of its own) for wake-ups
+        of this session; `event` is the one to set, a new one by default."""
+        if event is None:
+            event = asyncio.Event()
         self._watchers[session_id].add(event)
         self._kinds[kind] += 1
         try:

@@ -13,7 +13,7 @@ import orjson
 from connexion.exceptions import BadRequestProblem
 from starlette.responses import Response
 
-from session_events.app_state import base_path, database, notifier, request_header, state
+from session_events.app_state import base_path, database, hubs, notifier, request_header, state
 from session_events.db import appends as db_appends
 from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
@@ -25,7 +25,8 @@ from session_events.handlers.listing import (
     read_filters,
 )
 from session_events.handlers.shapes import json_response, pagination
-from session_events.handlers.waiting import Sleeper, Woke
+from session_events.handlers.waiting import leaving_with_client
+from session_events.watcher import Watcher
 
 
 @dataclass(frozen=True)
@@ -154,18 +155,25 @@ async def list_events(
     if_none_match = request_header(b"if-none-match")
     if not wait:
         return (await listing.read(if_none_match)).response
-    # Long-poll: watch before reading, so an append between the read and the sleep still wakes.
+    # Long-poll: a watcher of the session's hub before reading, so an append between the read
+    # and the sleep still wakes it; woken only by events its filter keeps.
     deadline = time.monotonic() + wait
-    waiters = notifier()
-    with (
-        waiters.watch(listing.session_id, "long_poll") as woken,
-        Sleeper(woken, waiters.closing) as sleeper,
-    ):
-        answer = await listing.read(if_none_match)
-        while answer.nothing_new:
-            if await sleeper.sleep(deadline - time.monotonic()) is not Woke.WOKEN:
-                break
-            answer = await listing.read(if_none_match, previous=answer)
+    types = filters.get(db_filters.EVENT_TYPE.parameter)
+    watcher = Watcher(None if types is None else frozenset(types), 0, limit=0)
+    hub = hubs().join(listing.session_id, watcher)
+    try:
+        with leaving_with_client(watcher):
+            answer = await listing.read(if_none_match)
+            while answer.nothing_new and watcher.last is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                await watcher.wait(remaining)
+                if watcher.last is not None:  # the client left, or the server stops
+                    break
+                answer = await listing.read(if_none_match, previous=answer)
+    finally:
+        hub.remove(watcher)
     return answer.response
 
 

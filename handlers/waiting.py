@@ -4,10 +4,13 @@ without outliving the client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+from collections.abc import Iterator
 
 from session_events.app_state import current
 from session_events.http_protocol import CLIENT_DONE
+from session_events.watcher import Watcher
 
 
 class Woke(enum.Enum):
@@ -90,3 +93,24 @@ class Sleeper:
         for task in (self._wake, self._gone, self._closing):
             if task is not None:
                 task.cancel()
+
+
+@contextlib.contextmanager
+def leaving_with_client(watcher: Watcher) -> Iterator[None]:
+    """The watcher leaves its hub when the client leaves: told by the server's protocol where it
+    can (no task per request), else by a task that waits on the request's receive channel."""
+    request = current()
+    done = request.scope["extensions"].get(CLIENT_DONE)
+    if done is not None and hasattr(done["event"], "on_set"):
+        done["event"].on_set(watcher.leave)
+        try:
+            yield
+        finally:
+            done["event"].off(watcher.leave)
+        return
+    task = asyncio.ensure_future(_client_gone(request.scope, request.receive))
+    task.add_done_callback(lambda _task: watcher.leave())
+    try:
+        yield
+    finally:
+        task.cancel()

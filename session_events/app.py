@@ -16,6 +16,7 @@ from session_events.db import migrate
 from session_events.db.engine import database_class, open_database
 from session_events.errors import add_error_handlers
 from session_events.fast_route import FastRoute
+from session_events.hub import Hubs
 from session_events.logs import configure_logging
 from session_events.middleware import AccessLog
 from session_events.observability import Metrics, OpsEndpoints
@@ -102,15 +103,26 @@ def _lifespan(
     async def lifespan(_app):
         database = open_database(settings)
         notifier = database.notifier()
-        watching = asyncio.create_task(_close_on(shutdown, notifier)) if shutdown else None
+        watching = None
         try:
             if settings.auto_migrate:
                 await migrate.upgrade(database)
             await notifier.start()
             log.info("database_ready", backend=database.backend)
+            hubs = Hubs(
+                database,
+                notifier,
+                heartbeat=settings.stream_heartbeat_seconds,
+                queue_bytes=settings.stream_queue_bytes,
+                delivered=metrics.delivery.observe,
+                ended_slow=metrics.ended_slow.inc,
+            )
+            if shutdown:
+                watching = asyncio.create_task(_close_on(shutdown, notifier, hubs))
             state = AppState(
                 database=database,
                 notifier=notifier,
+                hubs=hubs,
                 events_appended=metrics.appended,
                 stream_heartbeat_seconds=settings.stream_heartbeat_seconds,
                 keyring=keyring,
@@ -147,7 +159,8 @@ def _add_middleware(app: AsyncApp, settings: Settings, routes: Routes, metrics: 
     )
 
 
-async def _close_on(shutdown: asyncio.Event, notifier) -> None:
+async def _close_on(shutdown: asyncio.Event, notifier, hubs: Hubs) -> None:
     await shutdown.wait()
     log.info("shutting_down")
     notifier.shutdown()
+    hubs.shutdown()

@@ -17,6 +17,7 @@ from prometheus_client import Counter
 
 from session_events.db.engine import Database
 from session_events.db.notify import Notifier
+from session_events.hub import Hubs
 
 if TYPE_CHECKING:  # security.py reads the current request from here
     from session_events.security import KeyRing
@@ -30,6 +31,8 @@ class AppState:
     database: Database
     # Wakes the requests waiting on a session (long-polls, streams) when it gets events.
     notifier: Notifier
+    # The hub of each session watched in this process (streams and long-polls wait on them).
+    hubs: Hubs
     events_appended: Counter
     stream_heartbeat_seconds: float
     # Its `access`: an X-API-Key value -> "read", "write" or None; `unknown_key`: the 401's
@@ -75,6 +78,11 @@ def database() -> Database:
 def notifier() -> Notifier:
     """Wakes the requests waiting on a session (long-polls, streams) when it gets events."""
     return current().state.notifier
+
+
+def hubs() -> Hubs:
+    """The hubs of the sessions watched in this process."""
+    return current().state.hubs
 
 
 def request_header(name: bytes) -> str | None:

@@ -52,7 +52,8 @@ from session_events.http_refusals import (
 
 log = structlog.get_logger("session_events.http")
 
-CLIENT_DONE = "session_events.client_done"  # scope["extensions"][CLIENT_DONE]["event"]
+# scope["extensions"][CLIENT_DONE]["event"]: a ClientDone
+CLIENT_DONE = "session_events.client_done"
 LINGER_SECONDS = 2.0  # how long input is still read and dropped after our side is shut
 STALLED_SECONDS = 1.0  # how long a client that sent EOF may leave our writes paused
 MAX_QUEUED = 8  # pipelined requests waiting their turn while reading goes on
@@ -88,10 +89,37 @@ class LingeringClose:
         asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
 
 
+class ClientDone(asyncio.Event):
+    """Set when the client has sent EOF or the connection is lost; it also calls what was
+    registered with `on_set`, so that a stream's watcher learns of it without a task of its own
+    waiting (thousands of idle streams)."""
+
+    def __init__(self):
+        super().__init__()
+        self.callbacks: list = []
+
+    def on_set(self, callback) -> None:
+        if self.is_set():
+            callback()
+        else:
+            self.callbacks.append(callback)
+
+    def off(self, callback) -> None:
+        if callback in self.callbacks:
+            self.callbacks.remove(callback)
+
+    def set(self) -> None:
+        if not self.is_set():
+            super().set()
+            callbacks, self.callbacks = self.callbacks, []
+            for callback in callbacks:
+                callback()
+
+
 class StrictHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.client_done = asyncio.Event()  # the client sent EOF: it will send nothing more
+        self.client_done = ClientDone()  # the client sent EOF: it will send nothing more
         self.done_extension = {"event": self.client_done}
         self.refusal: Refused | None = None  # answered once the requests before it are
         self.head_began: float | None = None  # while a request's head is arriving: since when

@@ -41,6 +41,17 @@ class Metrics:
             "Events stored by appends (retried events that were already stored not counted).",
             registry=self.registry,
         )
+        self.delivery = Histogram(
+            "testboost_stream_delivery_seconds",
+            "Time from an append's commit to its bytes handed to a watching stream's socket.",
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.ended_slow = Counter(
+            "testboost_streams_ended_slow",
+            "Streams ended because their client read too slowly to keep up.",
+            registry=self.registry,
+        )
         self._state: AppState | None = None
         self._children: dict[tuple, tuple] = {}  # labels -> (histogram, counter) children
         self.registry.register(self)
@@ -65,14 +76,25 @@ class Metrics:
         """Gauges read when scraped."""
         if self._state is None:
             return
+        live = self._state.hubs.counts()
         waiting = GaugeMetricFamily(
             "testboost_active_connections",
             "Streams and long-polls open right now.",
             labels=["kind"],
         )
-        for kind, count in self._state.notifier.watching_by_kind().items():
-            waiting.add_metric([kind], count)
+        for kind in ("long_poll", "stream"):
+            waiting.add_metric([kind], live[kind])
         yield waiting
+        yield GaugeMetricFamily(
+            "testboost_watched_sessions",
+            "Sessions with a hub in this process: watched by a stream or a long-poll.",
+            value=live["sessions"],
+        )
+        yield GaugeMetricFamily(
+            "testboost_stream_bytes_queued",
+            "Bytes offered to streams and not yet handed to their sockets.",
+            value=live["bytes"],
+        )
         database = self._state.database
         yield GaugeMetricFamily(
             "testboost_db_pool_in_use",

@@ -129,6 +129,8 @@ class Settings:
     db_pool_size: int = setting(10, "EVENTS_DB_POOL_SIZE", minimum=1)
     db_pool_timeout: float = setting(10.0, "EVENTS_DB_POOL_TIMEOUT", minimum=0.1)
     stream_heartbeat_seconds: float = setting(15.0, "EVENTS_STREAM_HEARTBEAT_SECONDS", minimum=0.1)
+    # What a stream may hold unwritten before it is ended for a client reading too slowly.
+    stream_queue_bytes: int = setting(1024 * 1024, "EVENTS_STREAM_QUEUE_BYTES", minimum=1024)
     db_statement_timeout: float = setting(5.0, "EVENTS_DB_STATEMENT_TIMEOUT", minimum=0.1)
     db_connect_timeout: float = setting(5.0, "EVENTS_DB_CONNECT_TIMEOUT", minimum=0.1)
     shutdown_timeout: float = setting(20.0, "EVENTS_SHUTDOWN_TIMEOUT", minimum=0.1)

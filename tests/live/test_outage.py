@@ -15,7 +15,7 @@ import uuid
 
 import httpx
 
-from session_events.handlers.stream import WAITING_TEXT as WAITING
+from session_events.hub import WAITING_TEXT as WAITING
 from support.live_server import LiveServer
 from tests.conftest import READ, WRITE
 from tests.live.sse import sse_messages

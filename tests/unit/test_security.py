@@ -109,6 +109,7 @@ def _as_current_request(keyring: KeyRing):
     app_state = AppState(
         database=None,
         notifier=None,
+        hubs=None,
         events_appended=None,
         stream_heartbeat_seconds=1.0,
         keyring=keyring,

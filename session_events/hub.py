@@ -1,0 +1,282 @@
+"""A hub per watched session in this process: one database read per append, whatever the
+number of watchers, and the same bytes written to each of them.
+
+A hub starts with its session's first watcher and goes with its last. It registers for the
+session's wake-ups (db/notify.py) before its first read, which sets its cursor to the
+session's counter; every wake-up after that reads the events past the cursor once, encodes
+each once as its SSE bytes, and offers them to every watcher (session_events/watcher.py),
+which keeps those its `event_type` filter asks for. A watcher is admitted at the hub's cursor:
+what follows comes from the hub, what comes before it reads itself (a stream's replay), so
+nothing is lost or sent twice however appends race with the join.
+
+The hub also ends its watchers: after a terminal status (once everything up to it is offered),
+when the session is deleted or made again under its id, and when the server stops. While the
+database is out of reach it says so to its streams, tries again with a growing pause, and
+delivers what was appended once it is back. Heartbeats are the hub's too: one timer for all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Callable
+
+import structlog
+
+from session_events.db import filters as db_filters
+from session_events.db import pages as db_pages
+from session_events.db import sessions as db_sessions
+from session_events.db.documents import format_timestamp
+from session_events.db.engine import Database
+from session_events.db.errors import is_unavailable
+from session_events.db.json_codec import loads
+from session_events.db.notify import Notifier
+from session_events.db.statements import CoreRunner
+from session_events.handlers.sse import sse_comment, sse_event
+from session_events.watcher import Watcher
+
+log = structlog.get_logger("session_events")
+
+BATCH = 500  # events read per statement when a hub catches up
+OUTAGE_RETRY_SECONDS = 1.0  # the first pause before the database is tried again; doubled to
+OUTAGE_RETRY_MAX = 5.0  # at most this
+DELETED = sse_comment("the session was deleted")
+WAITING_TEXT = "the database is out of reach; the stream goes on when it is back"
+WAITING = sse_comment(WAITING_TEXT)
+HEARTBEAT = b": heartbeat\n\n"
+
+
+class StampedEvent(asyncio.Event):
+    """A wake-up that remembers when it came: the commit the delay metric counts from."""
+
+    at: float | None = None
+
+    def set(self) -> None:
+        if self.at is None:
+            self.at = time.monotonic()
+        super().set()
+
+    def take(self) -> float | None:
+        at, self.at = self.at, None
+        self.clear()
+        return at
+
+
+class Hubs:
+    """This process's hubs, by session id."""
+
+    def __init__(
+        self,
+        database: Database,
+        notifier: Notifier,
+        *,
+        heartbeat: float,
+        queue_bytes: int,
+        delivered: Callable[[float], None] = lambda seconds: None,
+        ended_slow: Callable[[], None] = lambda: None,
+    ):
+        self.database = database
+        self.notifier = notifier
+        self.heartbeat = heartbeat
+        self.queue_bytes = queue_bytes
+        self.delivered = delivered  # observes a commit-to-socket delay, in seconds
+        self.ended_slow = ended_slow  # counts a stream ended for reading too slowly
+        self.hubs: dict[uuid.UUID, SessionHub] = {}
+        self.closing = False
+
+    def join(self, session_id: uuid.UUID, watcher: Watcher) -> SessionHub:
+        hub = self.hubs.get(session_id)
+        if hub is None:
+            hub = self.hubs[session_id] = SessionHub(self, session_id)
+        hub.add(watcher)
+        if self.closing:
+            watcher.leave()
+        return hub
+
+    def shutdown(self) -> None:
+        """The server stops: every watcher ends (a long-poll answers) now."""
+        self.closing = True
+        for hub in list(self.hubs.values()):
+            for watcher in list(hub.watchers):
+                watcher.leave()
+
+    def counts(self) -> dict[str, int]:
+        streams = polls = queued = 0
+        for hub in self.hubs.values():
+            for watcher in hub.watchers:
+                if watcher.limit:
+                    streams += 1
+                    queued += watcher.queued
+                else:
+                    polls += 1
+        return {"sessions": len(self.hubs), "stream": streams, "long_poll": polls, "bytes": queued}
+
+
+class SessionHub:
+    def __init__(self, hubs: Hubs, session_id: uuid.UUID):
+        self.hubs = hubs
+        self.session_id = session_id
+        self.watchers: set[Watcher] = set()
+        self.cursor: int | None = None  # the highest seq offered; None before the first read
+        self.identity: str | None = None  # the session's created_at: a session made again differs
+        self.finished = False  # its status is terminal (and everything up to it was offered)
+        self.woken = StampedEvent()
+        self.task = asyncio.create_task(self.run(), name=f"hub-{session_id}")
+
+    def add(self, watcher: Watcher) -> None:
+        self.watchers.add(watcher)
+        if self.cursor is not None:
+            self.admit(watcher)
+
+    def admit(self, watcher: Watcher, waited: bool = False) -> None:
+        """Take the watcher in at the cursor; one that `waited` for the first read may have
+        missed an append (a long-poll that read before it): it looks again."""
+        watcher.admit(self.cursor)
+        if self.finished and watcher.limit:
+            watcher.end()
+        elif waited and not watcher.limit:
+            watcher.nudge()
+
+    def remove(self, watcher: Watcher) -> None:
+        self.watchers.discard(watcher)
+        if not self.watchers and self.hubs.hubs.get(self.session_id) is self:
+            # An idle session costs nothing: its hub goes (its task ends at its next turn).
+            del self.hubs.hubs[self.session_id]
+            self.woken.set()
+
+    def detach(self) -> None:
+        if self.hubs.hubs.get(self.session_id) is self:
+            del self.hubs.hubs[self.session_id]
+
+    async def run(self) -> None:
+        with self.hubs.notifier.watch(self.session_id, "hub", event=self.woken):
+            failures = 0
+            woke, stamp = True, None
+            while self.watchers:
+                if not woke:  # quiet: a heartbeat went out, nothing is read
+                    woke, stamp = await self.sleep(self.hubs.heartbeat)
+                    continue
+                try:
+                    ended = await self.read(stamp)
+                except Exception as error:
+                    if not is_unavailable(error):
+                        log.exception("hub_failed", session_id=str(self.session_id))
+                        return self.end_all(b"")
+                    if not failures:
+                        log.warning("stream_waiting_for_database", error=type(error).__name__)
+                    failures += 1
+                    await self.wait_out(failures)
+                    continue
+                failures = 0
+                if ended:
+                    return
+                woke, stamp = await self.sleep(self.hubs.heartbeat)
+
+    async def sleep(self, seconds: float) -> tuple[bool, float | None]:
+        """Until woken (True, and the commit's time), or `seconds` (False, and a heartbeat)."""
+        try:
+            await asyncio.wait_for(self.woken.wait(), seconds)
+        except TimeoutError:
+            if self.watchers:
+                self.say(HEARTBEAT)
+            return False, None
+        return True, self.woken.take()
+
+    async def wait_out(self, failures: int) -> None:
+        """The pause before the next try: growing with the failures in a row, spread so that
+        the hubs of many sessions do not all try at once, said to the streams once a second."""
+        pause = min(OUTAGE_RETRY_SECONDS * 2 ** (failures - 1), OUTAGE_RETRY_MAX)
+        left = pause * (0.5 + random.random())
+        while self.watchers:
+            self.say(WAITING)
+            await asyncio.sleep(min(left, OUTAGE_RETRY_SECONDS))
+            left -= OUTAGE_RETRY_SECONDS
+            if left <= 0:
+                return
+
+    async def read(self, stamp: float | None) -> bool:
+        """Offer what was appended since the cursor; True if the session is gone."""
+        async with self.hubs.database.read() as conn:
+            session = await db_sessions.read_session(conn, self.session_id)
+            identity = None if session is None else format_timestamp(session["created_at"])
+            if session is None or self.identity not in (None, identity):
+                self.end_all(DELETED)
+                return True
+            if self.cursor is None:  # the first read: the hub starts at the counter
+                self.identity, self.cursor = identity, session["last_seq"]
+            last_seq = session["last_seq"]
+            while self.cursor < last_seq:
+                query = events_between(self.session_id, {}, self.cursor, last_seq, BATCH)
+                page = await db_pages.read_page(CoreRunner(conn), query)
+                if page is None or page.count == 0:  # deleted meanwhile: seen at the next read
+                    break
+                documents = loads(page.items)
+                self.offer(documents, stamp)
+                self.cursor = documents[-1]["seq"]
+        # Streams end after a terminal status; long-polls may still see appends after it.
+        self.finished = session["status"] in db_sessions.TERMINAL
+        for watcher in list(self.watchers):
+            if watcher.start is None:
+                self.admit(watcher, waited=True)
+            elif self.finished and watcher.limit:
+                watcher.end()
+        return False
+
+    def offer(self, documents: list[dict], stamp: float | None) -> None:
+        """The same bytes to every watcher that keeps them all; a filtered watcher's bytes
+        are joined once per filter."""
+        if not documents:
+            return
+        encoded = [(d["seq"], d["event_type"], sse_event(d)) for d in documents]
+        first = encoded[0][0]
+        whole = b"".join(chunk for _, _, chunk in encoded)
+        by_filter: dict[frozenset[str], bytes] = {}
+        for watcher in list(self.watchers):
+            if watcher.start is None:
+                continue
+            if watcher.after >= first:  # it already has some of these
+                data = _kept(encoded, watcher.types, watcher.after)
+            elif watcher.types is None:
+                data = whole
+            else:
+                data = by_filter.get(watcher.types)
+                if data is None:
+                    data = by_filter[watcher.types] = _kept(encoded, watcher.types, 0)
+            if data and not watcher.offer(data, stamp):
+                self.hubs.ended_slow()
+            watcher.after = max(watcher.after, encoded[-1][0])
+
+    def say(self, comment: bytes) -> None:
+        """A comment to every stream (not to long-polls, which it would wake for nothing)."""
+        for watcher in list(self.watchers):
+            if watcher.limit and not watcher.offer(comment, None):
+                self.hubs.ended_slow()
+
+    def end_all(self, last: bytes) -> None:
+        self.detach()
+        for watcher in list(self.watchers):
+            watcher.end(last)
+
+
+def events_between(session_id: uuid.UUID, filters: dict, after: int, upto: int, limit: int):
+    """The query of the next `limit` events after `after` up to `upto` that `filters` keep,
+    oldest first: how hubs and replays read."""
+    bounds = {db_filters.AFTER_SEQ.parameter: after, db_filters.UNTIL_SEQ.parameter: upto}
+    return db_pages.ListingQuery(
+        session_id,
+        db_filters.read({**filters, **bounds}),
+        ascending=True,
+        offset=0,
+        limit=limit,
+        count_total=False,
+    )
+
+
+def _kept(encoded: list[tuple[int, str, bytes]], types: frozenset[str] | None, after: int):
+    return b"".join(
+        chunk
+        for seq, event_type, chunk in encoded
+        if seq > after and (types is None or event_type in types)
+    )
