@@ -13,7 +13,7 @@ import uuid
 
 import structlog
 
-from session_events.app_state import database, hubs, request_header
+from session_events.app_state import current, database, hubs, request_header
 from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db.errors import SessionNotFound, is_unavailable
@@ -21,6 +21,7 @@ from session_events.db.json_codec import loads
 from session_events.handlers.listing import read_filters
 from session_events.handlers.sse import EventStream, sse_event
 from session_events.handlers.waiting import leaving_with_client
+from session_events.http_protocol import BODY_WRITER
 from session_events.hub import DELETED, OUTAGE_RETRY_SECONDS, WAITING, events_between
 from session_events.watcher import Watcher, delay_since
 
@@ -75,6 +76,8 @@ async def _events(session_id: uuid.UUID, created_at: str, cursor: int, filters: 
                         yield chunk
                         return
                     yield chunk
+            # Live: the hub writes to the client itself while nothing is queued.
+            watcher.direct = direct_writer()
             while (item := await watcher.take()) is not None:
                 data, stamp = item
                 yield data
@@ -118,3 +121,9 @@ async def _replay(session_id, created_at: str, cursor: int, watcher: Watcher, fi
         cursor = documents[-1]["seq"]
         if not page.more:
             return
+
+
+def direct_writer():
+    """How the server writes a chunk of this response at once (None if it cannot)."""
+    writer = current().scope["extensions"].get(BODY_WRITER)
+    return None if writer is None else writer["write"]

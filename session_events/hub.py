@@ -35,7 +35,7 @@ from session_events.db.json_codec import loads
 from session_events.db.notify import Notifier
 from session_events.db.statements import CoreRunner
 from session_events.handlers.sse import sse_comment, sse_event
-from session_events.watcher import Watcher
+from session_events.watcher import SLOW, WRITTEN, Watcher
 
 log = structlog.get_logger("session_events")
 
@@ -244,15 +244,22 @@ class SessionHub:
                 data = by_filter.get(watcher.types)
                 if data is None:
                     data = by_filter[watcher.types] = _kept(encoded, watcher.types, 0)
-            if data and not watcher.offer(data, stamp):
-                self.hubs.ended_slow()
+            if data:
+                self.offered(watcher.offer(data, stamp), stamp)
             watcher.after = max(watcher.after, encoded[-1][0])
+
+    def offered(self, outcome: int, stamp: float | None) -> None:
+        if outcome == WRITTEN:
+            if stamp is not None:
+                self.hubs.delivered(time.monotonic() - stamp)
+        elif outcome == SLOW:
+            self.hubs.ended_slow()
 
     def say(self, comment: bytes) -> None:
         """A comment to every stream (not to long-polls, which it would wake for nothing)."""
         for watcher in list(self.watchers):
-            if watcher.limit and not watcher.offer(comment, None):
-                self.hubs.ended_slow()
+            if watcher.limit:
+                self.offered(watcher.offer(comment, None), None)
 
     def end_all(self, last: bytes) -> None:
         self.detach()

@@ -22,6 +22,7 @@ TOO_SLOW_TEXT = (
 
 
 TOO_SLOW = sse_comment(TOO_SLOW_TEXT)
+WRITTEN, QUEUED, SLOW = 1, 0, -1  # what became of an offer
 
 
 class Watcher:
@@ -30,8 +31,8 @@ class Watcher:
     that is empty takes one offer of any size), 0 for a long-poll, which holds none."""
 
     __slots__ = (
-        "after", "chunks", "gone", "last", "limit", "nudged", "queued", "stamp", "start", "types",
-        "waiter",
+        "after", "busy", "chunks", "direct", "gone", "last", "limit", "nudged", "queued", "stamp",
+        "start", "types", "waiter",
     )  # fmt: skip
 
     def __init__(self, types: frozenset[str] | None, after: int, limit: int):
@@ -48,25 +49,31 @@ class Watcher:
         self.last: bytes | None = None  # set once it is to end: written after what is queued
         self.gone = False  # its client has left, or the server is stopping
         self.nudged = False  # a long-poll offered something since it last looked
+        # Writes bytes to the client at once (True) if it can: see http_protocol.write_body.
+        self.direct: Callable[[bytes], bool] | None = None
+        self.busy = False  # bytes taken from the queue are being written: nothing may overtake
 
-    def offer(self, data: bytes, stamp: float | None) -> bool:
-        """Queue `data` (already filtered for it); False if this ended it for being slow."""
+    def offer(self, data: bytes, stamp: float | None) -> int:
+        """Write `data` (already filtered for it) now if it can, else queue it: WRITTEN, QUEUED,
+        or SLOW if this ended it for reading too slowly."""
         if self.last is not None:
-            return True
+            return QUEUED
         if self.limit == 0:  # a long-poll: it reads what it asked for itself
             self.nudge()
-            return True
+            return QUEUED
+        if not self.queued and not self.busy and self.direct is not None and self.direct(data):
+            return WRITTEN
         if self.queued and self.queued + len(data) > self.limit:
             self.chunks.clear()
             self.queued = 0
             self.end(TOO_SLOW)
-            return False
+            return SLOW
         self.chunks.append(data)
         self.queued += len(data)
         if self.stamp is None:
             self.stamp = stamp
         self._wake()
-        return True
+        return QUEUED
 
     def end(self, last: bytes = b"") -> None:
         """End it once what is queued is written, with `last` (a comment saying why) after."""
@@ -110,9 +117,11 @@ class Watcher:
 
     async def take(self) -> tuple[bytes, float | None] | None:
         """The bytes to write next and when their oldest append committed; None once ended."""
+        self.busy = False  # what the last take gave has been written
         while True:
             queued = self.take_queued()
             if queued is not None:
+                self.busy = True
                 return queued
             if self.last is not None:
                 last, self.last = self.last, b""
