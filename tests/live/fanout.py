@@ -115,9 +115,13 @@ class RawStream:
         return body
 
     async def follow(self) -> StreamBody:
-        """Started, then read to its end (one task per stream: a connection has one reader)."""
-        await self.started()
-        return await self.read_to_end()
+        """Started, then read to its end (one task per stream: a connection has one reader);
+        the connection is closed then."""
+        try:
+            await self.started()
+            return await self.read_to_end()
+        finally:
+            self.close()
 
     async def read_to_end(self) -> StreamBody:
         return await self.read_until(lambda body: False)

@@ -8,7 +8,7 @@ import asyncio
 import httpx
 
 from tests.conftest import READ
-from tests.live.conftest import SESSIONS
+from tests.live.conftest import SESSIONS, no_traceback
 from tests.live.fanout import TIMEOUT, Producer, new_session, open_count
 
 POLLS = 200
@@ -34,3 +34,4 @@ async def test_two_hundred_long_polls_are_each_answered_with_the_next_event_once
             assert response.status_code == 200, response.text
             assert response.json()["items"] == [event]
         assert await open_count(http, "long_poll") == 0
+    no_traceback(server)

@@ -15,6 +15,7 @@ import random
 import httpx
 import pytest
 
+from tests.live.conftest import no_traceback
 from tests.live.fanout import (
     TIMEOUT,
     Producer,
@@ -90,6 +91,7 @@ async def test_a_thousand_streams_joining_while_appends_race_each_get_every_seq_
     for (cursor, _), body in zip(streams, bodies, strict=True):
         check_events(body, list(range(cursor + 1, final + 1)), types)
         assert comments(body) <= {"heartbeat"}
+    no_traceback(server)
 
 
 FILTERS = [(), ("a", "c"), ("b",), ("d", "status_changed", "a"), (), ("c",), ()]
@@ -122,3 +124,4 @@ async def test_streams_with_event_type_filters_among_unfiltered_get_exactly_what
         after = range(cursor + 1, final + 1)
         check_events(body, [seq for seq in after if not wanted or types[seq] in wanted], types)
         assert comments(body) <= {"heartbeat"}
+    no_traceback(server)
