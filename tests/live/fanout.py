@@ -110,7 +110,7 @@ class RawStream:
     async def started(self) -> StreamBody:
         """Once the answer's head and the first message (the retry hint) are in."""
         body = await self.read_until(lambda body: bool(body.messages))
-        assert body.status == 200 and body.messages[0] == {"retry": "3000"}, body.messages
+        assert body.status == 200 and body.messages and "retry" in body.messages[0], body.messages
         self.is_started.set()
         return body
 
@@ -156,7 +156,7 @@ def check_events(body: StreamBody, expected: list[int], types: dict[int, str]) -
     """The stream sent the events `expected` (their seqs), each once, in order, nothing else
     but comments, and ended; each message an event as the contract shows it."""
     assert body.ended, f"the stream did not end; last messages: {body.messages[-3:]}"
-    assert body.messages[0] == {"retry": "3000"}, body.messages[:2]
+    assert "retry" in body.messages[0], body.messages[:2]
     ids = body.ids
     assert ids == expected, difference(ids, expected)
     for message in body.messages[1:]:
