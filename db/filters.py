@@ -45,6 +45,10 @@ class Filter:
     # The whole session's total from the counts appends keep, (session_id, value) -> a scalar,
     # where they answer it: only when this is the one selection of the query.
     kept_total: Callable[..., Any] | None = None
+    # The same filter over events held in memory (db/pages.page_in_memory), where it can be:
+    # for a bound, value -> the seq it bounds by; for a selection, value -> a test of an
+    # event's type. None: only the database can apply it.
+    in_memory: Callable[[Any], Any] | None = None
 
     @property
     def skips_seqs(self) -> bool:
@@ -84,9 +88,12 @@ EVENT_TYPE = Filter(
     default=(),
     canonical=lambda types: tuple(dict.fromkeys(types)),
     kept_total=_kept_type_total,
+    in_memory=lambda types: frozenset(types).__contains__,
 )
-AFTER_SEQ = Filter("after_seq", lambda c, session_id, seq: seq, BigInteger, "lower", default=0)
-UNTIL_SEQ = Filter("until_seq", lambda c, session_id, seq: seq, BigInteger, "upper")
+AFTER_SEQ = Filter(
+    "after_seq", lambda c, session_id, seq: seq, BigInteger, "lower", default=0, in_memory=int
+)
+UNTIL_SEQ = Filter("until_seq", lambda c, session_id, seq: seq, BigInteger, "upper", in_memory=int)
 
 # In the order links repeat them.
 FILTERS: tuple[Filter, ...] = (SINCE, EVENT_TYPE, AFTER_SEQ, UNTIL_SEQ)

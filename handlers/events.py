@@ -26,6 +26,7 @@ from session_events.handlers.listing import (
 )
 from session_events.handlers.shapes import json_response, pagination
 from session_events.handlers.waiting import leaving_with_client
+from session_events.hub import SessionHub
 from session_events.watcher import Watcher
 
 
@@ -108,6 +109,22 @@ class Listing:
             return self.not_modified(page.version, tag)
         return self.answer(page, tag)
 
+    def from_hub(self, hub: SessionHub, if_none_match: str | None, previous: Answer):
+        """The answer from the events the session's hub holds, if they can give it and are
+        no older than `previous`; None: read the database."""
+        held = hub.holding()
+        if held is None or held.version.latest_seq < previous.latest_seq:
+            return None
+        if held.version.latest_seq == previous.latest_seq:
+            return previous
+        page = db_pages.page_in_memory(self.query, held)
+        if page is None:
+            return None
+        tag = self.etag(page.version)
+        if etag_matches(if_none_match, tag):
+            return self.not_modified(page.version, tag)
+        return self.answer(page, tag)
+
     def not_modified(self, version: db_pages.Version, tag: str) -> Answer:
         headers = {"ETag": tag, "Cache-Control": "no-cache"}
         return Answer(Response(status_code=304, headers=headers), version.latest_seq, True)
@@ -169,9 +186,11 @@ async def list_events(
                 if remaining <= 0:
                     break
                 await watcher.wait(remaining)
-                if watcher.last is not None:  # the client left, or the server stops
+                if watcher.gone:  # the client left, or the server stops
                     break
-                answer = await listing.read(if_none_match, previous=answer)
+                answer = listing.from_hub(hub, if_none_match, answer) or await listing.read(
+                    if_none_match, previous=answer
+                )
     finally:
         hub.remove(watcher)
     return answer.response

@@ -12,11 +12,12 @@ from session_events.db.json_codec import dumps
 log = structlog.get_logger("session_events")
 
 
-def sse_event(body: dict) -> bytes:
-    """One event document as an SSE event."""
+def sse_event(body: dict, document: bytes | None = None) -> bytes:
+    """One event document as an SSE event (`document`: the body as JSON, if made already)."""
+    data = dumps(body) if document is None else document
     # One line, as a data field must be; U+2028/U+2029 escaped too, for clients that split lines
     # the way JavaScript and Python's splitlines do (they only occur inside JSON strings).
-    data = dumps(body).replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+    data = data.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (body["seq"], body["event_type"].encode(), data)
 
 

@@ -21,6 +21,7 @@ import asyncio
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 
 import structlog
@@ -31,7 +32,7 @@ from session_events.db import sessions as db_sessions
 from session_events.db.documents import format_timestamp
 from session_events.db.engine import Database
 from session_events.db.errors import is_unavailable
-from session_events.db.json_codec import loads
+from session_events.db.json_codec import dumps, loads
 from session_events.db.notify import Notifier
 from session_events.db.statements import CoreRunner
 from session_events.handlers.sse import sse_comment, sse_event
@@ -40,6 +41,8 @@ from session_events.watcher import SLOW, WRITTEN, Watcher
 log = structlog.get_logger("session_events")
 
 BATCH = 500  # events read per statement when a hub catches up
+# The newest events a hub holds for long-polls: at most this many, of about this many bytes.
+HELD_EVENTS, HELD_BYTES = 1000, 4 * 1024 * 1024
 OUTAGE_RETRY_SECONDS = 1.0  # the first pause before the database is tried again; doubled to
 OUTAGE_RETRY_MAX = 5.0  # at most this
 DELETED = sse_comment("the session was deleted")
@@ -123,6 +126,10 @@ class SessionHub:
         self.identity: str | None = None  # the session's created_at: a session made again differs
         self.finished = False  # its status is terminal (and everything up to it was offered)
         self.woken = StampedEvent()
+        # The newest events, every one after `held_after` up to the cursor, as documents.
+        self.held: deque[tuple[int, str, str]] = deque()
+        self.held_after = 0
+        self.held_bytes = 0
         self.task = asyncio.create_task(self.run(), name=f"hub-{session_id}")
 
     def add(self, watcher: Watcher) -> None:
@@ -206,6 +213,7 @@ class SessionHub:
                 return True
             if self.cursor is None:  # the first read: the hub starts at the counter
                 self.identity, self.cursor = identity, session["last_seq"]
+                self.held_after = self.cursor
             last_seq = session["last_seq"]
             while self.cursor < last_seq:
                 query = events_between(self.session_id, {}, self.cursor, last_seq, BATCH)
@@ -229,7 +237,12 @@ class SessionHub:
         are joined once per filter."""
         if not documents:
             return
-        encoded = [(d["seq"], d["event_type"], sse_event(d)) for d in documents]
+        encoded = []
+        for document in documents:
+            text = dumps(document)
+            seq, event_type = document["seq"], document["event_type"]
+            encoded.append((seq, event_type, sse_event(document, text)))
+            self.hold(seq, event_type, text.decode())
         first = encoded[0][0]
         whole = b"".join(chunk for _, _, chunk in encoded)
         by_filter: dict[frozenset[str], bytes] = {}
@@ -247,6 +260,26 @@ class SessionHub:
             if data:
                 self.offered(watcher.offer(data, stamp), stamp)
             watcher.after = max(watcher.after, encoded[-1][0])
+
+    def hold(self, seq: int, event_type: str, document: str) -> None:
+        held = self.held
+        held.append((seq, event_type, document))
+        self.held_bytes += len(document)
+        while len(held) > HELD_EVENTS or (self.held_bytes > HELD_BYTES and len(held) > 1):
+            self.held_after, _, dropped = held.popleft()
+            self.held_bytes -= len(dropped)
+
+    def holding(self) -> db_pages.Held | None:
+        """What a long-poll may be answered from: the events held, as of the last read."""
+        if (
+            self.cursor is None
+            or self.identity is None
+            or self.hubs.hubs.get(self.session_id) is not self
+        ):
+            return None
+        return db_pages.Held(
+            db_pages.Version(self.cursor, self.identity), self.held_after, self.held
+        )
 
     def offered(self, outcome: int, stamp: float | None) -> None:
         if outcome == WRITTEN:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
+from sqlalchemy import event
 
 from session_events.app import create_app
 from session_events.http_protocol import CLIENT_DONE
@@ -149,3 +151,39 @@ async def test_an_append_whose_body_is_cut_short_is_not_executed(app_and_session
     assert sent == []  # nothing to answer: the client has gone
     listed = await request(app, state, "GET", path)
     assert json.loads(listed[1]["body"])["items"] == []
+
+
+# Statements are counted through SQLAlchemy's events, which PostgreSQL's fast reads bypass.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_long_polls_woken_by_an_append_are_answered_from_the_hub(app_and_session):
+    """Fifty long-polls of one session and one append: the hub reads the append once and
+    answers every poll from what it holds, not with a read of its own each."""
+    app, state, session_id = app_and_session
+    path = f"/api/v2/sessions/{session_id}/events"
+    polls = [
+        asyncio.create_task(request(app, state, "GET", path, b"wait=20&after_seq=0&order=asc"))
+        for _ in range(50)
+    ]
+    hub = None
+    while hub is None or sum(w.waiter is not None for w in hub.watchers) < 50:  # all asleep
+        await asyncio.sleep(0.01)
+        hub = state.hubs.hubs.get(uuid.UUID(session_id))
+    statements = []
+
+    def counted(_conn, _cursor, statement, *_rest):
+        statements.append(statement)
+
+    for engine in (state.database.reader, state.database.writer):
+        event.listen(engine.sync_engine, "before_cursor_execute", counted)
+    try:
+        body = json.dumps({"events": [{"event_type": "tick"}]}).encode()
+        await request(app, state, "POST", path, body=body, key=WRITE_KEY)
+        answers = await asyncio.wait_for(asyncio.gather(*polls), timeout=10)
+    finally:
+        for engine in (state.database.reader, state.database.writer):
+            event.remove(engine.sync_engine, "before_cursor_execute", counted)
+    for sent in answers:
+        assert sent[0]["status"] == 200
+        assert [item["seq"] for item in json.loads(sent[1]["body"])["items"]] == [1]
+    # The append's statements and the hub's read, not a read per poll.
+    assert len(statements) < 10, [statement[:60] for statement in statements]

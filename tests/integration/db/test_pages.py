@@ -14,7 +14,7 @@ from session_events.db import appends as db_appends
 from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db import sessions as db_sessions
-from session_events.db.json_codec import loads
+from session_events.db.json_codec import dumps_text, loads
 
 T0 = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
 TYPES = "abcab" * 6  # 30 events: a and b often, c rarely
@@ -127,3 +127,46 @@ async def test_the_version_is_the_pages(database, stored):
         page = await db_pages.read_page(runner, query)
     assert version == page.version
     assert version.latest_seq == len(documents)
+
+
+async def test_a_page_from_events_held_in_memory_is_the_databases(database, stored):
+    """What a hub answers a long-poll from (db_pages.page_in_memory) is what read_page reads,
+    for every combination it can answer; it declines `since` and a range that begins before
+    the events it holds."""
+    session_id, documents = stored
+    answered = declined = 0
+    async with database.read_direct() as runner:
+        version = await db_pages.read_version(runner, session_id)
+        for held_after, types, after_seq, until_seq, ascending, offset, count_total, since in (
+            itertools.product(
+                (0, 7, 12), EVENT_TYPES, AFTER, UNTIL, (True, False), OFFSETS, (True, False),
+                SINCES[:2],
+            )
+        ):  # fmt: skip
+            held = db_pages.Held(
+                version,
+                held_after,
+                [(d["seq"], d["event_type"], dumps_text(d)) for d in documents[held_after:]],
+            )
+            given = {"since": since, "event_type": types, "after_seq": after_seq}
+            given["until_seq"] = until_seq
+            query = db_pages.ListingQuery(
+                session_id, chosen(given), ascending, offset, LIMIT, count_total
+            )
+            in_memory = db_pages.page_in_memory(query, held)
+            upper = len(documents) if until_seq is None else until_seq
+            if since is not None or (after_seq < held_after and after_seq < upper):
+                assert in_memory is None, query
+                declined += 1
+                continue
+            page = await db_pages.read_page(runner, query)
+            assert loads(in_memory.items) == loads(page.items), query
+            assert in_memory.version == page.version
+            assert (in_memory.total, in_memory.upto_seq, in_memory.more, in_memory.count) == (
+                page.total,
+                page.upto_seq,
+                page.more,
+                page.count,
+            ), query
+            answered += 1
+    assert answered and declined
