@@ -19,7 +19,7 @@ the one seam for all of that (what is refused, and how it is said: http_refusals
   the answer that says what was wrong.
 - The client's end of sending (EOF) means "no more requests": what it sent is answered, then
   the connection closes. But requests that wait on the client (long-polls, streams, a body
-  still to come) learn of it through the scope extension CLIENT_DONE, an asyncio.Event, and
+  still to come) learn of it through the scope extension CLIENT_DONE (a ClientDone), and
   end (a long-poll answers at once, a stream ends, a body cut short is a 400): TCP cannot tell
   a half-close from a peer that closed its socket, and the second is gone now, not at the
   next write that fails. A client that sent EOF, or whose server is stopping, and that reads
@@ -92,31 +92,54 @@ class LingeringClose:
         asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
 
 
-class ClientDone(asyncio.Event):
-    """Set when the client has sent EOF or the connection is lost; it also calls what was
-    registered with `on_set`, so that a stream's watcher learns of it without a task of its own
-    waiting (thousands of idle streams)."""
+class ClientDone:
+    """Set when the client has sent EOF or the connection is lost. An asyncio.Event's
+    `is_set`/`set`/`wait`, without the deque each Event carries (thousands of idle streams
+    hold one each), and `on_set`: what it calls once set, so that a stream's watcher learns
+    of it without a task of its own waiting."""
+
+    __slots__ = ("callbacks", "done")
 
     def __init__(self):
-        super().__init__()
-        self.callbacks: list = []
+        self.done = False
+        self.callbacks: list | None = None
+
+    def is_set(self) -> bool:
+        return self.done
+
+    def set(self) -> None:
+        if not self.done:
+            self.done = True
+            callbacks, self.callbacks = self.callbacks, None
+            for callback in callbacks or ():
+                callback()
 
     def on_set(self, callback) -> None:
-        if self.is_set():
+        if self.done:
             callback()
+        elif self.callbacks is None:
+            self.callbacks = [callback]
         else:
             self.callbacks.append(callback)
 
     def off(self, callback) -> None:
-        if callback in self.callbacks:
+        if self.callbacks and callback in self.callbacks:
             self.callbacks.remove(callback)
 
-    def set(self) -> None:
-        if not self.is_set():
-            super().set()
-            callbacks, self.callbacks = self.callbacks, []
-            for callback in callbacks:
-                callback()
+    async def wait(self) -> None:
+        if self.done:
+            return
+        woken = asyncio.get_running_loop().create_future()
+
+        def wake():
+            if not woken.done():
+                woken.set_result(None)
+
+        self.on_set(wake)
+        try:
+            await woken
+        finally:
+            self.off(wake)
 
 
 class StrictHttpToolsProtocol(HttpToolsProtocol):
@@ -221,21 +244,26 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
         else:
             self.idle_since = self.loop.time()
+            if self.head_check is None:
+                self.head_check = self.loop.call_later(HEAD_TIMEOUT_SECONDS, self.check_head)
 
     # -- reading requests -----------------------------------------------------------------
 
     def check_head(self) -> None:
         """Every HEAD_TIMEOUT_SECONDS at most: a head arriving for longer is cut (408), and a
         connection on which nothing was asked for that long is closed. (One timer a
-        connection, moved on when it fires, rather than one set and cancelled a request.)"""
+        connection, moved on when it fires, rather than one set and cancelled a request; none
+        while a request is answered, so that idle streams cost no wake-ups.)"""
         now, limit = self.loop.time(), HEAD_TIMEOUT_SECONDS
         if self.head_began is not None and now - self.head_began >= limit:
             return self.refuse(Refused(408, HEAD_TOO_SLOW))
         if self.idle_since is not None and now - self.idle_since >= limit:
             return self.transport.close()
         since = self.head_began if self.head_began is not None else self.idle_since
-        wait = limit - (now - since) if since is not None else limit
-        self.head_check = self.loop.call_later(wait, self.check_head)
+        if since is None:  # a request is being answered: armed again when it has been
+            self.head_check = None
+            return
+        self.head_check = self.loop.call_later(limit - (now - since), self.check_head)
 
     def data_received(self, data: bytes) -> None:
         if self.refusal is not None or self.transport.lingering:  # read, and dropped
