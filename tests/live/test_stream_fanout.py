@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 
 import httpx
 import pytest
@@ -92,6 +93,10 @@ async def test_a_thousand_streams_joining_while_appends_race_each_get_every_seq_
         check_events(body, list(range(cursor + 1, final + 1)), types)
         assert comments(body) <= {"heartbeat"}
     no_traceback(server)
+    # What the hub wrote to the streams live was timed from its commit.
+    metrics = (await http.get("/metrics")).text
+    delivered = re.search(r"^testboost_stream_delivery_seconds_count (\S+)$", metrics, re.M)
+    assert float(delivered.group(1)) > 0, metrics
 
 
 FILTERS = [(), ("a", "c"), ("b",), ("d", "status_changed", "a"), (), ("c",), ()]

@@ -78,6 +78,10 @@ async def test_a_stream_whose_client_stops_reading_is_ended_and_resumes_without_
         for body in await asyncio.wait_for(asyncio.gather(*following), TIMEOUT):
             check_events(body, list(range(1, final + 1)), types)
 
+        # The stalled stream's queue is past its bound: ended (and counted) while it reads
+        # nothing; the streams that keep up are not.
+        metrics = (await http.get("/metrics")).text
+        assert "testboost_streams_ended_slow_total 1.0" in metrics, metrics
         await asyncio.to_thread(read_socket_to_end, sock, slow)  # the client reads again
     got = len(slow.ids)
     check_events(slow, list(range(1, got + 1)), types)  # a whole prefix

@@ -76,6 +76,8 @@ async def test_while_they_wait_they_are_registered(app_and_session):
     metrics = (await request(app, state, "GET", "/metrics"))[1]["body"].decode()
     assert 'testboost_active_connections{kind="long_poll"} 1.0' in metrics
     assert 'testboost_active_connections{kind="stream"} 0.0' in metrics
+    assert "testboost_watched_sessions 1.0" in metrics
+    assert "testboost_stream_bytes_queued 0.0" in metrics
     waiting.cancel()
 
 
