@@ -2,10 +2,11 @@
 
 One `session-events serve` on PostgreSQL (`--workers` processes); the streams are opened by a
 separate load process (perf/fanout_load.py: raw sockets, one epoll loop); this driver appends
-through the API and stamps each append when it is sent and when its 201 arrives (time.monotonic:
-CLOCK_MONOTONIC, shared by the processes of one machine). A delivery's latency runs from the 201
-(the commit as the appender sees it) to the moment the load process reads `id: <seq>` from a
-stream; from the send, for reference (an upper bound). Every stream must get every append: the
+through the API (perf/fanout_appends.py: raw HTTP on keep-alive connections) and stamps each
+append when it is sent and when its 201 arrives (time.monotonic: CLOCK_MONOTONIC, shared by the
+processes of one machine). A delivery's latency runs from the 201 (the commit as the appender
+sees it) to the moment the load process reads `id: <seq>` from a stream; from the send, for
+reference (an upper bound). Every stream must get every append: the
 ones that do not are counted as misses. The server's RSS is read from /proc before the streams
 open and once all have their `retry:` line.
 
@@ -24,7 +25,6 @@ otherwise a throwaway cluster.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import select
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+from perf.fanout_appends import Appends
 from perf.fanout_load import raise_file_limit
 from perf.machine import load_average
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer
@@ -44,6 +45,7 @@ from support.processes import rss_mb
 
 WRITE = {"X-API-Key": WRITE_KEY}
 SERVER_CPU, LOAD_CPU = 0, 1
+STREAMS_PER_LOAD = 10_000  # the hard RLIMIT_NOFILE here is 20,000, and the sockets need one each
 
 
 def quantiles(values: list[float]) -> dict[str, float | None]:
@@ -73,12 +75,15 @@ def pin(pid: int, cpu: int) -> None:
 
 
 class Load:
-    """The load process: opens the streams, then reports what each received and when."""
+    """A load process: opens its share of the streams, then reports what each received and when.
 
-    def __init__(self, port: int, paths: list[tuple[str, int]], pinned: bool):
+    `share`: (index into `paths`, streams on that path) pairs."""
+
+    def __init__(self, port: int, paths: list[str], share: list[tuple[int, int]], pinned: bool):
         argv = [sys.executable, "-m", "perf.fanout_load", *([str(LOAD_CPU)] if pinned else [])]
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self.tell({"port": port, "key": READ_KEY, "paths": paths})
+        self.share = share
+        self.tell({"port": port, "key": READ_KEY, "paths": [(paths[g], n) for g, n in share]})
 
     def tell(self, message: dict) -> None:
         self.process.stdin.write(json.dumps(message).encode() + b"\n")
@@ -98,43 +103,20 @@ class Load:
         self.process.wait()
 
 
-async def append(http: httpx.AsyncClient, session: str, n: int, stamps: dict) -> None:
-    sent = time.monotonic()
-    response = await http.post(
-        f"/api/v2/sessions/{session}/events",
-        json={"events": [{"event_type": "step_status_changed", "event_data": {"n": n}}]},
-        headers=WRITE,
-    )
-    acknowledged = time.monotonic()
-    assert response.status_code == 201, response.text
-    stamps[session, response.json()["items"][0]["seq"]] = (sent, acknowledged)
-
-
-async def append_in_turn(base_url: str, session: str, appends: int, interval: float) -> dict:
-    stamps: dict = {}
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-        for n in range(appends):
-            await append(http, session, n, stamps)
-            await asyncio.sleep(interval)
-    return stamps
-
-
-async def append_to_each(base_url: str, sessions: list[str], seconds: int) -> dict:
-    """One append to each session every second, spread evenly over the second."""
-    stamps: dict = {}
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
-        start = time.monotonic() + 0.1
-
-        async def one(index: int, session: str) -> None:
-            for second in range(seconds):
-                await asyncio.sleep(
-                    max(0, start + second + index / len(sessions) - time.monotonic())
-                )
-                await append(http, session, second, stamps)
-
-        await asyncio.gather(*(one(i, s) for i, s in enumerate(sessions)))
-    return stamps
+def deal(counts: list[int], parts: int) -> list[list[tuple[int, int]]]:
+    """Streams (`counts[group]` on each group) dealt into `parts` nearly equal shares of
+    (group, count) pairs."""
+    size = -(-sum(counts) // parts)
+    shares, share, room = [], [], size
+    for group, count in enumerate(counts):
+        while count:
+            take = min(count, room)
+            share.append((group, take))
+            count, room = count - take, room - take
+            if not room:
+                shares.append(share)
+                share, room = [], size
+    return [*shares, share] if share else shares
 
 
 def create_sessions(base_url: str, count: int) -> list[str]:
@@ -148,33 +130,55 @@ def create_sessions(base_url: str, count: int) -> list[str]:
 def measure(server: LiveServer, args: argparse.Namespace, pinned: bool) -> dict:
     sessions = create_sessions(server.base_url, args.sessions or 1)
     per_session = args.streams if not args.sessions else 1
-    paths = [(f"/api/v2/sessions/{s}/events/stream", per_session) for s in sessions]
+    paths = [f"/api/v2/sessions/{s}/events/stream" for s in sessions]
     pids = processes_of(server.process.pid)
     files_before = {pid: open_files(pid) for pid in pids}
     rss_before = rss_mb(server.process.pid)
-    load = Load(server.port, paths, pinned)
+    streams = len(sessions) * per_session
+    # At most STREAMS_PER_LOAD sockets a load process: the file-descriptor limit is per process.
+    shares = deal([per_session] * len(sessions), -(-streams // STREAMS_PER_LOAD))
+    loads = [Load(server.port, paths, share, pinned) for share in shares]
     try:
-        opened = load.hear(timeout=args.open_timeout)
+        opening = [load.hear(timeout=args.open_timeout) for load in loads]
+        opened = {
+            "ready": sum(o["ready"] for o in opening),
+            "failed": sum(o["failed"] for o in opening),
+            "errors": [e for o in opening for e in o["errors"]][:10],
+            "opened_in_s": max(o["opened_in_s"] for o in opening),
+        }
+        print(f"{opened['ready']} streams ready in {opened['opened_in_s']} s", file=sys.stderr)
         time.sleep(2)  # the opening burst settles before the reading
         rss_open = rss_mb(server.process.pid)
         streams_per_process = [open_files(pid) - files_before[pid] for pid in pids]
         driver_cpu = time.process_time()
         if args.sessions:
-            stamps = asyncio.run(append_to_each(server.base_url, sessions, args.seconds))
+            appends = Appends(server.port, connections=64)
+            appends.to_each(sessions, args.seconds)
         else:
-            stamps = asyncio.run(
-                append_in_turn(server.base_url, sessions[0], args.appends, args.interval)
-            )
+            appends = Appends(server.port, connections=1)
+            appends.in_turn(sessions[0], args.appends, args.interval)
+        stamps = appends.stamps
         appended = {session: [] for session in sessions}
         for session, seq in stamps:
             appended[session].append(seq)
-        load.tell({"expect": [len(appended[s]) for s in sessions], "timeout": args.wait})
-        heard = load.hear(timeout=args.wait + 60)
+        for load in loads:
+            expect = [len(appended[sessions[g]]) for g, _ in load.share]
+            load.tell({"expect": expect, "timeout": args.wait})
+        heard = []
+        for load in loads:
+            heard.append(load.hear(timeout=args.wait + 60))
+            heard[-1]["share"] = load.share
     finally:
-        load.stop()
+        for load in loads:
+            load.stop()
     after_201, after_send, received, repeated = [], [], 0, 0
     by_seq: dict[int, list[float]] = {}  # seq: latencies after the 201
-    for group, arrivals in heard["arrivals"]:
+    arrivals_by_group = [
+        (told["share"][local][0], arrivals)
+        for told in heard
+        for local, arrivals in told["arrivals"]
+    ]
+    for group, arrivals in arrivals_by_group:
         session = sessions[group]
         seen = {}
         for seq, at in arrivals:
@@ -188,8 +192,8 @@ def measure(server: LiveServer, args: argparse.Namespace, pinned: bool) -> dict:
                 by_seq.setdefault(seq, []).append(seen[seq] - acknowledged)
                 after_send.append(seen[seq] - sent)
     round_trips = [ack - sent for sent, ack in stamps.values()]
+    span = max(a for _, a in stamps.values()) - min(s for s, _ in stamps.values())
     expected = sum(len(appended[s]) * per_session for s in sessions)
-    streams = len(sessions) * per_session
     return {
         "streams": streams,
         "sessions": len(sessions),
@@ -204,11 +208,14 @@ def measure(server: LiveServer, args: argparse.Namespace, pinned: bool) -> dict:
         "kb_per_idle_stream": round((rss_open - rss_before) * 1024 / max(1, streams), 1),
         "open_files_added_per_server_process": streams_per_process,
         "appends": len(stamps),
+        "appends_per_s": round(len(stamps) / span, 1),  # achieved, from the first send
+        "appends_refused": len(appends.refused),
+        "refusals": appends.refused[:10],
         "received": received,
         "expected": expected,
         "misses": expected - received,
         "repeats": repeated,
-        "streams_closed_early": heard["closed"],
+        "streams_closed_early": sum(told["closed"] for told in heard),
         "after_201": quantiles(after_201),
         "after_send": quantiles(after_send),
         "append_round_trip": quantiles(round_trips),
@@ -217,7 +224,8 @@ def measure(server: LiveServer, args: argparse.Namespace, pinned: bool) -> dict:
             [quantiles(by_seq[seq])["p50_ms"], quantiles(by_seq[seq])["max_ms"]]
             for seq in sorted(by_seq)[:20]
         ],
-        "load_process_cpu_s": heard["cpu_s"],
+        "load_processes": len(loads),
+        "load_processes_cpu_s": sum(told["cpu_s"] for told in heard),
         "driver_cpu_s_appending": round(time.process_time() - driver_cpu, 2),
     }
 
@@ -227,7 +235,8 @@ def summary(result: dict) -> str:
     return (
         f"{result['streams']} streams on {result['sessions']} session(s), "
         f"{result['workers']} worker(s): {result['received']}/{result['expected']} delivered "
-        f"({result['misses']} missed); after the 201 p50 {a['p50_ms']} ms, p95 {a['p95_ms']}, "
+        f"({result['misses']} missed, {result['appends_refused']} appends refused); after the "
+        f"201 p50 {a['p50_ms']} ms, p95 {a['p95_ms']}, "
         f"p99 {a['p99_ms']}, max {a['max_ms']}; after the send p50 {s['p50_ms']}, p99 "
         f"{s['p99_ms']}; server RSS {result['server_rss_before_mb']} -> "
         f"{result['server_rss_with_streams_mb']} MB ({result['kb_per_idle_stream']} KB a stream); "
