@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import select
 import subprocess
 import sys
 import tempfile
@@ -37,15 +36,14 @@ from pathlib import Path
 import httpx
 
 from perf.fanout_appends import Appends
-from perf.fanout_load import raise_file_limit
+from perf.fanout_load import LOAD_CPU, STREAMS_PER_LOAD, Load, deal, raise_file_limit
 from perf.machine import load_average
-from support.live_server import READ_KEY, WRITE_KEY, LiveServer
+from support.live_server import WRITE_KEY, LiveServer
 from support.pg_server import perf_database
-from support.processes import rss_mb
+from support.processes import cpu_seconds, rss_mb
 
 WRITE = {"X-API-Key": WRITE_KEY}
-SERVER_CPU, LOAD_CPU = 0, 1
-STREAMS_PER_LOAD = 10_000  # the hard RLIMIT_NOFILE here is 20,000, and the sockets need one each
+SERVER_CPU = 0
 
 
 def quantiles(values: list[float]) -> dict[str, float | None]:
@@ -69,54 +67,22 @@ def open_files(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def settle(pid: int, limit: float) -> float:
+    """Wait until the server uses under a tenth of a core over half a second (at most `limit` s);
+    the seconds it took."""
+    start = time.monotonic()
+    used = cpu_seconds(pid)
+    while time.monotonic() - start < limit:
+        time.sleep(0.5)
+        used, before = cpu_seconds(pid), used
+        if used - before < 0.05:
+            break
+    return round(time.monotonic() - start, 1)
+
+
 def pin(pid: int, cpu: int) -> None:
     for thread in os.listdir(f"/proc/{pid}/task"):
         os.sched_setaffinity(int(thread), {cpu})
-
-
-class Load:
-    """A load process: opens its share of the streams, then reports what each received and when.
-
-    `share`: (index into `paths`, streams on that path) pairs."""
-
-    def __init__(self, port: int, paths: list[str], share: list[tuple[int, int]], pinned: bool):
-        argv = [sys.executable, "-m", "perf.fanout_load", *([str(LOAD_CPU)] if pinned else [])]
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self.share = share
-        self.tell({"port": port, "key": READ_KEY, "paths": [(paths[g], n) for g, n in share]})
-
-    def tell(self, message: dict) -> None:
-        self.process.stdin.write(json.dumps(message).encode() + b"\n")
-        self.process.stdin.flush()
-
-    def hear(self, timeout: float) -> dict:
-        if not select.select([self.process.stdout], [], [], timeout)[0]:
-            raise RuntimeError(f"the load process said nothing in {timeout:.0f} s")
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError("the load process ended")
-        return json.loads(line)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-
-
-def deal(counts: list[int], parts: int) -> list[list[tuple[int, int]]]:
-    """Streams (`counts[group]` on each group) dealt into `parts` nearly equal shares of
-    (group, count) pairs."""
-    size = -(-sum(counts) // parts)
-    shares, share, room = [], [], size
-    for group, count in enumerate(counts):
-        while count:
-            take = min(count, room)
-            share.append((group, take))
-            count, room = count - take, room - take
-            if not room:
-                shares.append(share)
-                share, room = [], size
-    return [*shares, share] if share else shares
 
 
 def create_sessions(base_url: str, count: int) -> list[str]:
@@ -135,7 +101,6 @@ def measure(server: LiveServer, args: argparse.Namespace, pinned: bool) -> dict:
     files_before = {pid: open_files(pid) for pid in pids}
     rss_before = rss_mb(server.process.pid)
     streams = len(sessions) * per_session
-    # At most STREAMS_PER_LOAD sockets a load process: the file-descriptor limit is per process.
     shares = deal([per_session] * len(sessions), -(-streams // STREAMS_PER_LOAD))
     loads = [Load(server.port, paths, share, pinned) for share in shares]
     try:
@@ -147,10 +112,15 @@ def measure(server: LiveServer, args: argparse.Namespace, pinned: bool) -> dict:
             "opened_in_s": max(o["opened_in_s"] for o in opening),
         }
         print(f"{opened['ready']} streams ready in {opened['opened_in_s']} s", file=sys.stderr)
-        time.sleep(2)  # the opening burst settles before the reading
+        # A stream sends `retry:` before its first read: the server may still be reading for them.
+        settled_in = settle(server.process.pid, limit=args.open_timeout)
         rss_open = rss_mb(server.process.pid)
         streams_per_process = [open_files(pid) - files_before[pid] for pid in pids]
-        driver_cpu = time.process_time()
+        driver_cpu, server_cpu, wall = (
+            time.process_time(),
+            cpu_seconds(server.process.pid),
+            time.monotonic(),
+        )
         if args.sessions:
             appends = Appends(server.port, connections=64)
             appends.to_each(sessions, args.seconds)
@@ -168,6 +138,7 @@ def measure(server: LiveServer, args: argparse.Namespace, pinned: bool) -> dict:
         for load in loads:
             heard.append(load.hear(timeout=args.wait + 60))
             heard[-1]["share"] = load.share
+        server_cpu, wall = cpu_seconds(server.process.pid) - server_cpu, time.monotonic() - wall
     finally:
         for load in loads:
             load.stop()
@@ -203,6 +174,7 @@ def measure(server: LiveServer, args: argparse.Namespace, pinned: bool) -> dict:
         "streams_failed": opened["failed"],
         "open_errors": opened["errors"],
         "opened_in_s": opened["opened_in_s"],
+        "server_busy_after_open_s": settled_in,
         "server_rss_before_mb": round(rss_before, 1),
         "server_rss_with_streams_mb": round(rss_open, 1),
         "kb_per_idle_stream": round((rss_open - rss_before) * 1024 / max(1, streams), 1),
@@ -227,6 +199,9 @@ def measure(server: LiveServer, args: argparse.Namespace, pinned: bool) -> dict:
         "load_processes": len(loads),
         "load_processes_cpu_s": sum(told["cpu_s"] for told in heard),
         "driver_cpu_s_appending": round(time.process_time() - driver_cpu, 2),
+        # The server's CPU time from the first append to the last delivery, a share of the wall
+        # time: well under 1 (a core) for one process means something else had the CPU.
+        "server_cores_used_while_delivering": round(server_cpu / wall, 2),
     }
 
 

@@ -4,7 +4,8 @@ Started by perf/fanout.py, in a process of its own so that its sockets count aga
 server's nor the driver's file-descriptor limit. No task or coroutine per stream: one epoll loop
 reads whichever sockets are ready, takes the receive time (time.monotonic, CLOCK_MONOTONIC, the
 clock the driver stamps its appends with) right after each recv, and picks the `id:` lines out of
-the bytes. It talks JSON lines: its orders on stdin, what happened on stdout.
+the bytes. It talks JSON lines: its orders on stdin, what happened on stdout (`Load` below is
+perf/fanout.py's end of the conversation).
 
     stdin  {"port": P, "key": K, "paths": [[path, count], ...], "opening": 200}
     stdout {"ready": n, "failed": n, "opened_in_s": s, "errors": [...]}    once all have `retry:`
@@ -20,8 +21,14 @@ import os
 import resource
 import select
 import socket
+import subprocess
 import sys
 import time
+
+from support.live_server import READ_KEY
+
+LOAD_CPU = 1  # where perf/fanout.py pins the load processes (and itself), the server on CPU 0
+STREAMS_PER_LOAD = 10_000  # the hard RLIMIT_NOFILE here is 20,000, and each socket needs one
 
 
 class SseIds:
@@ -102,6 +109,51 @@ class Stream:
         self.parser = SseIds()
         self.arrivals: list[tuple[int, float]] = []
         self.sock: socket.socket | None = None
+
+
+class Load:
+    """A load process: opens its share of the streams, then reports what each received and when.
+
+    `share`: (index into `paths`, streams on that path) pairs."""
+
+    def __init__(self, port: int, paths: list[str], share: list[tuple[int, int]], pinned: bool):
+        argv = [sys.executable, "-m", "perf.fanout_load", *([str(LOAD_CPU)] if pinned else [])]
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.share = share
+        self.tell({"port": port, "key": READ_KEY, "paths": [(paths[g], n) for g, n in share]})
+
+    def tell(self, message: dict) -> None:
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+        self.process.stdin.flush()
+
+    def hear(self, timeout: float) -> dict:
+        if not select.select([self.process.stdout], [], [], timeout)[0]:
+            raise RuntimeError(f"the load process said nothing in {timeout:.0f} s")
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the load process ended")
+        return json.loads(line)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+def deal(counts: list[int], parts: int) -> list[list[tuple[int, int]]]:
+    """Streams (`counts[group]` on each group) dealt into `parts` nearly equal shares of
+    (group, count) pairs."""
+    size = -(-sum(counts) // parts)
+    shares, share, room = [], [], size
+    for group, count in enumerate(counts):
+        while count:
+            take = min(count, room)
+            share.append((group, take))
+            count, room = count - take, room - take
+            if not room:
+                shares.append(share)
+                share, room = [], size
+    return [*shares, share] if share else shares
 
 
 def raise_file_limit() -> None:
