@@ -163,7 +163,7 @@ def measure(server: LiveServer, args: argparse.Namespace, pinned: bool) -> dict:
                 by_seq.setdefault(seq, []).append(seen[seq] - acknowledged)
                 after_send.append(seen[seq] - sent)
     round_trips = [ack - sent for sent, ack in stamps.values()]
-    span = max(a for _, a in stamps.values()) - min(s for s, _ in stamps.values())
+    span = max(a for _, a in stamps.values()) - min(s for s, _ in stamps.values()) if stamps else 0
     expected = sum(len(appended[s]) * per_session for s in sessions)
     return {
         "streams": streams,
@@ -180,7 +180,7 @@ def measure(server: LiveServer, args: argparse.Namespace, pinned: bool) -> dict:
         "kb_per_idle_stream": round((rss_open - rss_before) * 1024 / max(1, streams), 1),
         "open_files_added_per_server_process": streams_per_process,
         "appends": len(stamps),
-        "appends_per_s": round(len(stamps) / span, 1),  # achieved, from the first send
+        "appends_per_s": round(len(stamps) / span, 1) if span else None,  # achieved
         "appends_refused": len(appends.refused),
         "refusals": appends.refused[:10],
         "received": received,
