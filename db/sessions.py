@@ -115,7 +115,7 @@ async def update_session_status(
             session_id=session_id,
             new_events=[
                 {
-                    "event_type": "status_changed",
+                    "event_type": STATUS_CHANGED,
                     "event_data": {"old_status": old, "new_status": status},
                     "message": f"Session {old} -> {status}",
                 }
@@ -129,6 +129,26 @@ async def update_session_status(
             .values(status=status, completed_at=sessions.c.last_event_at if finished else None)
         )
     return await read_session(conn, session_id)
+
+
+STATUS_CHANGED = "status_changed"  # the event each status change appends
+
+
+def may_end_session(document: dict) -> bool:
+    """Whether an event document looks like its session's move to a terminal status (a
+    producer may append one of the same type: only the session's row says)."""
+    data = document["event_data"]
+    return (
+        document["event_type"] == STATUS_CHANGED
+        and isinstance(data, dict)
+        and data.get("new_status") in TERMINAL
+    )
+
+
+async def is_finished(conn: AsyncConnection, session_id: uuid.UUID) -> bool:
+    """Whether the session has a terminal status (False if there is no such session)."""
+    query = select(sessions.c.status).where(sessions.c.id == session_id)
+    return (await conn.execute(query)).scalar() in TERMINAL
 
 
 async def delete_session(

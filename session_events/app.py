@@ -16,7 +16,7 @@ from session_events.db import migrate
 from session_events.db.engine import database_class, open_database
 from session_events.errors import add_error_handlers
 from session_events.fast_route import FastRoute
-from session_events.hub import Hubs
+from session_events.hubs import Hubs
 from session_events.logs import configure_logging
 from session_events.middleware import AccessLog
 from session_events.observability import Metrics, OpsEndpoints

@@ -17,7 +17,7 @@ from prometheus_client import Counter
 
 from session_events.db.engine import Database
 from session_events.db.notify import Notifier
-from session_events.hub import Hubs
+from session_events.hubs import Hubs
 
 if TYPE_CHECKING:  # security.py reads the current request from here
     from session_events.security import KeyRing

@@ -22,7 +22,7 @@ import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -30,13 +30,13 @@ from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db import sessions as db_sessions
 from session_events.db.documents import format_timestamp
-from session_events.db.engine import Database
 from session_events.db.errors import is_unavailable
 from session_events.db.json_codec import dumps, loads
-from session_events.db.notify import Notifier
-from session_events.db.statements import CoreRunner
 from session_events.handlers.sse import sse_comment, sse_event
 from session_events.watcher import SLOW, WRITTEN, Watcher
+
+if TYPE_CHECKING:
+    from session_events.hubs import Hubs
 
 log = structlog.get_logger("session_events")
 
@@ -65,56 +65,6 @@ class StampedEvent(asyncio.Event):
         at, self.at = self.at, None
         self.clear()
         return at
-
-
-class Hubs:
-    """This process's hubs, by session id."""
-
-    def __init__(
-        self,
-        database: Database,
-        notifier: Notifier,
-        *,
-        heartbeat: float,
-        queue_bytes: int,
-        delivered: Callable[[float], None] = lambda seconds: None,
-        ended_slow: Callable[[], None] = lambda: None,
-    ):
-        self.database = database
-        self.notifier = notifier
-        self.heartbeat = heartbeat
-        self.queue_bytes = queue_bytes
-        self.delivered = delivered  # observes a commit-to-socket delay, in seconds
-        self.ended_slow = ended_slow  # counts a stream ended for reading too slowly
-        self.hubs: dict[uuid.UUID, SessionHub] = {}
-        self.closing = False
-
-    def join(self, session_id: uuid.UUID, watcher: Watcher) -> SessionHub:
-        hub = self.hubs.get(session_id)
-        if hub is None:
-            hub = self.hubs[session_id] = SessionHub(self, session_id)
-        hub.add(watcher)
-        if self.closing:
-            watcher.leave()
-        return hub
-
-    def shutdown(self) -> None:
-        """The server stops: every watcher ends (a long-poll answers) now."""
-        self.closing = True
-        for hub in list(self.hubs.values()):
-            for watcher in list(hub.watchers):
-                watcher.leave()
-
-    def counts(self) -> dict[str, int]:
-        streams = polls = queued = 0
-        for hub in self.hubs.values():
-            for watcher in hub.watchers:
-                if watcher.limit:
-                    streams += 1
-                    queued += watcher.queued
-                else:
-                    polls += 1
-        return {"sessions": len(self.hubs), "stream": streams, "long_poll": polls, "bytes": queued}
 
 
 class SessionHub:
@@ -204,35 +154,63 @@ class SessionHub:
                 return
 
     async def read(self, stamp: float | None) -> bool:
-        """Offer what was appended since the cursor; True if the session is gone."""
+        """Offer what was appended since the cursor; True if the session is gone. After the
+        first, a read is one statement: the page after the cursor, with the session's counter
+        and identity (a status change is an event, so the page tells of it too)."""
+        if self.cursor is None:
+            return await self.first_read()
+        async with self.hubs.database.read_direct() as runner:
+            while True:
+                query = events_between(self.session_id, {}, self.cursor, None, BATCH)
+                page = await db_pages.read_page(runner, query)
+                if page is None or page.version.created_at != self.identity:
+                    self.end_all(DELETED)
+                    return True
+                if not page.count:
+                    return False
+                documents = loads(page.items)
+                self.offer(documents, stamp, await self.finished_at(documents))
+                self.cursor = documents[-1]["seq"]
+                if not page.more:
+                    return False
+
+    async def finished_at(self, documents: list[dict]) -> int | None:
+        """Where in `documents` the session reached its terminal status (the index after the
+        last event that says so), if it has; the session's row is read only when one says so."""
+        ends = [n for n, document in enumerate(documents) if db_sessions.may_end_session(document)]
+        if not ends or self.finished:
+            return None
+        async with self.hubs.database.read() as conn:
+            finished = await db_sessions.is_finished(conn, self.session_id)
+        return ends[-1] + 1 if finished else None
+
+    async def first_read(self) -> bool:
+        """Where the hub starts: the session's counter; and whether it is finished already."""
         async with self.hubs.database.read() as conn:
             session = await db_sessions.read_session(conn, self.session_id)
-            identity = None if session is None else format_timestamp(session["created_at"])
-            if session is None or self.identity not in (None, identity):
-                self.end_all(DELETED)
-                return True
-            if self.cursor is None:  # the first read: the hub starts at the counter
-                self.identity, self.cursor = identity, session["last_seq"]
-                self.held_after = self.cursor
-            last_seq = session["last_seq"]
-            while self.cursor < last_seq:
-                query = events_between(self.session_id, {}, self.cursor, last_seq, BATCH)
-                page = await db_pages.read_page(CoreRunner(conn), query)
-                if page is None or page.count == 0:  # deleted meanwhile: seen at the next read
-                    break
-                documents = loads(page.items)
-                self.offer(documents, stamp)
-                self.cursor = documents[-1]["seq"]
-        # Streams end after a terminal status; long-polls may still see appends after it.
+        if session is None:
+            self.end_all(DELETED)
+            return True
+        self.identity = format_timestamp(session["created_at"])
+        self.cursor = self.held_after = session["last_seq"]
         self.finished = session["status"] in db_sessions.TERMINAL
         for watcher in list(self.watchers):
-            if watcher.start is None:
-                self.admit(watcher, waited=True)
-            elif self.finished and watcher.limit:
-                watcher.end()
+            self.admit(watcher, waited=True)
         return False
 
-    def offer(self, documents: list[dict], stamp: float | None) -> None:
+    def offer(self, documents: list[dict], stamp: float | None, finished_at: int | None):
+        """Offer the events; streams end after the terminal status change at `finished_at`
+        (long-polls may still see appends after it)."""
+        if finished_at is None:
+            return self.offer_all(documents, stamp)
+        self.offer_all(documents[:finished_at], stamp)
+        self.finished = True
+        for watcher in list(self.watchers):
+            if watcher.limit:
+                watcher.end()
+        self.offer_all(documents[finished_at:], stamp)
+
+    def offer_all(self, documents: list[dict], stamp: float | None) -> None:
         """The same bytes to every watcher that keeps them all; a filtered watcher's bytes
         are joined once per filter."""
         if not documents:
@@ -300,10 +278,12 @@ class SessionHub:
             watcher.end(last)
 
 
-def events_between(session_id: uuid.UUID, filters: dict, after: int, upto: int, limit: int):
-    """The query of the next `limit` events after `after` up to `upto` that `filters` keep,
-    oldest first: how hubs and replays read."""
-    bounds = {db_filters.AFTER_SEQ.parameter: after, db_filters.UNTIL_SEQ.parameter: upto}
+def events_between(session_id: uuid.UUID, filters: dict, after: int, upto: int | None, limit: int):
+    """The query of the next `limit` events after `after` up to `upto` (the session's newest
+    if None) that `filters` keep, oldest first: how hubs and replays read."""
+    bounds = {db_filters.AFTER_SEQ.parameter: after}
+    if upto is not None:
+        bounds[db_filters.UNTIL_SEQ.parameter] = upto
     return db_pages.ListingQuery(
         session_id,
         db_filters.read({**filters, **bounds}),

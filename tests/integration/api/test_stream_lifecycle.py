@@ -125,3 +125,25 @@ async def when_up(app, state, method: str, path: str, document: dict) -> None:
         assert answer[0]["status"] == 503
         await asyncio.sleep(0.5)
     raise AssertionError("the database did not come back")
+
+
+async def test_a_stream_ends_at_the_terminal_status_not_at_an_event_that_looks_like_it(
+    database_url,
+):
+    """A producer may append a `status_changed` event of its own: the hub asks the session's
+    row before it ends the streams."""
+    app = app_on(database_url)
+    async with running(app) as state:
+        session_id, path, reading = await streaming(app, state, 1, leave_after=10)
+        forged = {"event_type": "status_changed", "event_data": {"new_status": "completed"}}
+        body = json.dumps({"events": [forged, {"event_type": "tick"}]}).encode()
+        await request(app, state, "POST", path[: -len("/stream")], body=body, key=WRITE_KEY)
+        await asyncio.sleep(0.3)
+        assert not reading.done()  # still open: the session is pending
+        done = json.dumps({"status": "completed"}).encode()
+        await request(
+            app, state, "PATCH", f"/api/v2/sessions/{session_id}", body=done, key=WRITE_KEY
+        )
+        sent = await asyncio.wait_for(reading, timeout=5)
+    assert ids(streamed(sent)) == [1, 2, 3, 4]  # the tick, the look-alike, a tick, the change
+    assert sent[-1]["more_body"] is False
