@@ -14,6 +14,7 @@ open and once all have their `retry:` line.
     .venv/bin/python -m perf.fanout --streams 1                  # 200 appends, 20 ms apart
     .venv/bin/python -m perf.fanout --sessions 1000 --seconds 10 # an append to each, every second
     .venv/bin/python -m perf.fanout --streams 4000 --workers 2
+    .venv/bin/python -m perf.fanout --streams 1000 --baseline fe1fdb0  # an older commit's server
 
 Prints a JSON document, then a short summary. By default the server runs on CPU 0 and the load
 process and this driver on CPU 1 (`--no-pin`: wherever the kernel puts them; with `--workers`
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,9 +38,12 @@ import httpx
 from perf.fanout_appends import Appends
 from perf.fanout_load import LOAD_CPU, STREAMS_PER_LOAD, Load, deal, raise_file_limit
 from perf.machine import load_average
+from perf.trees import export_tree, imported_from, tree_label
 from support.live_server import WRITE_KEY, LiveServer
 from support.pg_server import perf_database
 from support.processes import cpu_seconds, rss_mb
+
+ROOT = Path(__file__).resolve().parent.parent
 
 WRITE = {"X-API-Key": WRITE_KEY}
 SERVER_CPU = 0
@@ -231,6 +234,11 @@ def main() -> None:
     parser.add_argument("--wait", type=float, default=60, help="seconds to wait for deliveries")
     parser.add_argument("--open-timeout", type=float, default=900, help="seconds to open all")
     parser.add_argument("--json", type=Path, help="also write the JSON document here")
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="serve this commit's code (exported) instead of the tree's",
+    )
     args = parser.parse_args()
     single = args.streams == 1 and not args.sessions
     args.appends = args.appends or (200 if single else 5)
@@ -239,8 +247,14 @@ def main() -> None:
     raise_file_limit()  # inherited by the server and the load process, which raise their own
     before = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": load_average()}
     with perf_database("perf") as url:
-        log = Path(tempfile.mkdtemp(prefix="perf-fanout-")) / "server.log"
-        server = LiveServer(url, log, EVENTS_STREAM_HEARTBEAT_SECONDS="3600")
+        work = Path(tempfile.mkdtemp(prefix="perf-fanout-"))
+        log, tree = work / "server.log", None
+        label = tree_label(ROOT)
+        if args.baseline:  # its packages come first on sys.path when served from there
+            tree = work / "baseline"
+            label = export_tree(ROOT, args.baseline, tree)
+            imported_from(tree)
+        server = LiveServer(url, log, cwd=tree, EVENTS_STREAM_HEARTBEAT_SECONDS="3600")
         try:
             server.start("--workers", str(args.workers))
             if pinned:  # after PostgreSQL and the server started, which float or go to CPU 0
@@ -249,8 +263,7 @@ def main() -> None:
             result = measure(server, args, pinned)
         finally:
             server.stop()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    result["commit"] = commit.stdout.strip()
+    result["commit"] = label
     result["date"], result["load_average_before"] = before["date"], before["load"]
     result["load_average_after"] = load_average()
     result["server_log"] = str(log)
