@@ -295,8 +295,6 @@ def events_between(session_id: uuid.UUID, filters: dict, after: int, upto: int |
 
 
 def _kept(encoded: list[tuple[int, str, bytes]], types: frozenset[str] | None, after: int):
-    return b"".join(
-        chunk
-        for seq, event_type, chunk in encoded
-        if seq > after and (types is None or event_type in types)
-    )
+    """The events after `after` that a stream's `event_type` filter keeps (as it declares)."""
+    kept = (lambda _type: True) if types is None else db_filters.EVENT_TYPE.in_memory(types)
+    return b"".join(chunk for seq, event_type, chunk in encoded if seq > after and kept(event_type))
