@@ -92,51 +92,54 @@ class Feed:
 
     A session that matches is sent as created unless the client may hold it already; one that
     stops matching is sent once as updated, then forgotten. A resumed stream does not know what
-    its client holds: any session made before the resume point may be held, until sent as gone.
+    its client holds: any session made before the resume may be held (the client's cursor may
+    be older than what it received), until sent as gone; one made since its cursor is sent as
+    created, made before as updated.
     """
 
     def __init__(self, filters: Filters):
         self.filters = filters
         self.known: dict[uuid.UUID, tuple[datetime, int]] = {}  # id -> (created_at, version)
-        self.resumed_at: datetime | None = None
-        # Sessions made before the resume point that the client has been told to drop.
+        self.cursor_at: datetime | None = None  # a resumed stream's cursor
+        self.resumed_at: datetime | None = None  # when it resumed
+        # Sessions made before the resume that the client has been told to drop.
         self.forgotten: set[uuid.UUID] = set()
 
-    def resume(self, at: datetime) -> None:
-        self.resumed_at = at
+    def resume(self, cursor_at: datetime, resumed_at: datetime) -> None:
+        self.cursor_at, self.resumed_at = cursor_at, resumed_at
 
     def sent(self, change: Change) -> None:
         """The client holds this session now (a snapshot's item)."""
         self.known[change.id] = (change.created_at, change.version)
 
-    def _may_hold(self, change: Change) -> bool:
+    def _held(self, change: Change, made_by: datetime | None) -> bool:
+        """Whether the client may hold the session: sent on this stream, or on a resumed one,
+        made by `made_by` and not dropped since."""
         if change.id in self.known:
             return True
-        if self.resumed_at is None or change.id in self.forgotten:
+        if made_by is None or change.id in self.forgotten:
             return False
-        return change.created_at is None or change.created_at <= self.resumed_at
+        return change.created_at is None or change.created_at <= made_by
 
     def _drop(self, change: Change) -> None:
         self.known.pop(change.id, None)
-        if self.resumed_at is not None and (
-            change.created_at is None or change.created_at <= self.resumed_at
-        ):
+        if self._held(change, self.resumed_at):
             self.forgotten.add(change.id)
 
     def decide(self, change: Change) -> str | None:
         """The event to send of this change, or None (not this stream's, or not news to it)."""
         if not self.filters.of_type(change):
             return None
+        held = self._held(change, self.resumed_at)
         if change.status is None:
-            held = self._may_hold(change)
             self._drop(change)
             return "session_deleted" if held else None
         known = self.known.get(change.id)
         if known is not None and known[0] == change.created_at and known[1] >= change.version:
             return None  # already sent at this version or a newer one
-        held = self._may_hold(change)
         if self.filters.of_status(change):
+            updated = self._held(change, self.cursor_at)
             self.sent(change)
-            return "session_updated" if held else "session_created"
+            return "session_updated" if updated else "session_created"
         self._drop(change)
         return "session_updated" if held else None

@@ -86,7 +86,8 @@ class Subscriber:
             self.offer(*batch)
 
     def comment(self, chunk: bytes) -> None:
-        self._push(chunk)
+        if self._buffered is None:  # before its first read, the stream speaks for itself
+            self._push(chunk)
 
     def end(self, comment: bytes) -> None:
         self._chunks.clear()

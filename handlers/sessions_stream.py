@@ -113,7 +113,7 @@ async def _first_read(feed: Feed, limit: int, cursor: int | None) -> list[bytes]
             "current state."
         )
         return [await _snapshot(feed, limit, reason)]
-    feed.resume(resumed_at)
+    feed.resume(resumed_at, now)
     changes = sorted(
         [Change.of_session(row) for row in rows] + [Change.of_tombstone(row) for row in gone],
         key=lambda change: change.stamp,

@@ -108,14 +108,19 @@ def test_a_recreated_session_is_not_taken_for_a_stale_one():
 
 def test_a_resumed_stream_assumes_its_client_holds_what_existed_before():
     feed = Feed(Filters("in_progress", frozenset()))
-    feed.resume(T0 + timedelta(minutes=1))
-    old, older, new = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    later = T0 + timedelta(minutes=2)
+    feed.resume(T0 + timedelta(minutes=1), T0 + timedelta(minutes=3))
+    old, older, since, new = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    after_cursor, after_resume = T0 + timedelta(minutes=2), T0 + timedelta(minutes=4)
     assert feed.decide(session(old, "in_progress", 1)) == "session_updated"
     assert feed.decide(session(older, "paused", 1)) == "session_updated"  # drop it, if held
     assert feed.decide(session(older, "paused", 2)) is None  # told already
-    assert feed.decide(session(new, created_at=later)) is None  # made since: never held
-    assert feed.decide(session(new, "in_progress", 1, created_at=later)) == "session_created"
+    # Made after its cursor, it may have been received all the same: told to drop it too.
+    assert feed.decide(session(since, "paused", 1, created_at=after_cursor)) == "session_updated"
+    assert feed.decide(session(new, created_at=after_resume)) is None  # made since: never held
+    made = session(new, "in_progress", 1, created_at=after_resume)
+    assert feed.decide(made) == "session_created"
+    fresh = session(uuid.uuid4(), "in_progress", 1, created_at=after_cursor)
+    assert feed.decide(fresh) == "session_created"  # made while the client was away
     gone = uuid.uuid4()
     assert feed.decide(deleted(gone)) == "session_deleted"  # may have been held
     assert feed.decide(deleted(gone)) is None
@@ -135,6 +140,15 @@ def test_a_subscriber_buffers_until_joined_and_gives_the_batch_its_cursors():
     first, last = subscriber.take()
     assert first.startswith(b"id: 200\nevent: session_updated\n")  # the batch's rest may be lost
     assert last.startswith(b"id: 300\nevent: session_updated\n")
+
+
+def test_comments_before_the_first_read_are_left_to_the_stream():
+    subscriber = Subscriber(Feed(Filters(None, frozenset())))
+    subscriber.comment(b": waiting\n\n")
+    subscriber.join()
+    assert subscriber.take() == []
+    subscriber.comment(b": waiting\n\n")
+    assert subscriber.take() == [b": waiting\n\n"]
 
 
 def test_a_subscriber_whose_client_falls_behind_is_ended(monkeypatch: pytest.MonkeyPatch):
