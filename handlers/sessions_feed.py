@@ -2,14 +2,21 @@
 `session_created`, `session_updated`, `session_deleted` and nothing; and the stream's cursors.
 
 A cursor (an SSE `id`) is an instant in microseconds since the epoch, and it promises: every
-change committed before it has been sent before or with this message. A resume from a cursor
-re-reads every session changed (and every tombstone stamped) after the cursor minus
-RESUME_MARGIN: a change is stamped (sessions.updated_at, the tombstone's deleted_at) a little
-before it commits, and is seen by this process a little after (the notification's way; up to
-the listener's health check when the listener dies without a word), so a change that commits
-after a cursor was issued may carry an earlier stamp, by at most the margin. Changes are
-therefore re-sent rather than lost, and clients apply them as upserts (the contract says so);
-the per-stream check below drops the ones a stream already sent.
+change committed before it had been sent when this message was. A resume re-reads every session
+changed (and every tombstone stamped) after the cursor minus RESUME_MARGIN, because stamps are
+not in commit order: concurrent transactions, in this process or another, stamp their changes
+(sessions.updated_at, a tombstone's deleted_at) when they write them and commit later, in any
+order, so a change committed after a cursor was issued may carry an earlier stamp. It is never
+earlier by more than the time from its stamp to its commit (a lock wait, bounded by the
+statement timeout) plus the time until the hub hears of it (the notification's way, or the
+listener's health check when the listener dies without a word) plus the skew of the servers'
+clocks; the margin is longer than all of these together. A resume therefore re-sends a few
+changes the client already has, never loses one; clients apply events as upserts (the contract
+says so), and the check below drops those a live stream has already sent.
+
+The hub reads in batches, and a stream may lose its connection in the middle of one: each
+message of a batch but the last carries the cursor of the batch before (the hub's `before`),
+the last one the instant the batch's read started (`after`).
 """
 
 from __future__ import annotations

@@ -9,10 +9,9 @@ updates a second. A wake_all (the PostgreSQL listener was lost, or is back) mean
 may have been missed: the next read takes every session changed since the last cursor minus the
 margin (handlers/sessions_feed.py says why), a scan, which is rare.
 
-Each batch carries two cursors: `before`, which its first messages carry (the stream may not have
-received the rest of the batch yet), and `after`, the instant the read started, which the last
-message a stream gets of it carries. While the database is out of reach the hub says so to
-every stream, and tries again with a backoff.
+Each batch carries two cursors, `before` and `after` (handlers/sessions_feed.py says which
+message carries which). While the database is out of reach the hub says so to every stream, and
+tries again with a backoff.
 """
 
 from __future__ import annotations
