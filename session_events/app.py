@@ -16,13 +16,14 @@ from session_events.db import migrate
 from session_events.db.engine import database_class, open_database
 from session_events.errors import add_error_handlers
 from session_events.fast_route import FastRoute
+from session_events.handlers.sessions_hub import SessionsHub
 from session_events.hubs import Hubs
 from session_events.logs import configure_logging
 from session_events.middleware import AccessLog
 from session_events.observability import Metrics, OpsEndpoints
 from session_events.query_strings import ExplodedFormURIParser
 from session_events.request_context import RequestContext
-from session_events.routes import Routes
+from session_events.routes import LiteralPaths, Routes
 from session_events.security import ApiKeyHandler, KeyRing
 from session_events.settings import Settings
 from session_events.validators import VALIDATOR_MAP
@@ -83,6 +84,7 @@ def create_app(
     app.add_api(contract)
     add_error_handlers(app, routes, database_class(settings.database_url))
     _add_middleware(app, settings, routes, metrics)
+    app.add_middleware(LiteralPaths, position=MiddlewarePosition.BEFORE_SWAGGER, routes=routes)
     if fast_route:
         app.add_middleware(
             FastRoute,
@@ -103,6 +105,7 @@ def _lifespan(
     async def lifespan(_app):
         database = open_database(settings)
         notifier = database.notifier()
+        sessions_hub = SessionsHub(database, notifier)
         watching = None
         try:
             if settings.auto_migrate:
@@ -125,6 +128,8 @@ def _lifespan(
                 hubs=hubs,
                 events_appended=metrics.appended,
                 stream_heartbeat_seconds=settings.stream_heartbeat_seconds,
+                sessions_hub=sessions_hub,
+                session_tombstone_seconds=settings.session_tombstone_seconds,
                 keyring=keyring,
             )
             metrics.bind(state)
@@ -132,6 +137,7 @@ def _lifespan(
         finally:
             if watching:
                 watching.cancel()
+            await sessions_hub.stop()
             await notifier.stop()
             await database.dispose()
 

@@ -95,6 +95,11 @@ class Metrics:
             "Bytes offered to streams and not yet handed to their sockets.",
             value=live["bytes"],
         )
+        yield GaugeMetricFamily(
+            "testboost_sessions_stream_watchers",
+            "Sessions streams (GET /sessions/stream) open right now.",
+            value=self._state.sessions_hub.watchers,
+        )
         database = self._state.database
         yield GaugeMetricFamily(
             "testboost_db_pool_in_use",

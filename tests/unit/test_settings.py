@@ -224,6 +224,7 @@ BOUNDS = {
     "EVENTS_MAX_EVENTS_PER_BATCH": ("max_events_per_batch", 1),
     "EVENTS_MAX_MESSAGE_LENGTH": ("max_message_length", 1),
     "EVENTS_MAX_EVENT_DATA_BYTES": ("max_event_data_bytes", 1),
+    "EVENTS_SESSION_TOMBSTONE_SECONDS": ("session_tombstone_seconds", 60),
 }
 
 
