@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import asyncpg
 import structlog
@@ -34,6 +34,7 @@ class Notifier:
     def __init__(self):
         self._watchers: dict[uuid.UUID, set[asyncio.Event]] = defaultdict(set)
         self._kinds: Counter[str] = Counter()
+        self._followers: list[Callable[[uuid.UUID | None], None]] = []
         # Set when the server begins to shut down: waiters answer or end now.
         self.closing = asyncio.Event()
 
@@ -53,6 +54,15 @@ class Notifier:
                 if not watchers:
                     del self._watchers[session_id]
 
+    @contextlib.contextmanager
+    def follow(self, told: Callable[[uuid.UUID | None], None]) -> Iterator[None]:
+        """Tell `told` of every session woken, and None at every wake_all, while inside."""
+        self._followers.append(told)
+        try:
+            yield
+        finally:
+            self._followers.remove(told)
+
     @property
     def watching(self) -> int:
         return sum(len(watchers) for watchers in self._watchers.values())
@@ -68,11 +78,15 @@ class Notifier:
     def wake(self, session_id: uuid.UUID) -> None:
         for event in self._watchers.get(session_id, ()):
             event.set()
+        for told in self._followers:
+            told(session_id)
 
     def wake_all(self) -> None:
         for watchers in self._watchers.values():
             for event in watchers:
                 event.set()
+        for told in self._followers:
+            told(None)
 
     def committed(self, session_id: uuid.UUID) -> None:
         """An append to the session has committed in this process."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, select, tuple_, update
@@ -16,7 +17,7 @@ from session_events.db.appends import append_events
 from session_events.db.dialects import components
 from session_events.db.errors import ForbiddenTransition, SessionAlreadyExists, SessionNotFound
 from session_events.db.statements import CoreRunner
-from session_events.db.tables import events, sessions
+from session_events.db.tables import events, session_tombstones, sessions
 
 INITIAL_STATUS = "pending"
 # A session's life as the contract states it (SessionStatus' x-next-statuses).
@@ -59,7 +60,15 @@ async def create_session(
         )
     except IntegrityError:
         raise SessionAlreadyExists(values["id"]) from None
+    await _notify(conn, f"{row['id']}:0")  # the sessions stream learns of it
     return row
+
+
+async def _notify(conn: AsyncConnection, payload: str) -> None:
+    """Tell every server process's listener at commit, where the dialect has listeners."""
+    notify = components(conn.dialect.name).notify(payload)
+    if notify is not None:
+        await conn.execute(select(notify))
 
 
 async def read_session(conn: AsyncConnection, session_id: uuid.UUID) -> RowMapping | None:
@@ -72,17 +81,26 @@ def locked(conn: AsyncConnection, query):
     return components(conn.dialect.name).locked(query)
 
 
-def _status_filter(status: str | None):
-    return [] if status is None else [sessions.c.status == status]
+def _filters(status: str | None, session_types: Sequence[str] | None = None) -> list:
+    """GET /sessions' filters: one status, any of several types."""
+    chosen = [] if status is None else [sessions.c.status == status]
+    if session_types:
+        chosen.append(sessions.c.session_type.in_(session_types))
+    return chosen
 
 
 async def list_sessions(
-    conn: AsyncConnection, *, status: str | None = None, limit: int, offset: int
+    conn: AsyncConnection,
+    *,
+    status: str | None = None,
+    session_types: Sequence[str] | None = None,
+    limit: int,
+    offset: int,
 ) -> list[RowMapping]:
     """Sessions newest first."""
     query = (
         select(sessions)
-        .where(*_status_filter(status))
+        .where(*_filters(status, session_types))
         .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
         .limit(limit)
         .offset(offset)
@@ -91,7 +109,7 @@ async def list_sessions(
 
 
 async def count_sessions(conn: AsyncConnection, *, status: str | None = None) -> int:
-    query = select(func.count()).select_from(sessions).where(*_status_filter(status))
+    query = select(func.count()).select_from(sessions).where(*_filters(status))
     return (await conn.execute(query)).scalar_one()
 
 
@@ -132,18 +150,28 @@ async def update_session_status(
 
 
 async def delete_session(
-    conn: AsyncConnection, session_id: uuid.UUID, *, chunk: int = 50_000
+    conn: AsyncConnection,
+    session_id: uuid.UUID,
+    *,
+    tombstones_kept: timedelta | None = None,
+    chunk: int = 50_000,
 ) -> int | None:
     """Delete a session and its events in the caller's transaction; None if there is no such
     session, else how many events went with it.
 
     Events go in seq ranges of `chunk` rows, so no single statement runs into the statement
-    timeout however large the session; the session row is locked first, so appends wait.
+    timeout however large the session; the session row is locked first, so appends wait. The
+    session leaves a tombstone for the sessions stream's resumes, and tombstones older than
+    `tombstones_kept` go (deletions are rare, so no pruning job is needed; None keeps them).
     """
-    query = locked(conn, select(sessions.c.last_seq).where(sessions.c.id == session_id))
-    last_seq = (await conn.execute(query)).scalar()
-    if last_seq is None:
+    query = locked(
+        conn,
+        select(sessions.c.last_seq, sessions.c.session_type).where(sessions.c.id == session_id),
+    )
+    found = (await conn.execute(query)).first()
+    if found is None:
         return None
+    last_seq, session_type = found
     for low in range(0, last_seq, chunk):
         await conn.execute(
             delete(events).where(
@@ -151,10 +179,64 @@ async def delete_session(
             )
         )
     await conn.execute(delete(sessions).where(sessions.c.id == session_id))
-    notify = components(conn.dialect.name).notify(f"{session_id}:0")
-    if notify is not None:  # streams of it end
-        await conn.execute(select(notify))
+    # Stamped last, just before the commit, so a resume's margin covers the gap between them.
+    now = datetime.now(UTC)
+    tombstone = components(conn.dialect.name).upsert(session_tombstones)
+    await conn.execute(
+        tombstone.values(
+            id=session_id, session_type=session_type, deleted_at=now
+        ).on_conflict_do_update(
+            index_elements=["id"], set_={"session_type": session_type, "deleted_at": now}
+        )
+    )
+    if tombstones_kept is not None:
+        old = session_tombstones.c.deleted_at < now - tombstones_kept
+        await conn.execute(delete(session_tombstones).where(old))
+    await _notify(conn, f"{session_id}:0")  # streams of it end
     return last_seq
+
+
+async def read_sessions(conn: AsyncConnection, ids: Collection[uuid.UUID]) -> list[RowMapping]:
+    """The sessions of these ids that exist (the sessions stream reads what changed)."""
+    query = select(sessions).where(sessions.c.id.in_(ids))
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def read_tombstones(conn: AsyncConnection, ids: Collection[uuid.UUID]) -> list[RowMapping]:
+    """The tombstones of these ids (sessions deleted within the time tombstones are kept)."""
+    query = select(session_tombstones).where(session_tombstones.c.id.in_(ids))
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def changed_since(
+    conn: AsyncConnection,
+    since: datetime,
+    *,
+    session_types: Sequence[str] | None = None,
+    limit: int,
+) -> tuple[list[RowMapping], list[RowMapping]]:
+    """The sessions (of these types) made or changed after `since`, and the tombstones of those
+    deleted after it, each oldest first and at most `limit`.
+
+    The sessions are a scan of the table: an index on updated_at would be updated by every
+    append (appends rewrite it), which today are HOT updates on PostgreSQL; resumes are rare
+    (perf/RESULTS.md measures the scan).
+    """
+    changed = (
+        select(sessions)
+        .where(sessions.c.updated_at > since, *_filters(None, session_types))
+        .order_by(sessions.c.updated_at, sessions.c.id)
+        .limit(limit)
+    )
+    gone = session_tombstones.c
+    deleted = select(session_tombstones).where(gone.deleted_at > since)
+    if session_types:
+        deleted = deleted.where(gone.session_type.in_(session_types))
+    deleted = deleted.order_by(gone.deleted_at, gone.id).limit(limit)
+    return (
+        list((await conn.execute(changed)).mappings().all()),
+        list((await conn.execute(deleted)).mappings().all()),
+    )
 
 
 class Finished(NamedTuple):

@@ -105,3 +105,15 @@ event_type_counts = Table(
     Column("event_type", String(100), primary_key=True),
     Column("events", BigInteger, nullable=False),
 )
+
+# Deleted sessions, kept a while (EVENTS_SESSION_TOMBSTONE_SECONDS) so that the sessions stream
+# can tell a client resuming with Last-Event-ID which sessions went while it was away.
+session_tombstones = Table(
+    "session_tombstones",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("session_type", String(100), nullable=False),
+    Column("deleted_at", UTCDateTime, nullable=False),
+    # Resume reads and pruning by age; written only by deletions, so appends never pay for it.
+    Index("ix_session_tombstones_deleted_at", "deleted_at"),
+)

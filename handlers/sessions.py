@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from starlette.responses import Response
 
-from session_events.app_state import base_path, database, notifier
+from session_events.app_state import base_path, database, notifier, state
 from session_events.db import sessions as db_sessions
 from session_events.db.errors import SessionNotFound
 from session_events.handlers.shapes import json_response, pagination, session_json
@@ -22,6 +23,7 @@ async def create_session(body):
             project_path=body.get("project_path"),
             config=body.get("config"),
         )
+    notifier().committed(session["id"])  # the sessions streams learn of it
     location = f"{base_path()}/sessions/{session['id']}"
     return json_response(session_json(session), 201, {"Location": location})
 
@@ -63,7 +65,8 @@ async def update_session(session_id, body):
 async def delete_session(session_id):
     session_id = uuid.UUID(session_id)
     async with database().write() as conn:
-        removed = await db_sessions.delete_session(conn, session_id)
+        kept = timedelta(seconds=state().session_tombstone_seconds)
+        removed = await db_sessions.delete_session(conn, session_id, tombstones_kept=kept)
     if removed is None:
         raise SessionNotFound(session_id)
     notifier().committed(session_id)  # its streams end

@@ -12,12 +12,21 @@ from session_events.db.json_codec import dumps
 log = structlog.get_logger("session_events")
 
 
+def sse_data(body: object) -> bytes:
+    """A document as the one line of JSON a data field holds."""
+    # U+2028/U+2029 escaped too, for clients that split lines the way JavaScript and Python's
+    # splitlines do (they only occur inside JSON strings).
+    return dumps(body).replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+
+
 def sse_event(body: dict) -> bytes:
     """One event document as an SSE event."""
-    # One line, as a data field must be; U+2028/U+2029 escaped too, for clients that split lines
-    # the way JavaScript and Python's splitlines do (they only occur inside JSON strings).
-    data = dumps(body).replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (body["seq"], body["event_type"].encode(), data)
+    return sse_message(body["event_type"], body["seq"], sse_data(body))
+
+
+def sse_message(event: str, id: int, data: bytes) -> bytes:
+    """An SSE message of an `event`, its `id` and its data (sse_data's line)."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (id, event.encode(), data)
 
 
 def sse_comment(text: str) -> bytes:

@@ -16,6 +16,7 @@ from session_events.db import migrate
 from session_events.db.engine import database_class, open_database
 from session_events.errors import add_error_handlers
 from session_events.fast_route import FastRoute
+from session_events.handlers.sessions_hub import SessionsHub
 from session_events.logs import configure_logging
 from session_events.middleware import AccessLog
 from session_events.observability import Metrics, OpsEndpoints
@@ -102,6 +103,7 @@ def _lifespan(
     async def lifespan(_app):
         database = open_database(settings)
         notifier = database.notifier()
+        hub = SessionsHub(database, notifier)
         watching = asyncio.create_task(_close_on(shutdown, notifier)) if shutdown else None
         try:
             if settings.auto_migrate:
@@ -113,6 +115,8 @@ def _lifespan(
                 notifier=notifier,
                 events_appended=metrics.appended,
                 stream_heartbeat_seconds=settings.stream_heartbeat_seconds,
+                sessions_hub=hub,
+                session_tombstone_seconds=settings.session_tombstone_seconds,
                 keyring=keyring,
             )
             metrics.bind(state)
@@ -120,6 +124,7 @@ def _lifespan(
         finally:
             if watching:
                 watching.cancel()
+            await hub.stop()
             await notifier.stop()
             await database.dispose()
 

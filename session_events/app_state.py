@@ -19,6 +19,7 @@ from session_events.db.engine import Database
 from session_events.db.notify import Notifier
 
 if TYPE_CHECKING:  # security.py reads the current request from here
+    from session_events.handlers.sessions_hub import SessionsHub
     from session_events.security import KeyRing
 
 # The key of the AppState in the state the lifespan yields (and the server copies per request).
@@ -32,6 +33,9 @@ class AppState:
     notifier: Notifier
     events_appended: Counter
     stream_heartbeat_seconds: float
+    # The sessions streams of this process, fed by one reader of what changed.
+    sessions_hub: SessionsHub
+    session_tombstone_seconds: float
     # Its `access`: an X-API-Key value -> "read", "write" or None; `unknown_key`: the 401's
     # detail for a key that is none of its keys.
     keyring: KeyRing

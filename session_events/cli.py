@@ -113,7 +113,13 @@ async def _prune(
     database = open_database(settings)
     try:
         removed, events = await prune(
-            database, age, finished, dry_run=dry_run, found=found, progress=progress
+            database,
+            age,
+            finished,
+            dry_run=dry_run,
+            found=found,
+            progress=progress,
+            tombstones_kept=timedelta(seconds=settings.session_tombstone_seconds),
         )
     finally:
         await database.dispose()

@@ -73,6 +73,11 @@ class Metrics:
         for kind, count in self._state.notifier.watching_by_kind().items():
             waiting.add_metric([kind], count)
         yield waiting
+        yield GaugeMetricFamily(
+            "testboost_sessions_stream_watchers",
+            "Sessions streams (GET /sessions/stream) open right now.",
+            value=self._state.sessions_hub.watchers,
+        )
         database = self._state.database
         yield GaugeMetricFamily(
             "testboost_db_pool_in_use",

@@ -52,6 +52,7 @@ async def prune(
     *,
     batch: int = 100,
     dry_run: bool = False,
+    tombstones_kept: timedelta | None = None,
     found: Callable[[db_sessions.Finished], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
@@ -60,7 +61,8 @@ async def prune(
 
     Each session goes in a transaction of its own (its events in bounded chunks), so appends to
     live sessions never wait behind the whole prune. `found` hears of each session as it is
-    reached, `progress` of the totals after each batch.
+    reached, `progress` of the totals after each batch. Each deleted session leaves a tombstone
+    for the sessions stream, and those older than `tombstones_kept` go.
     """
     cutoff = datetime.now(UTC) - older_than
     sessions = events = 0
@@ -79,7 +81,9 @@ async def prune(
                 removed: int | None = session.events
             else:
                 async with database.write() as conn:
-                    removed = await db_sessions.delete_session(conn, session.id)
+                    removed = await db_sessions.delete_session(
+                        conn, session.id, tombstones_kept=tombstones_kept
+                    )
             if removed is not None:
                 sessions += 1
                 events += removed

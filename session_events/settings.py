@@ -135,6 +135,11 @@ class Settings:
     max_events_per_batch: int = setting(1000, "EVENTS_MAX_EVENTS_PER_BATCH", minimum=1)
     max_message_length: int = setting(1048576, "EVENTS_MAX_MESSAGE_LENGTH", minimum=1)
     max_event_data_bytes: int = setting(1048576, "EVENTS_MAX_EVENT_DATA_BYTES", minimum=1)
+    # How long a deleted session's tombstone is kept: the sessions stream resumes a
+    # Last-Event-ID at most this old (older ones get a fresh snapshot).
+    session_tombstone_seconds: float = setting(
+        86400.0, "EVENTS_SESSION_TOMBSTONE_SECONDS", minimum=60
+    )
 
     @property
     def every_read_key(self) -> frozenset[str]:

@@ -90,11 +90,14 @@ async def reset_database(url: str) -> None:
         await migrate.upgrade(database)
         async with database.write() as conn:
             if database.backend == "postgresql":
-                await conn.execute(text("TRUNCATE events, event_type_counts, sessions"))
+                await conn.execute(
+                    text("TRUNCATE events, event_type_counts, sessions, session_tombstones")
+                )
             else:
                 await conn.execute(text("DELETE FROM events"))
                 await conn.execute(text("DELETE FROM event_type_counts"))
                 await conn.execute(text("DELETE FROM sessions"))
+                await conn.execute(text("DELETE FROM session_tombstones"))
     finally:
         await database.dispose()
 

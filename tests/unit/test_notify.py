@@ -62,3 +62,23 @@ def test_the_backend_picks_the_notifier(tmp_path):
     assert type(open_database(Settings(database_url="postgresql://u@h/db")).notifier()) is (
         PostgresNotifier
     )
+
+
+async def test_a_follower_hears_every_session_woken_and_every_wake_all():
+    notifier = Notifier()
+    told = []
+    with notifier.watch(A) as on_a, notifier.follow(told.append):
+        notifier.committed(A)
+        notifier.wake(B)
+        notifier.wake_all()
+        assert on_a.is_set()  # the session's watchers are woken as before
+    notifier.wake(A)  # no longer following
+    assert told == [A, B, None]
+
+
+async def test_on_postgresql_a_follower_hears_the_notified_session():
+    notifier = PostgresNotifier("postgresql://nowhere/db")
+    told = []
+    with notifier.follow(told.append):
+        notifier._on_notification(None, 0, "session_events", f"{A}:0")
+    assert told == [A]

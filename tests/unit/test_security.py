@@ -111,6 +111,8 @@ def _as_current_request(keyring: KeyRing):
         notifier=None,
         events_appended=None,
         stream_heartbeat_seconds=1.0,
+        sessions_hub=None,
+        session_tombstone_seconds=60.0,
         keyring=keyring,
     )
     return state.enter({"state": {state.STATE_KEY: app_state}}, None)
