@@ -165,4 +165,4 @@ def test_watch_prints_the_sessions_then_each_change_and_ctrl_c_exits_0(server):
     assert header.split()[:2] == ["id", "status"]
     assert row.split()[:3] == [str(first.id), "pending", "build"]
     assert created.split()[2:] == [str(made.id), "created", "build", "pending", "0", "events"]
-    assert updated.split()[2:] == [str(made.id), "updated", "build", "in_progress", "1", "events"]
+    assert updated.split()[2:] == [str(made.id), "updated", "build", "in_progress", "1", "event"]

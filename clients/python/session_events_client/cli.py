@@ -177,7 +177,8 @@ def watch(args: argparse.Namespace, client: Client) -> None:
     for change in client.follow_sessions(args.status, args.session_types, args.limit):
         if args.json:
             document = change.document().model_dump(mode="json")
-            print(json.dumps({"event": change.EVENT, "id": change.cursor, "data": document}))
+            message = {"event": change.EVENT, "id": change.cursor, "data": document}
+            print(json.dumps(message, separators=(",", ":")))  # compact, as the server's JSON
         elif isinstance(change, Snapshot):
             if change.reason:
                 print(f"A fresh snapshot, since {change.reason}", file=sys.stderr)

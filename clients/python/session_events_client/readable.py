@@ -72,9 +72,10 @@ def change_line(change: Created | Updated | Deleted) -> str:
     session = change.session
     when = local(session.updated_at, "milliseconds")
     kind = "created" if isinstance(change, Created) else "updated"
+    count = session.event_count
     return (
         f"{when}  {session.id}  {kind}  {session.session_type}  {session.status}  "
-        f"{session.event_count} events"
+        f"{count} event{'' if count == 1 else 's'}"
     )
 
 
