@@ -40,19 +40,18 @@ from session_events.handlers.sessions_feed import (
     instant_of,
 )
 from session_events.handlers.sse import sse_comment, sse_message
+from session_events.handlers.stream import OUTAGE_RETRY_SECONDS, WAITING
 
 log = structlog.get_logger("session_events")
 
 READ_INTERVAL = 0.25  # seconds between two reads: progress comes a few times a second at most
 IDS_PER_QUERY = 500
 RESCAN_MAX = 10_000  # sessions a rescan reads; beyond, streams are asked to resume (snapshot)
-OUTAGE_RETRY_SECONDS = 1.0
 MAX_QUEUED_BYTES = 4 * 1024 * 1024  # per stream: one whose client reads slower is ended
 MAX_BUFFERED_BATCHES = 1000  # per stream, while it reads its snapshot
-WAITING_TEXT = "the database is out of reach; the stream goes on when it is back"
-WAITING = sse_comment(WAITING_TEXT)
 SLOW = sse_comment("the client reads too slowly; reconnect with Last-Event-ID to carry on")
 LOST = sse_comment("too much changed while notifications were lost; reconnect to carry on")
+FAILED = sse_comment("the server's reader of sessions failed; reconnect to carry on")
 
 
 class Subscriber:
@@ -189,6 +188,10 @@ class SessionsHub:
                     continue
                 waiting = False
                 self._hand_on(changes, after)
+        except Exception:
+            log.exception("sessions_hub_failed")
+            for subscriber in list(self._subscribers):  # rather than leave them waiting
+                subscriber.end(FAILED)
         finally:
             self._task = None
             if self._following is not None:

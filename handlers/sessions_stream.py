@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import structlog
+
 from session_events.app_state import database, notifier, request_header, state
 from session_events.db import sessions as db_sessions
 from session_events.db.errors import is_unavailable
@@ -22,16 +24,13 @@ from session_events.handlers.sessions_feed import (
     cursor_of,
     instant_of,
 )
-from session_events.handlers.sessions_hub import (
-    OUTAGE_RETRY_SECONDS,
-    WAITING,
-    Subscriber,
-    log,
-)
-from session_events.handlers.sse import EventStream, sse_data, sse_message
+from session_events.handlers.sessions_hub import Subscriber
+from session_events.handlers.sse import EventStream, sse_comment, sse_data, sse_message
+from session_events.handlers.stream import OUTAGE_RETRY_SECONDS, RETRY_MS, WAITING
 from session_events.handlers.waiting import Sleeper, Woke
 
-RETRY_MS = 3000  # how long a browser waits before reconnecting
+log = structlog.get_logger("session_events")
+HEARTBEAT = sse_comment("heartbeat")
 RESUME_MAX = 1000  # sessions a resume re-sends at most; beyond, a fresh snapshot is cheaper
 
 
@@ -80,7 +79,7 @@ async def _followed(subscriber: Subscriber, sleep: Sleeper, heartbeat: float):
             return
         woke = await sleep.sleep(heartbeat)
         if woke is Woke.TIMEOUT:
-            yield b": heartbeat\n\n"
+            yield HEARTBEAT
         elif woke is not Woke.WOKEN:
             return
 

@@ -22,7 +22,7 @@ from session_events.middleware import AccessLog
 from session_events.observability import Metrics, OpsEndpoints
 from session_events.query_strings import ExplodedFormURIParser
 from session_events.request_context import RequestContext
-from session_events.routes import Routes
+from session_events.routes import LiteralPaths, Routes
 from session_events.security import ApiKeyHandler, KeyRing
 from session_events.settings import Settings
 from session_events.validators import VALIDATOR_MAP
@@ -83,6 +83,7 @@ def create_app(
     app.add_api(contract)
     add_error_handlers(app, routes, database_class(settings.database_url))
     _add_middleware(app, settings, routes, metrics)
+    app.add_middleware(LiteralPaths, position=MiddlewarePosition.BEFORE_SWAGGER, routes=routes)
     if fast_route:
         app.add_middleware(
             FastRoute,

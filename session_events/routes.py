@@ -1,8 +1,11 @@
-"""Facts about the routes, read from the contract: labels for the access log, methods for Allow."""
+"""Facts about the routes, read from the contract: labels for the access log, methods for Allow;
+and the guard that keeps a literal path from being taken for a template's parameter."""
 
 from __future__ import annotations
 
 import re
+
+from starlette.exceptions import HTTPException
 
 from session_events.contract import load_contract
 
@@ -18,6 +21,8 @@ class Routes:
         self.templates: dict[str, str] = {}  # operationId -> "GET /api/v2/sessions/{session_id}"
         self.consumes: dict[str, list[str]] = {}  # operationId -> its request body's media types
         self._methods: list[tuple[re.Pattern, list[str]]] = []
+        # The paths without parameters (/api/v2/sessions/stream) -> their methods.
+        self.literal: dict[str, list[str]] = {}
         self.methods: list[str] = []  # every method the contract uses, for CORS preflights
         for path, item in spec["paths"].items():
             methods = [m.upper() for m in HTTP_METHODS if m in item]
@@ -32,9 +37,31 @@ class Routes:
             parts = re.split(r"(\{[^/]+?\})", base + path)
             pattern = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
             self._methods.append((re.compile(pattern), sorted(methods)))
+            if len(parts) == 1:
+                self.literal[base + path] = sorted(methods)
 
     def allowed_methods(self, path: str) -> list[str]:
+        if path in self.literal:
+            return self.literal[path]
         for pattern, methods in self._methods:
             if pattern.fullmatch(path):
                 return methods
         return []
+
+
+class LiteralPaths:
+    """A path the contract names as it is (/sessions/stream) is never a value of a template's
+    parameter (/sessions/{session_id}): a method the literal path lacks is a 405, not the
+    template's operation. Placed inside Connexion's exception middleware, outside the routing
+    (the fast route's and Connexion's alike), which would otherwise take the template's."""
+
+    def __init__(self, app, *, routes: Routes):
+        self.app = app
+        self.literal = routes.literal
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            methods = self.literal.get(scope["path"])
+            if methods is not None and scope["method"] not in methods:
+                raise HTTPException(405)
+        await self.app(scope, receive, send)

@@ -6,7 +6,7 @@ that command's output. All blocks run in order in one bash, started in the folde
 server keeps its keys (the first block reads them, then moves to a scratch folder), so what one
 block defines (a variable, a file) is there for the next. The README's server,
 http://127.0.0.1:8000, is replaced by the one given. Outputs must match line for line once ids,
-timestamps, ETags and dates are replaced by placeholders; nothing else may differ.
+timestamps, ETags, dates and cursors are replaced by placeholders; nothing else may differ.
 
     python -m support.readme_examples http://127.0.0.1:8020 [--update]
 
@@ -33,6 +33,7 @@ PLACEHOLDERS = [
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"), "<timestamp>"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "<hex>"),
     (re.compile(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT"), "<date>"),
+    (re.compile(r"^id: \d{13,20}$"), "id: <cursor>"),  # the sessions stream's cursors
 ]
 
 

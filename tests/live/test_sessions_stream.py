@@ -164,9 +164,11 @@ async def test_a_cursor_it_cannot_resume_from_gets_a_snapshot_that_says_why(api)
         assert [item["id"] for item in snapshot["data"]["items"]] == [session["id"]]
 
 
-async def test_heartbeats_head_and_refusals(api):
-    async with Dashboard(api) as dashboard:
+async def test_heartbeats_metrics_head_and_refusals(api):
+    async with Dashboard(api) as dashboard, Dashboard(api, "status=failed"):
         await dashboard.wait_for(lambda m: m.get("comment") == "heartbeat")
+        metrics = (await api.get("/metrics")).text
+        assert "testboost_sessions_stream_watchers 2.0" in metrics
     head = await api.head("/api/v2/sessions/stream", headers=READ)
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-type"].startswith("text/event-stream")

@@ -109,3 +109,10 @@ def test_the_life_of_a_session_is_the_contracts_in_its_words_and_in_its_x_next_s
     terminal = ", ".join(f"`{s}`" for s in TERMINAL[:-1]) + f" and `{TERMINAL[-1]}` are terminal"
     assert terminal in described
     assert set(NEXT_STATUSES) == set(contract["components"]["schemas"]["SessionStatus"]["enum"])
+
+
+def test_a_literal_path_is_not_a_value_of_a_template_parameter():
+    routes = Routes()
+    assert routes.allowed_methods("/api/v2/sessions/stream") == ["GET", "HEAD"]
+    assert routes.literal["/api/v2/sessions"] == ["GET", "HEAD", "POST"]
+    assert not any("{" in path for path in routes.literal)

@@ -185,6 +185,7 @@ def test_openapi_document_needs_no_key(client):
     assert document["info"]["title"] == "Session Events API"
     assert set(document["paths"]) == {
         "/sessions",
+        "/sessions/stream",
         "/sessions/{session_id}/events",
         "/sessions/{session_id}",
         "/sessions/{session_id}/events/stream",

@@ -435,3 +435,23 @@ def test_a_media_type_in_capitals_or_spaced_is_checked_both_ways(client, stack_c
         path, content=content, headers={**WRITE, "Content-Type": "APPLICATION/JSON"}
     )
     assert response.json()["detail"].startswith("events[0].event_type must match the pattern")
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE", "POST", "PUT"])
+def test_the_sessions_stream_path_is_not_a_session_id(client, stack_client, method):
+    """/sessions/stream is literal: its other methods are 405s naming GET and HEAD, not the
+    operations of /sessions/{session_id} on a session called "stream"."""
+    path = "/api/v2/sessions/stream"
+    assert (
+        assert_same(client, stack_client, path, JSON_WRITE, method, b'{"status": "paused"}') == 405
+    )
+    response = client.request(method, path, headers=JSON_WRITE)
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+def test_a_head_of_the_sessions_stream_is_its_head_alone(client, stack_client):
+    path = "/api/v2/sessions/stream?status=pending&session_type=build&session_type=agent"
+    assert assert_same(client, stack_client, path, method="HEAD") == 200
+    response = client.head(path, headers=READ)
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.content == b""
