@@ -14,10 +14,14 @@ from session_events_client.client import AsyncClient, Client
 from session_events_client.errors import Invalid, Refused
 from session_events_client.models import Event, EventPage, Session, SessionPage, SessionStatus
 from session_events_client.steps import Retry
+from session_events_client.watching import Change, Created, Deleted, Snapshot, Updated
 
 __all__ = [
     "AsyncClient",
+    "Change",
     "Client",
+    "Created",
+    "Deleted",
     "Event",
     "EventPage",
     "Invalid",
@@ -26,4 +30,6 @@ __all__ = [
     "Session",
     "SessionPage",
     "SessionStatus",
+    "Snapshot",
+    "Updated",
 ]

@@ -1,8 +1,10 @@
-"""session-events-client: create, list, show and delete sessions, emit their events, tail them.
+"""session-events-client: create, list, show and delete sessions, emit their events, tail them,
+watch the sessions change.
 
 The server and key come from --url and --key (before or after the command), or EVENTS_URL and
 EVENTS_API_KEY. What a command found goes to stdout (as JSON with --json); what it did, to stderr.
 A refusal prints the problem's detail on stderr and exits 1; a server that cannot be reached, 3.
+`watch` runs until Ctrl-C, which ends it with 0.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from session_events_client.client import DEFAULT_URL, Client
 from session_events_client.errors import Invalid, Refused
 from session_events_client.models import SessionStatus
 from session_events_client.operations import TERMINAL
-from session_events_client.readable import deleted, event_line, page_lines, session_lines, stored
+from session_events_client.readable import (
+    change_line,
+    deleted,
+    event_line,
+    page_lines,
+    session_lines,
+    snapshot_lines,
+    stored,
+)
+from session_events_client.watching import LIMIT, Snapshot
 
 WAIT_EXIT = {status: 0 if status is SessionStatus.completed else 1 for status in TERMINAL}
 TIMED_OUT, UNREACHABLE = 2, 3
@@ -77,6 +88,15 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--page", type=int, help="the page, from 1 (default 1)")
     listing.add_argument("--per-page", type=int, help="sessions a page, 1 to 100 (default 20)")
     listing.add_argument("--json", action="store_true", help="the page as the server sent it")
+
+    watch = add_parser("watch", help="show the sessions, then each change to them, until Ctrl-C")
+    watch.add_argument("--status", choices=STATUSES, help="only sessions in this status")
+    watch.add_argument("--session-type", action="append", dest="session_types", default=[],
+                       help="only sessions of this type (repeatable)")  # fmt: skip
+    watch.add_argument("--limit", type=int, default=LIMIT,
+                       help="sessions shown first, newest first (default %(default)s)")  # fmt: skip
+    watch.add_argument("--json", action="store_true",
+                       help="a JSON document a message: its event, id and data")  # fmt: skip
 
     get = add_parser("get", help="show one session")
     get.add_argument("session_id")
@@ -141,6 +161,8 @@ def run(args: argparse.Namespace, client: Client) -> int:
     elif args.command == "list":
         page = client.list_sessions(status=args.status, page=args.page, per_page=args.per_page)
         print(page.model_dump_json() if args.json else "\n".join(page_lines(page, args.status)))
+    elif args.command == "watch":
+        watch(args, client)
     elif args.command == "get":
         session = client.get_session(args.session_id)
         print(session.model_dump_json() if args.json else "\n".join(session_lines(session)))
@@ -148,6 +170,22 @@ def run(args: argparse.Namespace, client: Client) -> int:
         client.delete_session(args.session_id)
         print(deleted(args.session_id), file=sys.stderr)
     return 0
+
+
+def watch(args: argparse.Namespace, client: Client) -> None:
+    """The snapshot as a table, then a line a change (or, with --json, a document a message)."""
+    for change in client.follow_sessions(args.status, args.session_types, args.limit):
+        if args.json:
+            document = change.document().model_dump(mode="json")
+            message = {"event": change.EVENT, "id": change.cursor, "data": document}
+            print(json.dumps(message, separators=(",", ":")))  # compact, as the server's JSON
+        elif isinstance(change, Snapshot):
+            if change.reason:
+                print(f"A fresh snapshot, since {change.reason}", file=sys.stderr)
+            print("\n".join(snapshot_lines(change, args.status)))
+        else:
+            print(change_line(change))
+        sys.stdout.flush()
 
 
 def explained(refused: Refused, args: argparse.Namespace) -> str:
@@ -184,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"session-events-client {args.command}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 130
+        return 0 if args.command == "watch" else 130  # Ctrl-C is how a watch is ended
 
 
 if __name__ == "__main__":

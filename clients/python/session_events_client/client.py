@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
-from session_events_client import following, operations, producer, steps
+from session_events_client import following, operations, producer, steps, watching
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 10.0
@@ -72,6 +72,15 @@ class Operations:
 
     def follow(self, session_id, after_seq: int = 0, event_types=None):
         return self._iterate(following.follow(session_id, after_seq, event_types, self.retry))
+
+    def follow_sessions(
+        self, status=None, session_types=(), limit: int = watching.LIMIT, cursor=None
+    ):
+        """A `Snapshot` of the sessions, then each change to them (`Created`, `Updated`,
+        `Deleted`), resumed by itself after a broken connection, for as long as you iterate;
+        `cursor`, a change's, resumes after it (in a later process, say)."""
+        changes = watching.follow_sessions(status, session_types, limit, cursor, self.retry)
+        return self._iterate(changes)
 
     def producer(
         self, session_id, batch_size: int = producer.BATCH, max_delay: float = producer.AGE

@@ -8,31 +8,19 @@ attempts that got nowhere. Where the stream is refused by what stands between (a
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from httpx_sse import ServerSentEvent
+
 from session_events_client.errors import refusal
 from session_events_client.models import Event
 from session_events_client.operations import LONGEST_WAIT, TERMINAL, get_session, list_events
-from session_events_client.steps import (
-    API,
-    RETRIED,
-    RETRIED_STATUS,
-    Backoff,
-    CloseStream,
-    Emit,
-    NextMessage,
-    OpenStream,
-    Retry,
-    Send,
-    Sleep,
-)
+from session_events_client.resuming import QUIET, resumed
+from session_events_client.steps import API, Emit, Retry, Send, Sleep
 
-QUIET = 30  # seconds a stream may send nothing (it sends a heartbeat every 15 s) before a reconnect
 FALLBACK = frozenset({405, 406, 501})  # a stream refused by what stands between: long-poll
-SETTLED = 5  # seconds a stream stays open to count as a connection that worked
 
 
 def follow(
@@ -43,39 +31,40 @@ def follow(
 ):
     """Every event after `after_seq` (of `event_types`, if given), in order, each once; ends
     once the session has ended and all of it was yielded."""
-    cursor, types = after_seq, list(event_types or [])
-    backoff = Backoff(retry)
-    while True:
-        response, delivered, opened = None, False, time.monotonic()
-        try:
-            response = yield OpenStream(stream_request(session_id, cursor, types))
-            if response.status_code == 200:
-                while (message := (yield NextMessage())) is not None:
-                    if message.event and message.data:  # not the retry hint
-                        event = Event.model_validate_json(message.data)
-                        if event.seq > cursor:
-                            cursor, delivered = event.seq, True
-                            yield Emit(event)
-                yield CloseStream()
-        except RETRIED:
-            response = None  # it could not be opened, or it broke
-        if response is not None and response.status_code in FALLBACK:
-            yield from poll(session_id, cursor, types, retry)
-            return
-        if response is not None and response.status_code not in RETRIED_STATUS | {200}:
-            raise refusal(response)
-        if response is not None and response.status_code == 200:
-            # It ended by itself: the session did, or the server is going away. Look which.
-            session = yield from get_session(session_id, retry)
-            if session.status in TERMINAL:
-                yield from caught_up(session_id, cursor, types, retry)
-                return
-        if delivered or time.monotonic() - opened >= SETTLED:
-            backoff.reset()
-        retry_after = response.headers.get("Retry-After") if response is not None else None
-        if (pause := backoff.pause(retry_after)) is None:
-            raise ConnectionError(f"the stream of session {session_id} could not be resumed")
-        yield Sleep(pause)
+    stream = SessionEvents(session_id, after_seq, list(event_types or []), retry)
+    response = yield from resumed(stream, retry)
+    if response is not None and response.status_code in FALLBACK:
+        yield from poll(session_id, stream.cursor, stream.types, retry)
+    elif response is not None:
+        raise refusal(response)
+
+
+class SessionEvents:
+    """The event stream of one session (a `Resumable`), its cursor the last seq yielded."""
+
+    def __init__(self, session_id, cursor: int, types: list[str], retry: Retry | None):
+        self.session_id, self.cursor, self.types, self.retry = session_id, cursor, types, retry
+        self.what = f"the stream of session {session_id}"
+
+    def request(self) -> Send:
+        return stream_request(self.session_id, self.cursor, self.types)
+
+    def read(self, message: ServerSentEvent) -> list[Event]:
+        if not (message.event and message.data):  # the retry hint
+            return []
+        event = Event.model_validate_json(message.data)
+        if event.seq <= self.cursor:
+            return []
+        self.cursor = event.seq
+        return [event]
+
+    def ended(self):
+        """It ended by itself: the session did, or the server is going away. Look which."""
+        session = yield from get_session(self.session_id, self.retry)
+        if session.status not in TERMINAL:
+            return False
+        self.cursor = yield from caught_up(self.session_id, self.cursor, self.types, self.retry)
+        return True
 
 
 def stream_request(session_id, cursor: int, types: list[str]) -> Send:
@@ -108,7 +97,8 @@ def poll(session_id, cursor: int, types: list[str], retry: Retry | None):
 
 
 def caught_up(session_id, cursor: int, types: list[str], retry: Retry | None):
-    """The events after `cursor` there are now, page by page on the cursor."""
+    """The events after `cursor` there are now, page by page on the cursor; returns the last
+    one's seq."""
     while True:
         page = yield from list_events(
             session_id, retry, **after(cursor, types), include_total=False
@@ -117,7 +107,7 @@ def caught_up(session_id, cursor: int, types: list[str], retry: Retry | None):
             cursor = event.seq
             yield Emit(event)
         if not page.pagination.has_next:
-            return
+            return cursor
 
 
 def after(cursor: int, types: list[str]) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from session_events_client.models import Event, Session, SessionPage
+from session_events_client.watching import Created, Deleted, Snapshot, Updated
 
 COLUMNS = ("id", "status", "session_type", "event_count", "created_at", "project_path")
 
@@ -41,13 +42,41 @@ def page_lines(page: SessionPage, status: str | None) -> list[str]:
     """The page's sessions as a table, then where the page is among the others."""
     paging = page.pagination
     if paging.total == 0:
-        return [f"No sessions{f' are {status}' if status else ''}."]
-    rows = [COLUMNS] + [tuple(value(getattr(s, name)) for name in COLUMNS) for s in page.items]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
-    table = ["  ".join(map(str.ljust, row, widths)).rstrip() for row in rows]
+        return [none_are(status)]
     where = f"Page {paging.page} of {paging.total_pages}, {paging.total} session(s) in all"
     following = f"; --page {paging.page + 1} shows the next." if paging.has_next else "."
-    return [*table, where + following]
+    return [*table(page.items), where + following]
+
+
+def none_are(status: str | None) -> str:
+    return f"No sessions{f' are {status}' if status else ''}."
+
+
+def table(sessions: list[Session]) -> list[str]:
+    """The sessions under a header, a row each, in columns."""
+    rows = [COLUMNS] + [tuple(value(getattr(s, name)) for name in COLUMNS) for s in sessions]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
+    return ["  ".join(map(str.ljust, row, widths)).rstrip() for row in rows]
+
+
+def snapshot_lines(snapshot: Snapshot, status: str | None) -> list[str]:
+    """What `watch` shows first, and again when the server sends a fresh snapshot."""
+    return table(snapshot.sessions) if snapshot.sessions else [none_are(status)]
+
+
+def change_line(change: Created | Updated | Deleted) -> str:
+    """local time of the change (of its sight, for a deletion), id, what changed, then the
+    session's type, status and event count"""
+    if isinstance(change, Deleted):
+        return f"{local(datetime.now(UTC), 'milliseconds')}  {change.id}  deleted"
+    session = change.session
+    when = local(session.updated_at, "milliseconds")
+    kind = "created" if isinstance(change, Created) else "updated"
+    count = session.event_count
+    return (
+        f"{when}  {session.id}  {kind}  {session.session_type}  {session.status}  "
+        f"{count} event{'' if count == 1 else 's'}"
+    )
 
 
 def stored(session_id: str, count: int, seq: int | None = None) -> str:
