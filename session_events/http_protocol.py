@@ -31,7 +31,6 @@ the one seam for all of that (what is refused, and how it is said: http_refusals
 from __future__ import annotations
 
 import asyncio
-import functools
 import sys
 from collections import deque
 
@@ -147,6 +146,7 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.client_done = ClientDone()  # the client sent EOF: it will send nothing more
         self.done_extension = {"event": self.client_done}
+        self.body_writer = {"write": self.write_body}  # one a connection, not one a request
         self.refusal: Refused | None = None  # answered once the requests before it are
         self.head_began: float | None = None  # while a request's head is arriving: since when
         self.idle_since: float | None = None  # while nothing is asked nor answered: since when
@@ -166,6 +166,27 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(LingeringClose(transport, self.unread_input))
         self.idle_since = self.loop.time()
         self.head_check = self.loop.call_later(HEAD_TIMEOUT_SECONDS, self.check_head)
+
+    def write_body(self, data: bytes) -> bool:
+        """Write `data` as the next chunk of the response being answered now, around the ASGI
+        send and every middleware it passes through (nothing they do concerns a body chunk in
+        the middle of a stream): a hub writes one event to ten thousand streams without
+        waking ten thousand tasks. The response answered is the oldest open one (they
+        complete in order; a stream holds the connection). False, and nothing written, when
+        it is not a chunked one under way, the client is gone or writing is paused: the
+        caller then sends through ASGI, which waits for the client to read."""
+        cycle = self.open_cycles[0] if self.open_cycles else None
+        if (
+            cycle is None
+            or not cycle.response_started
+            or cycle.response_complete
+            or not cycle.chunked_encoding
+            or cycle.disconnected
+            or self.flow.write_paused
+        ):
+            return False
+        self.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        return True
 
     def unread_input(self) -> bool:
         """Whether the client may still be sending what will not be read: after a refused
@@ -306,7 +327,7 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
         cycle, cycles = self.cycle, self.open_cycles
         if cycle is not None and (not cycles or cycles[-1] is not cycle):
             cycles.append(cycle)
-            extensions[BODY_WRITER] = {"write": functools.partial(write_body, self, cycle)}
+            extensions[BODY_WRITER] = self.body_writer
             if upgrade:  # served over HTTP/1.1, and what follows is unread
                 cycle.keep_alive = False
                 self.upgraded = True
@@ -347,25 +368,6 @@ class StrictHttpToolsProtocol(HttpToolsProtocol):
     def write_refusal(self) -> None:
         self.transport.write(refusal_bytes(self.refusal, self.server_state.default_headers))
         self.transport.close()
-
-
-def write_body(protocol: StrictHttpToolsProtocol, cycle, data: bytes) -> bool:
-    """Write `data` as the next chunk of `cycle`'s streamed response now, around the ASGI send
-    and every middleware it passes through (nothing they do concerns a body chunk in the
-    middle of a stream): a hub writes one event to ten thousand streams without waking ten
-    thousand tasks. False, and nothing written, when the response is not a chunked one under
-    way, the client is gone or writing is paused: the caller then sends through ASGI, which
-    waits for the client to read."""
-    if (
-        not cycle.response_started
-        or cycle.response_complete
-        or not cycle.chunked_encoding
-        or cycle.disconnected
-        or protocol.flow.write_paused
-    ):
-        return False
-    protocol.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
-    return True
 
 
 def head_size(headers: list[tuple[bytes, bytes]]) -> int:
