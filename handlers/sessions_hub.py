@@ -40,15 +40,15 @@ from session_events.handlers.sessions_feed import (
 )
 from session_events.handlers.sse import sse_comment, sse_message
 from session_events.hub import OUTAGE_RETRY_SECONDS, WAITING
+from session_events.watcher import TOO_SLOW
 
 log = structlog.get_logger("session_events")
 
 READ_INTERVAL = 0.25  # seconds between two reads: progress comes a few times a second at most
 IDS_PER_QUERY = 500
 RESCAN_MAX = 10_000  # sessions a rescan reads; beyond, streams are asked to resume (snapshot)
-MAX_QUEUED_BYTES = 4 * 1024 * 1024  # per stream: one whose client reads slower is ended
 MAX_BUFFERED_BATCHES = 1000  # per stream, while it reads its snapshot
-SLOW = sse_comment("the client reads too slowly; reconnect with Last-Event-ID to carry on")
+SLOW = TOO_SLOW  # the events stream's words: one rule for a client that cannot keep up
 LOST = sse_comment("too much changed while notifications were lost; reconnect to carry on")
 FAILED = sse_comment("the server's reader of sessions failed; reconnect to carry on")
 
@@ -56,8 +56,9 @@ FAILED = sse_comment("the server's reader of sessions failed; reconnect to carry
 class Subscriber:
     """One stream's queue of bytes, fed by the hub, read by the stream."""
 
-    def __init__(self, feed: Feed):
+    def __init__(self, feed: Feed, queue_bytes: int):
         self.feed = feed
+        self.queue_bytes = queue_bytes  # EVENTS_STREAM_QUEUE_BYTES, as for the events stream
         self.ready = asyncio.Event()  # something to take, or the stream has ended
         self.ended: bytes | None = None  # the comment it ends with
         self._chunks: deque[bytes] = deque()
@@ -100,16 +101,17 @@ class Subscriber:
     def _push(self, chunk: bytes) -> None:
         if self.ended is not None:
             return
+        if self._bytes and self._bytes + len(chunk) > self.queue_bytes:
+            return self.end(SLOW)  # an empty queue takes any one change, as a watcher does
         self._chunks.append(chunk)
         self._bytes += len(chunk)
-        if self._bytes > MAX_QUEUED_BYTES:
-            return self.end(SLOW)
         self.ready.set()
 
 
 class SessionsHub:
-    def __init__(self, database: Database, notifier: Notifier):
+    def __init__(self, database: Database, notifier: Notifier, queue_bytes: int):
         self._database = database
+        self._queue_bytes = queue_bytes
         self._notifier = notifier
         self._subscribers: set[Subscriber] = set()
         self._dirty: set[uuid.UUID] = set()
@@ -126,7 +128,7 @@ class SessionsHub:
     @contextlib.contextmanager
     def subscribe(self, feed: Feed) -> Iterator[Subscriber]:
         """A stream's subscription, made before its first read so that nothing falls between."""
-        subscriber = Subscriber(feed)
+        subscriber = Subscriber(feed, self._queue_bytes)
         self._subscribers.add(subscriber)
         if self._following is None:
             self._following = self._notifier.follow(self._told)

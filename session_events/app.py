@@ -105,7 +105,7 @@ def _lifespan(
     async def lifespan(_app):
         database = open_database(settings)
         notifier = database.notifier()
-        sessions_hub = SessionsHub(database, notifier)
+        sessions_hub = SessionsHub(database, notifier, settings.stream_queue_bytes)
         watching = None
         try:
             if settings.auto_migrate:

@@ -7,9 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
-import pytest
 
-from session_events.handlers import sessions_hub
 from session_events.handlers.sessions_feed import (
     EPOCH,
     Change,
@@ -19,6 +17,8 @@ from session_events.handlers.sessions_feed import (
     instant_of,
 )
 from session_events.handlers.sessions_hub import SLOW, Subscriber
+
+QUEUE_BYTES = 1024 * 1024
 
 T0 = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
 
@@ -128,7 +128,7 @@ def test_a_resumed_stream_assumes_its_client_holds_what_existed_before():
 
 def test_a_subscriber_buffers_until_joined_and_gives_the_batch_its_cursors():
     feed = Feed(Filters(None, frozenset()))
-    subscriber = Subscriber(feed)
+    subscriber = Subscriber(feed, QUEUE_BYTES)
     one, two = uuid.uuid4(), uuid.uuid4()
     subscriber.offer([session(one, version=1), session(two)], 100, 200)
     assert subscriber.take() == [] and not subscriber.ready.is_set()
@@ -143,7 +143,7 @@ def test_a_subscriber_buffers_until_joined_and_gives_the_batch_its_cursors():
 
 
 def test_comments_before_the_first_read_are_left_to_the_stream():
-    subscriber = Subscriber(Feed(Filters(None, frozenset())))
+    subscriber = Subscriber(Feed(Filters(None, frozenset())), QUEUE_BYTES)
     subscriber.comment(b": waiting\n\n")
     subscriber.join()
     assert subscriber.take() == []
@@ -151,9 +151,8 @@ def test_comments_before_the_first_read_are_left_to_the_stream():
     assert subscriber.take() == [b": waiting\n\n"]
 
 
-def test_a_subscriber_whose_client_falls_behind_is_ended(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(sessions_hub, "MAX_QUEUED_BYTES", 1000)
-    subscriber = Subscriber(Feed(Filters(None, frozenset())))
+def test_a_subscriber_whose_client_falls_behind_is_ended():
+    subscriber = Subscriber(Feed(Filters(None, frozenset())), 1000)
     subscriber.join()
     for _ in range(10):
         subscriber.offer([session(uuid.uuid4())], 1, 2)

@@ -69,15 +69,13 @@ async def test_a_rescan_that_finds_too_much_asks_the_streams_to_reconnect(
     assert streamed(sent).endswith(sessions_hub.LOST)
 
 
-async def test_a_client_that_falls_behind_is_ended_with_a_comment(
-    database_url, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setattr(sessions_hub, "MAX_QUEUED_BYTES", 100)  # less than one session
-    app = app_on(database_url)
+async def test_a_client_that_falls_behind_is_ended_with_a_comment(database_url):
+    app = app_on(database_url, EVENTS_STREAM_QUEUE_BYTES="1024")
     async with running(app) as state:
         reading = asyncio.create_task(request(app, state, "GET", PATH, leave_after=10))
         await asyncio.sleep(0.3)
-        await new_session(app, state)
+        for _ in range(8):  # more than 1,024 bytes of changes at once, none written yet
+            await new_session(app, state)
         sent = await asyncio.wait_for(reading, 5)
     assert streamed(sent).endswith(sessions_hub.SLOW)
     assert sent[-1]["more_body"] is False
