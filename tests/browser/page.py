@@ -7,6 +7,7 @@ import time
 import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 from support.live_server import READ_KEY
 from tests.conftest import WRITE
@@ -50,7 +51,8 @@ class Viewer:
             self.driver.get(f"{self.base_url}/healthz")  # same origin: forget the last key
             self.driver.execute_script("sessionStorage.clear()")
         self.driver.get(f"{self.base_url}/viewer/{fragment}")
-        if key is not None and self.element("key-form").is_displayed():
+        if key is not None:  # a tab without a key: the page shows its form once it has wired it
+            WebDriverWait(self.driver, 10).until(lambda _: self.element("key-form").is_displayed())
             self.element("api-key").send_keys(key)
             self.driver.find_element(By.CSS_SELECTOR, "#key-form button").click()
         return self
