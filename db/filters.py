@@ -45,7 +45,7 @@ class Filter:
     # The whole session's total from the counts appends keep, (session_id, value) -> a scalar,
     # where they answer it: only when this is the one selection of the query.
     kept_total: Callable[..., Any] | None = None
-    # The same filter over events held in memory (db/pages.page_in_memory), where it can be:
+    # The same filter over events held in memory (db/pages_in_memory.py), where it can be:
     # for a bound, value -> the seq it bounds by; for a selection, value -> a test of an
     # event's type. None: only the database can apply it.
     in_memory: Callable[[Any], Any] | None = None

@@ -17,6 +17,7 @@ from session_events.app_state import base_path, database, hubs, notifier, reques
 from session_events.db import appends as db_appends
 from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
+from session_events.db import pages_in_memory
 from session_events.db.errors import SessionNotFound
 from session_events.handlers.listing import (
     etag,
@@ -117,7 +118,7 @@ class Listing:
             return None
         if held.version.latest_seq == previous.latest_seq:
             return previous
-        page = db_pages.page_in_memory(self.query, held)
+        page = pages_in_memory.page_in_memory(self.query, held)
         if page is None:
             return None
         tag = self.etag(page.version)

@@ -8,14 +8,10 @@ decided after it, so nothing falls between the two and nothing older overwrites 
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, timedelta
-
-import structlog
 
 from session_events.app_state import database, notifier, request_header, state
 from session_events.db import sessions as db_sessions
-from session_events.db.errors import is_unavailable
 from session_events.handlers.sessions_feed import (
     RESUME_MARGIN,
     Change,
@@ -28,9 +24,8 @@ from session_events.handlers.sessions_hub import Subscriber
 from session_events.handlers.sse import EventStream, sse_comment, sse_data, sse_message
 from session_events.handlers.stream import RETRY_MS
 from session_events.handlers.waiting import Sleeper, Woke
-from session_events.hub import OUTAGE_RETRY_SECONDS, WAITING
+from session_events.hub import WAITING, outage_pause
 
-log = structlog.get_logger("session_events")
 HEARTBEAT = sse_comment("heartbeat")
 RESUME_MAX = 1000  # sessions a resume re-sends at most; beyond, a fresh snapshot is cheaper
 
@@ -55,13 +50,9 @@ async def _messages(feed: Feed, limit: int, cursor: int | None, heartbeat: float
                 first = await _first_read(feed, limit, cursor)
                 break
             except Exception as error:
-                if not is_unavailable(error):
-                    raise
-                if not waiting:
-                    log.warning("stream_waiting_for_database", error=type(error).__name__)
+                pause = outage_pause(error, waiting)
                 waiting = True
                 yield WAITING
-                pause = OUTAGE_RETRY_SECONDS * (0.5 + random.random())
                 if await sleep.sleep(pause) in (Woke.GONE, Woke.CLOSING):
                     return
         for chunk in first:

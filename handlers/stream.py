@@ -8,24 +8,19 @@ offers it.
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
-
-import structlog
 
 from session_events.app_state import current, database, hubs, request_header
 from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
-from session_events.db.errors import SessionNotFound, is_unavailable
+from session_events.db.errors import SessionNotFound
 from session_events.db.json_codec import loads
 from session_events.handlers.listing import read_filters
 from session_events.handlers.sse import EventStream, sse_event
 from session_events.handlers.waiting import leaving_with_client
 from session_events.http_protocol import BODY_WRITER
-from session_events.hub import DELETED, OUTAGE_RETRY_SECONDS, WAITING, events_between
+from session_events.hub import DELETED, WAITING, events_between, outage_pause
 from session_events.watcher import Watcher, delay_since
-
-log = structlog.get_logger("session_events")
 
 RETRY_MS = 3000  # how long a browser waits before reconnecting
 # Events read per query of a replay: at most BATCH, and about BATCH_BYTES of them once their
@@ -97,14 +92,10 @@ async def _replay(session_id, created_at: str, cursor: int, watcher: Watcher, fi
                 query = events_between(session_id, filters, cursor, watcher.start, batch)
                 page = await db_pages.read_page(runner, query)
         except Exception as error:
-            if not is_unavailable(error):
-                raise
-            if not waiting:
-                log.warning("stream_waiting_for_database", error=type(error).__name__)
+            pause = outage_pause(error, waiting)
             waiting = True
             yield WAITING
-            # Spread over a second on either side, so the streams do not all try at once.
-            await asyncio.sleep(OUTAGE_RETRY_SECONDS * (0.5 + random.random()))
+            await asyncio.sleep(pause)
             continue
         waiting = False
         if page is None or page.version.created_at != created_at:

@@ -28,6 +28,7 @@ import structlog
 
 from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
+from session_events.db import pages_in_memory
 from session_events.db import sessions as db_sessions
 from session_events.db.documents import format_timestamp
 from session_events.db.errors import is_unavailable
@@ -49,6 +50,17 @@ DELETED = sse_comment("the session was deleted")
 WAITING_TEXT = "the database is out of reach; the stream goes on when it is back"
 WAITING = sse_comment(WAITING_TEXT)
 HEARTBEAT = b": heartbeat\n\n"
+
+
+def outage_pause(error: Exception, said: bool) -> float:
+    """A stream's read the database could not answer: the pause before it tries again, spread
+    over a second either side so that streams do not all try at once. Logged at the first
+    failure of an outage (`said`: already logged); an error that is not an outage is raised."""
+    if not is_unavailable(error):
+        raise error
+    if not said:
+        log.warning("stream_waiting_for_database", error=type(error).__name__)
+    return OUTAGE_RETRY_SECONDS * (0.5 + random.random())
 
 
 class StampedEvent(asyncio.Event):
@@ -247,7 +259,7 @@ class SessionHub:
             self.held_after, _, dropped = held.popleft()
             self.held_bytes -= len(dropped)
 
-    def holding(self) -> db_pages.Held | None:
+    def holding(self) -> pages_in_memory.Held | None:
         """What a long-poll may be answered from: the events held, as of the last read."""
         if (
             self.cursor is None
@@ -255,7 +267,7 @@ class SessionHub:
             or self.hubs.hubs.get(self.session_id) is not self
         ):
             return None
-        return db_pages.Held(
+        return pages_in_memory.Held(
             db_pages.Version(self.cursor, self.identity), self.held_after, self.held
         )
 

@@ -46,28 +46,27 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
-class Created:
-    """A session that now matches: made, or one this stream had not sent before."""
+class SessionChange:
+    """A change that carries the whole session as it is now."""
 
     session: Session
     cursor: str
-    EVENT: ClassVar = SessionStreamEvent.session_created
 
     def document(self) -> Session:
         return self.session
 
 
-@dataclass(frozen=True)
-class Updated:
+class Created(SessionChange):
+    """A session that now matches: made, or one this stream had not sent before."""
+
+    EVENT: ClassVar = SessionStreamEvent.session_created
+
+
+class Updated(SessionChange):
     """A session whose status or progress changed (one that stopped matching comes once more);
     it may be one the caller has already: apply it as an upsert."""
 
-    session: Session
-    cursor: str
     EVENT: ClassVar = SessionStreamEvent.session_updated
-
-    def document(self) -> Session:
-        return self.session
 
 
 @dataclass(frozen=True)

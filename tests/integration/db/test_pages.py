@@ -13,6 +13,7 @@ import pytest
 from session_events.db import appends as db_appends
 from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
+from session_events.db import pages_in_memory
 from session_events.db import sessions as db_sessions
 from session_events.db.json_codec import dumps_text, loads
 
@@ -143,7 +144,7 @@ async def test_a_page_from_events_held_in_memory_is_the_databases(database, stor
                 SINCES[:2],
             )
         ):  # fmt: skip
-            held = db_pages.Held(
+            held = pages_in_memory.Held(
                 version,
                 held_after,
                 [(d["seq"], d["event_type"], dumps_text(d)) for d in documents[held_after:]],
@@ -153,7 +154,7 @@ async def test_a_page_from_events_held_in_memory_is_the_databases(database, stor
             query = db_pages.ListingQuery(
                 session_id, chosen(given), ascending, offset, LIMIT, count_total
             )
-            in_memory = db_pages.page_in_memory(query, held)
+            in_memory = pages_in_memory.page_in_memory(query, held)
             upper = len(documents) if until_seq is None else until_seq
             if since is not None or (after_seq < held_after and after_seq < upper):
                 assert in_memory is None, query
