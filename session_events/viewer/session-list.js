@@ -2,7 +2,7 @@
 
 import { apiKey, apiUrl, getJson } from "./api.js";
 import { byId, el } from "./dom.js";
-import { formatDateTime, plural } from "./format.js";
+import { formatInstant, plural } from "./format.js";
 import { statusBadge } from "./statuses.js";
 
 const LISTED = 50;
@@ -13,7 +13,7 @@ function sessionItem(session, selectedId) {
     { href: `#session=${session.id}` },
     el("span", { class: "type" }, session.session_type),
     statusBadge(session.status),
-    el("span", { class: "meta" }, `${formatDateTime(session.created_at)} · ${plural(session.event_count, "event")}`),
+    el("span", { class: "meta" }, `${formatInstant(session.created_at)} · ${plural(session.event_count, "event")}`),
     el("code", { class: "id" }, session.id.slice(0, 8)),
     session.project_path ? el("span", { class: "project" }, session.project_path) : null,
   );

@@ -2,7 +2,7 @@
 // note under them. A Timeline is the view a Watch (watch.js) reports to; it only draws.
 
 import { byId, el } from "./dom.js";
-import { formatDateTime, formatTime, kindOf, plural } from "./format.js";
+import { formatInstant, kindOf, plural } from "./format.js";
 import { showConnection, showTransport } from "./live-status.js";
 import { statusBadge } from "./statuses.js";
 
@@ -23,7 +23,7 @@ function renderEvent(event) {
   return el(
     "li",
     { class: `event kind-${kind}`, "data-seq": event.seq, "data-type": event.event_type },
-    el("time", { class: "time", datetime: event.timestamp, title: event.timestamp }, formatTime(event.timestamp)),
+    el("time", { class: "time", datetime: event.timestamp, title: event.timestamp }, formatInstant(event.timestamp, { ms: true })),
     el("span", { class: "seq", title: "seq" }, `#${event.seq}`),
     el("span", { class: `type kind-${kind}`, title: event.event_type }, event.event_type),
     el("span", { class: "message" }, event.message ?? ""),
@@ -98,7 +98,7 @@ export class Timeline {
         "p",
         { class: "meta" },
         session.project_path ? `${session.project_path} · ` : "",
-        `created ${formatDateTime(session.created_at)} · `,
+        `created ${formatInstant(session.created_at)} · `,
         el("span", { id: "event-count", "data-count": session.event_count }, plural(session.event_count, "event")),
       ),
     );

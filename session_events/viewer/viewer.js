@@ -7,12 +7,12 @@
 //   format.js        times, counts and event-type colours as people read them
 //   statuses.js      session statuses: which are terminal, their badges
 //   key-form.js      the key form in the header
-//   session-list.js  the list of sessions
+//   session-list.js  the sessions page (#, no session named)
 //   live-status.js   the header's stream/polling and connection indicators
 //   timeline.js      one session's header, events, type filter (the view a Watch draws on)
 //   watch.js         following one session: first page, older pages, stream or polling
-// Another page (a sessions dashboard, steps, charts) is another module beside these, drawing
-// with dom.js, format.js and statuses.js and reading through api.js.
+// The page has two views, chosen by the fragment: the sessions (#) and one session
+// (#session=<id>); `route()` shows the one the URL names and stops what the other was doing.
 
 import { apiKey } from "./api.js";
 import { byId } from "./dom.js";
@@ -40,6 +40,23 @@ function selectedFromUrl() {
 function refused(message = "") {
   askForKey(message);
   clearSessions(NO_KEY);
+  const sessionId = selectedFromUrl();
+  if (sessionId) note(`Enter an API key to show session ${sessionId}.`);
+}
+
+// Shows the view the URL names: one session's page, or the sessions.
+function route(types = []) {
+  const sessionId = selectedFromUrl();
+  byId("sessions-view").hidden = Boolean(sessionId);
+  byId("session-view").hidden = !sessionId;
+  if (!sessionId) {
+    watch?.stop();
+    watch = null;
+    byId("live").hidden = true;
+    listSessions();
+    return;
+  }
+  show(sessionId, types);
 }
 
 const listSessions = () => loadSessions(selectedFromUrl, () => refused(REFUSED));
@@ -68,10 +85,7 @@ function failed(error, sessionId) {
 
 function start() {
   wireKeyForm({
-    onKey: () => {
-      listSessions();
-      show(selectedFromUrl());
-    },
+    onKey: () => route(),
     onForget: () => {
       watch?.stop();
       refused();
@@ -91,14 +105,14 @@ function start() {
   window.addEventListener("hashchange", () => {
     knownTypes = new Set();
     renderTypeOptions(knownTypes, []);
-    show(selectedFromUrl());
+    route();
   });
-  setInterval(listSessions, SESSIONS_REFRESH_MS);
+  setInterval(() => selectedFromUrl() || listSessions(), SESSIONS_REFRESH_MS);
   if (apiKey.get()) {
     keyAccepted();
-    listSessions();
-    show(selectedFromUrl());
+    route();
   } else {
+    route();
     refused();
   }
 }
