@@ -2,10 +2,10 @@
 
 One statement stores a batch (on PostgreSQL one round trip; SQLite runs its parts in order in the
 writer's BEGIN IMMEDIATE): it locks the session row, numbers the batch's rows after the session's
-counter, stamps them, stores them, adds them to the per-type counts, moves the counter and queues
-the NOTIFY. The batch travels as one JSON parameter, so the statement has one shape whatever the
-batch holds. A batch carrying client ids first takes the lock and reads the events already stored
-under them, in one transaction, and stores only the others.
+counter, stamps them, stores them, adds them to the per-type counts, moves the counter (and the
+session's last message) and queues the NOTIFY. The batch travels as one JSON parameter, so the
+statement has one shape whatever the batch holds. A batch carrying client ids first takes the lock
+and reads the events already stored under them, in one transaction, and stores only the others.
 """
 
 from __future__ import annotations
@@ -153,7 +153,12 @@ def _store_statements(c: QueryComponents) -> list:
     counter = (
         update(sessions)
         .where(sessions.c.id == session_id, locked.c.last_seq.is_not(None))  # FROM locked
-        .values(last_seq=locked.c.last_seq + count, last_event_at=last_stamp, updated_at=last_stamp)
+        .values(
+            last_seq=locked.c.last_seq + count,
+            last_event_at=last_stamp,
+            updated_at=last_stamp,
+            last_message=func.coalesce(_newest_message(batch), sessions.c.last_message),
+        )
     )
     prefix = bindparam("notify_prefix", type_=String)
     payload = prefix.concat(cast(locked.c.last_seq + count, String))
@@ -194,6 +199,18 @@ async def _store(runner: Runner, session_id: uuid.UUID, fresh: list[dict], now: 
         # Another session stored one of these ids after they were looked up.
         raise EventIdConflict() from None
     return [document for _, document in stored], [seq for seq, _ in stored]
+
+
+def _newest_message(batch):
+    """The message of the batch's newest row that has one (NULL when none has)."""
+    with_message = batch.c.message.is_not(None)
+    return (
+        select(batch.c.message)
+        .where(with_message)
+        .order_by(batch.c.k.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _add_counts(c: QueryComponents, per_type):

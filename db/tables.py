@@ -71,6 +71,8 @@ sessions = Table(
     Column("last_seq", BigInteger, nullable=False, server_default="0"),
     Column("last_event_at", UTCDateTime, nullable=True),
     Column("completed_at", UTCDateTime, nullable=True),  # set on reaching a terminal status
+    # The message of the newest event that has one, set by every append (a dashboard row's line).
+    Column("last_message", Text, nullable=True),
     # GET /sessions: newest first, optionally of one status.
     Index("ix_sessions_created_at", "created_at", "id"),
     Index("ix_sessions_status_created_at", "status", "created_at", "id"),

@@ -42,4 +42,5 @@ def session_json(session: Mapping[str, Any]) -> dict[str, Any]:
         "event_count": session["last_seq"],
         "last_event_at": None if last_event_at is None else format_timestamp(last_event_at),
         "completed_at": None if completed_at is None else format_timestamp(completed_at),
+        "last_message": session["last_message"],
     }

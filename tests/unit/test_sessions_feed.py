@@ -42,6 +42,7 @@ def session(
         "last_seq": version,
         "last_event_at": stamp if version else None,
         "completed_at": None,
+        "last_message": None,
     }
     return Change.of_session(row)
 

@@ -260,6 +260,7 @@ def session_row(**changes):
         "last_seq": 12,
         "last_event_at": utc(2026, 1, 13, 14, 31, 2, 1),
         "completed_at": None,
+        "last_message": "Step generate_tests started",
     }
     row.update(changes)
     return row
@@ -277,6 +278,7 @@ def test_session_json_shape():
         "event_count": 12,
         "last_event_at": "2026-01-13T14:31:02.000001Z",
         "completed_at": None,
+        "last_message": "Step generate_tests started",
     }
 
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
 
 class Problem(BaseModel):
@@ -97,6 +97,33 @@ class SessionUpdate(BaseModel):
         extra="forbid",
     )
     status: SessionStatus
+
+
+class StatusCounts(BaseModel):
+    """
+    How many sessions of each status match every filter of the listing except `status`
+    (every status is present, 0 when none).
+
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    pending: int = Field(..., ge=0)
+    in_progress: int = Field(..., ge=0)
+    paused: int = Field(..., ge=0)
+    completed: int = Field(..., ge=0)
+    failed: int = Field(..., ge=0)
+    cancelled: int = Field(..., ge=0)
+
+
+class EventType(BaseModel):
+    event_type: str = Field(..., examples=["step_status_changed"])
+    events: int = Field(..., examples=[12], ge=1)
+
+
+class Count(RootModel[int]):
+    root: int = Field(..., ge=0)
 
 
 class Event(BaseModel):
@@ -302,6 +329,11 @@ class Session(BaseModel):
         description="When the session reached its terminal status (`completed`, `failed`, `cancelled`); null before.",
         examples=[None],
     )
+    last_message: str | None = Field(
+        None,
+        description="The `message` of the session's newest event that has one (null before any has), as\na dashboard's row shows where a run is. Servers before it did not send it; a\nclient reads it absent as null.\n",
+        examples=["Step generate_tests started"],
+    )
 
 
 class SessionStreamMessage(BaseModel):
@@ -344,6 +376,52 @@ class SessionSnapshot(BaseModel):
 class SessionPage(BaseModel):
     items: list[Session]
     pagination: Pagination
+    status_counts: StatusCounts
+
+
+class Activity(BaseModel):
+    """
+    Events over time: `counts[i]` events were appended in the `bucket_seconds` starting at
+    `start + i * bucket_seconds`, from the minute of the first event to that of the newest.
+    A bucket is a minute unless the session spans more than 240 minutes; then it is the
+    fewest whole minutes that keep to 240 buckets.
+
+    """
+
+    start: AwareDatetime | None = Field(
+        ...,
+        description="The start of the first bucket (a whole minute); null before the first event.",
+        examples=["2026-01-13T14:30:00.123456Z"],
+    )
+    bucket_seconds: int = Field(..., examples=[60], ge=60)
+    counts: list[Count] = Field(..., examples=[[12, 40, 3]], max_length=240)
+
+
+class StepSummary(BaseModel):
+    step_id: UUID = Field(..., examples=["1a2b3c4d-5e6f-4a0b-8c9d-0e1f2a3b4c5d"])
+    name: str | None = Field(
+        ...,
+        description="The `event_data.step` text of the step's first event that has one.",
+        examples=["generate_tests"],
+    )
+    status: str | None = Field(
+        ...,
+        description="The `event_data.new_status` of the step's newest `step_status_changed` event; null\nwhen it has none.\n",
+        examples=["completed"],
+    )
+    events: int = Field(..., examples=[7], ge=1)
+    first_seq: int = Field(..., examples=[2], ge=1)
+    last_seq: int = Field(..., examples=[9], ge=1)
+    started_at: AwareDatetime = Field(
+        ...,
+        description="An instant in UTC with exactly six fractional digits and `Z`, so it can be sent back as\n`since` without losing precision.\n",
+        examples=["2026-01-13T14:30:00.123456Z"],
+    )
+    ended_at: AwareDatetime = Field(
+        ...,
+        description="The timestamp of the step's newest event (its duration is the difference).",
+        examples=["2026-01-13T14:30:00.123456Z"],
+    )
 
 
 class EventPage(BaseModel):
@@ -357,4 +435,28 @@ class EventPage(BaseModel):
         description="The session's highest `seq` when the page was read (0 for an empty session). Use it as\n`until_seq` for the next pages of this listing and as `after_seq` for the next poll.\n",
         examples=[2],
         ge=0,
+    )
+
+
+class SessionSummary(BaseModel):
+    session: Session
+    event_types: list[EventType] = Field(
+        ...,
+        description="How many events of each type the session holds, most first (ties by type); each is\nthe `pagination.total` of the listing filtered by that `event_type`.\n",
+    )
+    activity: Activity
+    steps: list[StepSummary] = Field(
+        ...,
+        description="The session's steps (its events grouped by `step_id`) in order of first appearance,\nthe first 1000 of them. Events without a step are in no step.\n",
+        max_length=1000,
+    )
+    steps_total: int = Field(
+        ...,
+        description="How many steps the session has (more than `steps` holds past 1000).",
+        examples=[4],
+        ge=0,
+    )
+    first_error: Event | None = Field(
+        ...,
+        description="The session's first event whose `event_type` contains `error` or `fail` (such as\n`compile_error`, `workflow_failed`): where a failed run went wrong. Null when none.\n",
     )

@@ -32,6 +32,7 @@ SESSION_FIELDS = {
     "event_count",
     "last_event_at",
     "completed_at",
+    "last_message",
 }
 CHOSEN_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 UNKNOWN_ID = "0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d"
@@ -103,6 +104,7 @@ def test_create_session_with_all_fields(client):
         "event_count": 0,
         "last_event_at": None,
         "completed_at": None,
+        "last_message": None,
     }
 
 

@@ -37,6 +37,7 @@ async def test_create_reads_back_every_field(database):
         "last_seq": 0,
         "last_event_at": None,
         "completed_at": None,
+        "last_message": None,
     }
 
 
