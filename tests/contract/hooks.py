@@ -4,10 +4,13 @@ Loaded with SCHEMATHESIS_HOOKS=tests.contract.hooks.
 
 - `until_seq` must not be below `after_seq` (a 400 otherwise, documented on the parameter); no
   schema keyword relates two parameters, so schemathesis would count that 400 on a generated pair
-  as a valid request rejected. Such a pair is sent in order.
+  as a valid request rejected. Such a pair is sent in order. So is a `created_before` before
+  `created_after` (GET /sessions).
 - `wait` holds a request up to 30 s when nothing is new, longer than schemathesis waits for an
   answer; it is cut to one second, which still exercises the long-poll path.
 """
+
+from datetime import datetime
 
 import schemathesis
 
@@ -21,12 +24,37 @@ def _seq(value):
     return None
 
 
+def _instant(value):
+    """A generated RFC 3339 date-time as an aware datetime, near enough to order two: a leap
+    second read as the second before it, year 0 as year 1 (the server reads both exactly)."""
+    text = value.upper()
+    if text[17:19] == "60":
+        text = f"{text[:17]}59{text[19:]}"
+    if text.startswith("0000"):
+        text = f"0001{text[4:]}"
+    return datetime.fromisoformat(text)
+
+
+def _before(one, other) -> bool:
+    """Whether generated date-time `one` is an instant before `other` (False when either is
+    missing or cannot be read)."""
+    try:
+        return _instant(one) < _instant(other)
+    except (AttributeError, ValueError, OverflowError):
+        return False
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     query = case.query or {}
     after, until = _seq(query.get("after_seq")), _seq(query.get("until_seq"))
     if after is not None and until is not None and until < after:
         query["after_seq"], query["until_seq"] = query["until_seq"], query["after_seq"]
+    if _before(query.get("created_before"), query.get("created_after")):
+        query["created_after"], query["created_before"] = (
+            query["created_before"],
+            query["created_after"],
+        )
     wait = _seq(query.get("wait"))
     if wait is not None and wait > 1:
         query["wait"] = 1

@@ -72,8 +72,10 @@ async def test_the_first_error_is_the_lowest_seq_of_any_error_type(database):
         first = await db_summary.read_first_error(conn, session_id, 5, types)
         bounded = await db_summary.read_first_error(conn, session_id, 1, types)
         none = await db_summary.read_first_error(conn, session_id, 5, ["log"])
+        one_type = await db_summary.read_first_error(conn, session_id, 5, ["compile_error"])
 
     assert '"seq":2' in first.replace(" ", "") and "test_failed" in first
+    assert '"seq":4' in one_type.replace(" ", "") and "compile_error" in one_type
     assert (bounded, none) == (None, None)
 
 
