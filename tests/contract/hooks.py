@@ -8,8 +8,14 @@ Loaded with SCHEMATHESIS_HOOKS=tests.contract.hooks.
   `created_after` (GET /sessions).
 - `wait` holds a request up to 30 s when nothing is new, longer than schemathesis waits for an
   answer; it is cut to one second, which still exercises the long-poll path.
+
+And how an events export (application/x-ndjson, one Event a line) is read back: schemathesis
+knows no NDJSON. Every line must be a JSON document ending with a newline; schemathesis checks
+the first against the response's schema (`Event`), and the server's own response validation
+has checked every line against it before sending it (session_events/line_checks.py).
 """
 
+import json
 from datetime import datetime
 
 import schemathesis
@@ -58,3 +64,14 @@ def before_call(ctx, case, **kwargs):
     wait = _seq(query.get("wait"))
     if wait is not None and wait > 1:
         query["wait"] = 1
+
+
+@schemathesis.deserializer("application/x-ndjson")
+def ndjson(ctx, response):
+    body = response.content
+    if not body:
+        raise NotImplementedError("an empty export: no document to check")
+    if not body.endswith(b"\n"):
+        raise ValueError("the export's last line has no newline: the body was cut short")
+    documents = [json.loads(line) for line in body[:-1].split(b"\n")]
+    return documents[0]

@@ -1,5 +1,5 @@
-"""session-events-client: create, list, show and delete sessions, emit their events, tail them,
-watch the sessions change.
+"""session-events-client: create, list, show and delete sessions, emit their events, tail or
+export them, watch the sessions change.
 
 The server and key come from --url and --key (before or after the command), or EVENTS_URL and
 EVENTS_API_KEY. What a command found goes to stdout (as JSON with --json); what it did, to stderr.
@@ -72,6 +72,15 @@ def parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--after-seq", type=int, default=0, help="start after this seq (default 0)")
     tail.add_argument("--json", action="store_true", help="one JSON document a line")
+
+    export = add_parser(
+        "export", help="print every event of a session, oldest first, one JSON document a line"
+    )
+    export.add_argument("session_id")
+    export.add_argument("--event-type", action="append", dest="event_types",
+                        help="only this type (repeatable)")  # fmt: skip
+    export.add_argument("--step-id", help="only the events of this step, a UUID")
+    export.add_argument("--q", help="only events whose message contains this (ignoring case)")
 
     wait = add_parser(
         "wait", help="wait for a session to end: exit 0 completed, 1 failed or cancelled, 2 timeout"
@@ -148,6 +157,11 @@ def run(args: argparse.Namespace, client: Client) -> int:
     elif args.command == "tail":
         for event in client.follow(args.session_id, args.after_seq, args.event_types):
             print(event.model_dump_json() if args.json else event_line(event), flush=True)
+    elif args.command == "export":
+        filters = {"event_type": args.event_types, "step_id": args.step_id, "q": args.q}
+        for event in client.export(args.session_id, **filters):
+            sys.stdout.write(event.model_dump_json() + "\n")
+        sys.stdout.flush()
     elif args.command == "wait":
         try:
             session = client.wait_until_finished(args.session_id, args.timeout)

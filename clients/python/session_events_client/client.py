@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
-from session_events_client import following, operations, producer, steps, watching
+from session_events_client import exporting, following, operations, producer, steps, watching
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 10.0
@@ -72,6 +72,12 @@ class Operations:
 
     def iter_events(self, session_id, **filters):
         return self._iterate(operations.iter_events(session_id, self.retry, **filters))
+
+    def export(self, session_id, **filters):
+        """Every event the filters keep (since, event_type, step_id, q, after_seq, until_seq),
+        oldest first, as the server streams them: one snapshot of the session as it was when
+        the export began, resumed by itself after a broken connection."""
+        return self._iterate(exporting.export(session_id, self.retry, **filters))
 
     def follow(self, session_id, after_seq: int = 0, event_types=None):
         return self._iterate(following.follow(session_id, after_seq, event_types, self.retry))
@@ -177,7 +183,12 @@ class Client(Operations):
                 response.read()  # a refusal: its problem document is wanted whole
                 response.close()
                 return response
-            stream[:] = [response, EventSource(response).iter_sse()]
+            messages = (
+                exporting.lines_in(response.iter_bytes())
+                if step.lines
+                else EventSource(response).iter_sse()
+            )
+            stream[:] = [response, messages]
             return response
         if isinstance(step, steps.NextMessage):
             return next(stream[1], None)
@@ -190,8 +201,8 @@ class Client(Operations):
 
 
 class AsyncClient(Operations):
-    """The async client: the same operations as `Client`, each awaited (`iter_events` is an
-    async iterator)."""
+    """The async client: the same operations as `Client`, each awaited (`iter_events`,
+    `export`, `follow` and `follow_sessions` are async iterators)."""
 
     HTTP = httpx.AsyncClient
     PRODUCER = producer.AsyncProducer
@@ -241,7 +252,12 @@ class AsyncClient(Operations):
                 await response.aread()  # a refusal: its problem document is wanted whole
                 await response.aclose()
                 return response
-            stream[:] = [response, EventSource(response).aiter_sse()]
+            messages = (
+                exporting.alines_in(response.aiter_bytes())
+                if step.lines
+                else EventSource(response).aiter_sse()
+            )
+            stream[:] = [response, messages]
             return response
         if isinstance(step, steps.NextMessage):
             return await anext(stream[1], None)

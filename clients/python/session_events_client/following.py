@@ -42,6 +42,8 @@ def follow(
 class SessionEvents:
     """The event stream of one session (a `Resumable`), its cursor the last seq yielded."""
 
+    lines = False
+
     def __init__(self, session_id, cursor: int, types: list[str], retry: Retry | None):
         self.session_id, self.cursor, self.types, self.retry = session_id, cursor, types, retry
         self.what = f"the stream of session {session_id}"

@@ -74,7 +74,7 @@ def append_events(
 
 def list_events(session_id: uuid.UUID | str, retry: Retry | None = RETRY, **filters: Any):
     """One page of events; `filters` are the listing's query parameters (since, event_type,
-    after_seq, until_seq, order, page, per_page, include_total, wait)."""
+    step_id, q, after_seq, until_seq, order, page, per_page, include_total, wait)."""
     response = yield from sent(listing(session_id, filters), retry)
     return answer(response, 200, EventPage)
 

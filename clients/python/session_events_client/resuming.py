@@ -1,5 +1,5 @@
-"""A Server-Sent Events stream read as it arrives and opened again, from its cursor, after it
-broke or the server went away: the one reconnect loop of follow() and follow_sessions().
+"""A stream read as it arrives and opened again, from its cursor, after it broke or the server
+went away: the one reconnect loop of follow(), follow_sessions() and export().
 
 What differs between the streams (the request, what a message yields, whether a stream that ended
 by itself is done) is a `Resumable`; the loop, its pauses and its give-up are written once here.
@@ -36,11 +36,12 @@ class Resumable(Protocol):
     """One kind of stream, and where the caller is in it."""
 
     what: str  # names the stream in the error raised when it cannot be resumed
+    lines: bool  # its messages are the lines of an NDJSON body, not Server-Sent Events
 
     def request(self) -> Send:
         """The stream's request, resuming after what was read (a `Last-Event-ID`)."""
 
-    def read(self, message: ServerSentEvent) -> Iterable[Any]:
+    def read(self, message: ServerSentEvent | bytes) -> Iterable[Any]:
         """What `message` gives the caller, the cursor moved past it."""
 
     def ended(self) -> Steps:
@@ -56,7 +57,7 @@ def resumed(stream: Resumable, retry: Retry | None) -> Steps:
     while True:
         response, delivered, opened = None, False, time.monotonic()
         try:
-            response = yield OpenStream(stream.request())
+            response = yield OpenStream(stream.request(), stream.lines)
             if response.status_code == 200:
                 while (message := (yield NextMessage())) is not None:
                     for item in stream.read(message):

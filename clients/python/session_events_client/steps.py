@@ -45,14 +45,17 @@ class Emit:
 
 @dataclass(frozen=True)
 class OpenStream:
-    """Answered with the response once its headers arrived; its messages follow by NextMessage."""
+    """Answered with the response once its headers arrived; its messages follow by NextMessage:
+    Server-Sent Events, or with `lines` the lines of an NDJSON body."""
 
     request: Send
+    lines: bool = False
 
 
 @dataclass(frozen=True)
 class NextMessage:
-    """Answered with the stream's next httpx_sse.ServerSentEvent, or None once it ended."""
+    """Answered with the stream's next httpx_sse.ServerSentEvent (or line, as bytes), or None
+    once it ended."""
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,7 @@ class SessionChanges:
     """The sessions stream (a `Resumable`), its cursor the `id` of the last message read."""
 
     what = "the sessions stream"
+    lines = False
 
     def __init__(self, status, session_types: list[str], limit: int, cursor: str | None):
         self.params = present(status=status, session_type=session_types or None, limit=limit)
