@@ -10,7 +10,7 @@ import { fragmentOf } from "./sessions-query.js";
 // same view with that status (a new status starts at page 1).
 export function drawTabs(state, counts) {
   const all = Object.values(counts).reduce((sum, count) => sum + count, 0);
-  const tabs = [["", "All", all], ...Object.entries(counts).map(([s, n]) => [s, s.replace("_", " "), n])];
+  const tabs = [["", "All", all], ...Object.entries(counts).map(([s, n]) => [s, s.replaceAll("_", " "), n])];
   byId("status-tabs").replaceChildren(
     ...tabs.map(([status, label, count]) =>
       el(

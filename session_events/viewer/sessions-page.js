@@ -89,10 +89,7 @@ export function hideSessions() {
 export function clearSessions(message) {
   hideSessions();
   showLive("stopped");
-  byId("status-tabs").replaceChildren();
-  drawRows([]);
-  drawEmpty(null);
-  byId("sessions-pager").hidden = true;
+  showNothing();
   note(message);
 }
 
@@ -118,8 +115,17 @@ async function reload() {
   } catch (error) {
     if (asked !== reading) return;
     if (error.status === 401) return onRefused();
+    // A query the server refuses (400) lists nothing; rows shown before a lost connection stay.
+    if (error.status) showNothing();
     note(`Could not list sessions: ${error.message}`);
   }
+}
+
+function showNothing() {
+  byId("status-tabs").replaceChildren();
+  drawRows([]);
+  drawEmpty(null);
+  byId("sessions-pager").hidden = true;
 }
 
 function scheduleReload() {

@@ -271,6 +271,36 @@ def test_a_refused_key_is_asked_for_and_other_errors_say_what_failed(page, api):
         what="the error",
     )
     assert "finished" in page.element("sessions-note").text
+    assert page.ids() == []
+
+
+def test_catches_up_after_the_server_restarts(browser, tmp_path):
+    database_url = f"sqlite:///{tmp_path}/events.db"
+    server = LiveServer(database_url, tmp_path / "first.log").start()
+    page = SessionsPage(browser, server.base_url)
+    api = httpx.Client(base_url=server.base_url, timeout=30)
+    try:
+        before = new_session(api)
+        page.open()
+        page.wait_for_ids([before])
+        page.live()
+        page.driver.execute_script("window.__notReloaded = true")
+        server.stop()
+        page.wait(
+            lambda: page.element("sessions-live").get_attribute("data-state") == "reconnecting",
+            what="the lost stream",
+        )
+        again = LiveServer(database_url, tmp_path / "second.log")
+        again.port, again.base_url = server.port, server.base_url
+        server = again.start()
+        during = new_session(api)  # made before the page is back: resumed, not missed
+        page.live()
+        after = new_session(api)
+        page.wait_for_ids([after, during, before])
+        assert page.driver.execute_script("return window.__notReloaded")
+    finally:
+        api.close()
+        server.stop()
 
 
 def test_screenshot_of_a_busy_sessions_page(browser, tmp_path):
