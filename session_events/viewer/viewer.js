@@ -7,7 +7,10 @@
 //   format.js        times, counts and event-type colours as people read them
 //   statuses.js      session statuses: which are terminal, their badges
 //   key-form.js      the key form in the header
-//   session-list.js  the sessions page (#, no session named)
+//   sessions-page.js the sessions page (#, filters in the fragment, no session named), live;
+//                    its parts: sessions-query.js (fragment and query), sessions-table.js (rows),
+//                    sessions-nav.js (tabs, pager, empty page), sessions-filters.js (the form),
+//                    sessions-live.js (the sessions stream)
 //   live-status.js   the header's stream/polling and connection indicators
 //   timeline.js      one session's header, events, type filter (the view a Watch draws on)
 //   watch.js         following one session: first page, older pages, stream or polling
@@ -18,11 +21,11 @@ import { apiKey } from "./api.js";
 import { byId } from "./dom.js";
 import { askForKey, keyAccepted, wireKeyForm } from "./key-form.js";
 import { showConnection } from "./live-status.js";
-import { clearSessions, loadSessions, markSelected, showStatus } from "./session-list.js";
+import { clearSessions, hideSessions, showSessions, wireSessionsPage } from "./sessions-page.js";
+import { showStatus } from "./sessions-table.js";
 import { Timeline, note, renderTypeOptions } from "./timeline.js";
 import { Watch } from "./watch.js";
 
-const SESSIONS_REFRESH_MS = 10000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NO_KEY = "Enter an API key to list sessions.";
 const REFUSED = "The server refused this key; enter another.";
@@ -53,18 +56,16 @@ function route(types = []) {
     watch?.stop();
     watch = null;
     byId("live").hidden = true;
-    listSessions();
+    showSessions();
     return;
   }
+  hideSessions();
   show(sessionId, types);
 }
-
-const listSessions = () => loadSessions(selectedFromUrl, () => refused(REFUSED));
 
 async function show(sessionId, types = []) {
   watch?.stop();
   watch = null;
-  markSelected(sessionId);
   if (!sessionId || !apiKey.get()) return;
   const current = new Watch(sessionId, types, new Timeline(types, knownTypes, showStatus));
   watch = current;
@@ -91,7 +92,7 @@ function start() {
       refused();
     },
   });
-  byId("refresh-sessions").addEventListener("click", listSessions);
+  wireSessionsPage(() => refused(REFUSED));
   byId("load-older").addEventListener("click", () =>
     watch?.loadOlder().catch((error) => failed(error, watch?.sessionId)),
   );
@@ -107,7 +108,6 @@ function start() {
     renderTypeOptions(knownTypes, []);
     route();
   });
-  setInterval(() => selectedFromUrl() || listSessions(), SESSIONS_REFRESH_MS);
   if (apiKey.get()) {
     keyAccepted();
     route();

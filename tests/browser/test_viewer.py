@@ -38,17 +38,17 @@ def test_lists_sessions_newest_first_with_status_badges(viewer, api):
     third = new_session(api, session_type="agent_run")
     set_status(api, second, "in_progress")
     set_status(api, third, "failed")
-    viewer.open()  # no session selected
+    viewer.open()  # no session selected: the sessions page
     listed = lambda: viewer.driver.execute_script(  # noqa: E731
-        "return [...document.querySelectorAll('#session-list li')].map(li =>"
+        "return [...document.querySelectorAll('#session-rows > li')].map(li =>"
         " [li.dataset.id, li.querySelector('.badge').dataset.status])"
     )
-    viewer.wait(lambda: len(listed()) >= 3, what="the session list")
+    viewer.wait(lambda: len(listed()) >= 3, what="the sessions")
     newest = api.get("/api/v2/sessions", headers={"X-API-Key": READ_KEY}).json()["items"]
     assert listed()[:3] == [[s["id"], s["status"]] for s in newest[:3]]
     assert listed()[:3] == [[third, "failed"], [second, "in_progress"], [first, "pending"]]
     # Choosing one shows it, and the fragment says which (so the URL can be shared).
-    viewer.driver.find_element(By.CSS_SELECTOR, f'#session-list li[data-id="{second}"] a').click()
+    viewer.driver.find_element(By.CSS_SELECTOR, f'#session-rows li[data-id="{second}"] a').click()
     viewer.wait(lambda: second in viewer.element("session-info").text, what="the session header")
     assert viewer.driver.current_url.endswith(f"#session={second}")
     assert "in_progress" in viewer.element("session-info").text
