@@ -44,7 +44,7 @@ return [...document.querySelectorAll('#chart-types g.bar')].map(g =>
 def viewer(browser, viewer_server):
     yield Viewer(browser, viewer_server.base_url)
     browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
-    browser.set_window_size(1280, 860)
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def demo_run(failed: bool) -> list[dict]:
@@ -291,7 +291,8 @@ def test_the_download_is_the_sessions_ndjson(viewer, api, tmp_path):
 
 def test_360_px_has_no_horizontal_overflow(viewer, api):
     session_id = demo_session(api, failed=True)
-    viewer.driver.set_window_size(360, 800)
+    metrics = {"width": 360, "height": 800, "deviceScaleFactor": 1, "mobile": False}
+    viewer.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     viewer.open(f"#session={session_id}")
     viewer.wait(lambda: _present(viewer, "run-error") and js(viewer, BARS_JS), what="the page")
     viewer.driver.find_element(By.CSS_SELECTOR, "#step-list > details > summary").click()
