@@ -78,7 +78,7 @@ export function renderSteps(summary, sessionId, signal) {
   const existing = new Map([...list.children].map((group) => [group.dataset.stepId, group]));
   const groups = summary.steps.map((step) => {
     const group = existing.get(step.step_id) ?? stepGroup(step, sessionId, signal);
-    group.querySelector("summary").replaceWith(stepHeading(step));
+    group.querySelector("summary").replaceChildren(...stepHeading(step).childNodes); // keeps focus
     group.dataset.status = step.status ?? "unknown";
     group.dataset.events = step.events;
     if (group.open && group.dataset.loaded !== group.dataset.events) firstPage(group, sessionId, signal);

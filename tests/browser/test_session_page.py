@@ -90,10 +90,8 @@ def test_the_steps_of_a_demo_run_show_their_statuses_and_durations(viewer, api):
     shown = js(viewer, STEPS_JS)
     assert [row[0] for row in shown] == [step["step_id"] for step in expected]
     for row, step in zip(shown, expected, strict=True):
-        ms = (
-            datetime.fromisoformat(step["ended_at"]) - datetime.fromisoformat(step["started_at"])
-        ) / timedelta(milliseconds=1)
-        assert row[1:] == [step["name"], "completed", round(ms), step["events"]]
+        ms = _ms(step["ended_at"]) - _ms(step["started_at"])
+        assert row[1:] == [step["name"], "completed", ms, step["events"]]
     assert row[1].startswith("generate_tests_")
     # Opening a step lists its events (listing by step_id), and only its own.
     group = viewer.driver.find_element(By.CSS_SELECTOR, "#step-list > details")
@@ -167,6 +165,17 @@ def test_a_failed_runs_header_shows_its_first_error(viewer, api):
     viewer.driver.execute_script("window.scrollTo(0, 0)")
     ARTIFACTS.mkdir(exist_ok=True)
     assert viewer.driver.save_screenshot(str(ARTIFACTS / "failed-run.png"))
+
+
+def test_a_deep_link_without_a_key_names_its_session(viewer, api):
+    session_id = new_session(api)
+    viewer.driver.get(f"{viewer.base_url}/healthz")
+    viewer.driver.execute_script("sessionStorage.clear()")
+    viewer.driver.get(f"{viewer.base_url}/viewer/#session={session_id}&seq=1")
+    viewer.wait(lambda: viewer.element("key-form").is_displayed(), what="the key form")
+    note = viewer.element("timeline-note").text
+    assert note == f"Enter an API key to show session {session_id}."
+    assert viewer.element("session-view").is_displayed()
 
 
 def test_a_running_sessions_duration_ticks(viewer, api):
@@ -368,6 +377,12 @@ async def _bulk_session(url: str, events: int) -> str:
     finally:
         await database.dispose()
     return str(plan.id)
+
+
+def _ms(timestamp: str) -> int:
+    """Milliseconds since the epoch, as JavaScript's Date.parse reads a timestamp."""
+    moment = datetime.fromisoformat(timestamp)
+    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
 
 
 def _present(viewer: Viewer, element_id: str) -> bool:
