@@ -20,6 +20,7 @@ export class RunPage {
     this.onSession = onSession;
     this.target = target; // the seq the link that opened the page names, if any
     this.abort = new AbortController();
+    this.lastSummary = null;
     this.summary = new SummaryFeed(sessionId, {
       signal: this.abort.signal,
       onSummary: (summary) => this.drawSummary(summary),
@@ -43,6 +44,7 @@ export class RunPage {
   }
 
   drawSummary(summary) {
+    this.lastSummary = summary;
     renderHeader(summary.session, summary.first_error);
     this.onSession(summary.session);
     renderSteps(summary, this.sessionId, this.abort.signal);
@@ -132,4 +134,13 @@ export function wireRunPage(current, failed) {
     clearSearch();
   });
   byId("search-more").addEventListener("click", searchMore);
+  // The charts are drawn at their boxes' widths: again when those change.
+  let resized = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resized);
+    resized = setTimeout(() => {
+      const summary = current()?.view.lastSummary;
+      if (summary) renderCharts(summary);
+    }, 200);
+  });
 }
