@@ -78,6 +78,10 @@ class QueryComponents:
         writer does not hold the whole file already)."""
         return query
 
+    def minute_of(self, stamp) -> ColumnElement:
+        """The whole UTC minute a stored timestamp falls in, as an aware datetime (to GROUP BY)."""
+        raise NotImplementedError
+
     def batch_rows(self, batch):
         """The rows of a JSON array of events (k, id, step_id, event_type, event_data, message;
         ids as text with dashes, event_data as its JSON text) as a table: a batch of any size is
@@ -163,6 +167,12 @@ class PostgresQueryComponents(QueryComponents):
 
     def locked(self, query):
         return query.with_for_update()
+
+    def minute_of(self, stamp):
+        # Literals, not bound parameters: the GROUP BY repeats the expression, and PostgreSQL
+        # matches it to the select list's only when they are the same text.
+        utc = func.timezone(literal_column("'UTC'"), stamp)
+        return type_coerce(func.date_trunc(literal_column("'minute'"), utc), UTCDateTime)
 
     def batch_rows(self, batch):
         rows = func.json_to_recordset(cast(batch, JSON)).table_valued(
@@ -251,6 +261,13 @@ class SqliteQueryComponents(QueryComponents):
             func.printf(".%06d", total % 1_000_000)
         )
         return type_coerce(text, UTCDateTime)
+
+    def minute_of(self, stamp):
+        # 'YYYY-MM-DD HH:MM' of the fixed-width UTC text (db/tables.UTCDateTime), seconds zeroed.
+        minute = func.substr(stamp, literal_column("1"), literal_column("16")).concat(
+            literal_column("':00'")
+        )
+        return type_coerce(minute, UTCDateTime)
 
     def batch_rows(self, batch):
         each = func.json_each(batch).table_valued("value")

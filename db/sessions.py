@@ -16,6 +16,7 @@ from session_events.contract import load_contract
 from session_events.db.appends import append_events
 from session_events.db.dialects import components
 from session_events.db.errors import ForbiddenTransition, SessionAlreadyExists, SessionNotFound
+from session_events.db.session_filters import SessionFilters, conditions
 from session_events.db.statements import CoreRunner
 from session_events.db.tables import events, session_tombstones, sessions
 
@@ -81,26 +82,20 @@ def locked(conn: AsyncConnection, query):
     return components(conn.dialect.name).locked(query)
 
 
-def _filters(status: str | None, session_types: Sequence[str] | None = None) -> list:
-    """GET /sessions' filters: one status, any of several types."""
-    chosen = [] if status is None else [sessions.c.status == status]
-    if session_types:
-        chosen.append(sessions.c.session_type.in_(session_types))
-    return chosen
+EVERY_SESSION = SessionFilters()
 
 
 async def list_sessions(
     conn: AsyncConnection,
+    chosen: SessionFilters = EVERY_SESSION,
     *,
-    status: str | None = None,
-    session_types: Sequence[str] | None = None,
     limit: int,
     offset: int,
 ) -> list[RowMapping]:
-    """Sessions newest first."""
+    """The sessions `chosen` matches, newest first."""
     query = (
         select(sessions)
-        .where(*_filters(status, session_types))
+        .where(*conditions(chosen, components(conn.dialect.name)))
         .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
         .limit(limit)
         .offset(offset)
@@ -108,9 +103,14 @@ async def list_sessions(
     return list((await conn.execute(query)).mappings().all())
 
 
-async def count_sessions(conn: AsyncConnection, *, status: str | None = None) -> int:
-    query = select(func.count()).select_from(sessions).where(*_filters(status))
-    return (await conn.execute(query)).scalar_one()
+async def count_by_status(conn: AsyncConnection, chosen: SessionFilters) -> dict[str, int]:
+    """How many sessions of each status (every status, 0 for none) match `chosen` but for its
+    status: one GROUP BY gives a dashboard's tabs and the listing's total alike."""
+    where = conditions(chosen.without_status(), components(conn.dialect.name))
+    query = select(sessions.c.status, func.count()).where(*where).group_by(sessions.c.status)
+    counts = dict.fromkeys(NEXT_STATUSES, 0)
+    counts.update((await conn.execute(query)).all())
+    return counts
 
 
 async def update_session_status(
@@ -242,9 +242,10 @@ async def changed_since(
     append (appends rewrite it), which today are HOT updates on PostgreSQL; resumes are rare
     (perf/RESULTS.md measures the scan).
     """
+    by_types = SessionFilters(session_types=session_types or ())
     changed = (
         select(sessions)
-        .where(sessions.c.updated_at > since, *_filters(None, session_types))
+        .where(sessions.c.updated_at > since, *conditions(by_types, components(conn.dialect.name)))
         .order_by(sessions.c.updated_at, sessions.c.id)
         .limit(limit)
     )

@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from connexion.exceptions import BadRequestProblem
 from starlette.responses import Response
 
 from session_events.app_state import base_path, database, notifier, state
 from session_events.db import sessions as db_sessions
+from session_events.db.documents import parse_timestamp
 from session_events.db.errors import SessionNotFound
+from session_events.db.session_filters import SessionFilters
 from session_events.handlers.shapes import json_response, pagination, session_json
 
 
@@ -37,21 +40,58 @@ async def get_session(session_id):
     return json_response(session_json(session))
 
 
-async def list_sessions(status=None, page=1, per_page=20):
+async def list_sessions(
+    status=None,
+    session_type=None,
+    project_path=None,
+    created_after=None,
+    created_before=None,
+    q=None,
+    page=1,
+    per_page=20,
+):
+    after, before = _window(created_after, created_before)
+    chosen = SessionFilters(
+        status=status,
+        session_types=session_type or (),
+        project_path=project_path,
+        created_after=after,
+        created_before=before,
+        search=q,
+    )
     async with database().read() as conn:
-        total = await db_sessions.count_sessions(conn, status=status)
+        counts = await db_sessions.count_by_status(conn, chosen)
+        total = sum(counts.values()) if status is None else counts[status]
         offset = (page - 1) * per_page
         rows = []  # a page past the end: nothing to read, and an offset beyond bigint never sent
         if offset < total:
-            rows = await db_sessions.list_sessions(
-                conn, status=status, limit=per_page, offset=offset
-            )
+            rows = await db_sessions.list_sessions(conn, chosen, limit=per_page, offset=offset)
     return json_response(
         {
             "items": [session_json(row) for row in rows],
             "pagination": pagination(page, per_page, total),
+            "status_counts": counts,
         }
     )
+
+
+def _window(created_after: str | None, created_before: str | None):
+    """The creation window as instants; a 400 when it ends before it starts."""
+    after = None if created_after is None else _instant("created_after", created_after)
+    before = None if created_before is None else _instant("created_before", created_before)
+    if after is not None and before is not None and before < after:
+        raise BadRequestProblem(
+            detail=f"created_before ({created_before}) is before created_after "
+            f"({created_after}), so no session could match: swap them or widen the window."
+        )
+    return after, before
+
+
+def _instant(name: str, text: str):
+    try:
+        return parse_timestamp(text)
+    except ValueError as error:
+        raise BadRequestProblem(detail=f"{name}: {error}") from None
 
 
 async def update_session(session_id, body):

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from session_events.app_state import database, notifier, request_header, state
 from session_events.db import sessions as db_sessions
+from session_events.db.session_filters import SessionFilters
 from session_events.handlers.sessions_feed import (
     RESUME_MARGIN,
     Change,
@@ -122,13 +123,10 @@ async def _snapshot(feed: Feed, limit: int, reason: str | None) -> bytes:
     """The matching sessions, newest first, as of now (the snapshot's cursor)."""
     now = datetime.now(UTC)
     async with database().read() as conn:
-        rows = await db_sessions.list_sessions(
-            conn,
-            status=feed.filters.status,
-            session_types=sorted(feed.filters.session_types),
-            limit=limit,
-            offset=0,
+        chosen = SessionFilters(
+            status=feed.filters.status, session_types=sorted(feed.filters.session_types)
         )
+        rows = await db_sessions.list_sessions(conn, chosen, limit=limit, offset=0)
     items = [Change.of_session(row) for row in rows]
     for item in items:
         feed.sent(item)

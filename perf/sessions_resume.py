@@ -26,6 +26,7 @@ from sqlalchemy import insert, text
 from session_events.db import migrate
 from session_events.db import sessions as db_sessions
 from session_events.db.engine import open_database
+from session_events.db.session_filters import SessionFilters
 from session_events.db.tables import sessions
 from session_events.handlers.sessions_feed import RESUME_MARGIN
 from session_events.settings import Settings
@@ -93,9 +94,8 @@ async def measure(url: str, count: int, recent: int, runs: int) -> dict:
 
         async def snapshot_of_a_type():
             async with database.read() as conn:
-                await db_sessions.list_sessions(
-                    conn, status="in_progress", session_types=["nightly"], limit=100, offset=0
-                )
+                chosen = SessionFilters(status="in_progress", session_types=["nightly"])
+                await db_sessions.list_sessions(conn, chosen, limit=100, offset=0)
 
         async def hub_read():
             async with database.read() as conn:

@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -167,3 +168,23 @@ def test_a_base_url_of_the_api_itself_is_the_server_for_both_clients(server):
             return (await client.get_session(session.id)).id
 
     assert asyncio.run(scenario()) == session.id
+
+
+def test_list_sessions_takes_the_listings_filters(client):
+    build = client.create_session("build", "/repos/petclinic")
+    client.append_events(build.id, [{"event_type": "log", "message": "Compiling 100% done"}])
+    client.create_session("agent", "/repos/petclinic")
+    client.create_session("build", "/repos/other")
+
+    page = client.list_sessions(
+        session_type=["build"],
+        project_path="/repos/pet",
+        created_after=build.created_at,
+        created_before=datetime.now(UTC) + timedelta(hours=1),
+        q="100%",
+        per_page=5,
+    )
+
+    assert [s.id for s in page.items] == [build.id]
+    assert page.items[0].last_message == "Compiling 100% done"
+    assert page.status_counts.pending == 1

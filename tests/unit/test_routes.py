@@ -27,6 +27,7 @@ def test_templates_map_every_operation_to_method_and_path():
         f"{handlers}.sessions.delete_session": "DELETE /api/v2/sessions/{session_id}",
         f"{handlers}.stream.stream_events": "GET /api/v2/sessions/{session_id}/events/stream",
         f"{handlers}.sessions_stream.stream_sessions": "GET /api/v2/sessions/stream",
+        f"{handlers}.summary.get_summary": "GET /api/v2/sessions/{session_id}/summary",
     }
 
 

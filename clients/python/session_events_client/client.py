@@ -52,8 +52,11 @@ class Operations:
     def get_session(self, session_id):
         return self._run(operations.get_session(session_id, self.retry))
 
-    def list_sessions(self, *, status=None, page=None, per_page=None):
-        return self._run(operations.list_sessions(status, page, per_page, self.retry))
+    def list_sessions(self, *, page=None, per_page=None, **filters):
+        """One page of sessions, newest first, with its `status_counts`; `filters` are the
+        listing's (status, session_type: a list, project_path, created_after, created_before,
+        q)."""
+        return self._run(operations.list_sessions(page, per_page, self.retry, **filters))
 
     def update_session(self, session_id, *, status):
         return self._run(operations.update_session(session_id, status))

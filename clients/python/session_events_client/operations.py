@@ -41,8 +41,11 @@ def get_session(session_id: uuid.UUID | str, retry: Retry | None = RETRY):
     return answer(response, 200, Session)
 
 
-def list_sessions(status=None, page=None, per_page=None, retry: Retry | None = RETRY):
-    params = present(status=status, page=page, per_page=per_page)
+def list_sessions(page=None, per_page=None, retry: Retry | None = RETRY, **filters: Any):
+    """One page of sessions; `filters` are the listing's query parameters (status,
+    session_type, project_path, created_after, created_before, q)."""
+    given = {**filters, "page": page, "per_page": per_page}
+    params = {name: query_value(value) for name, value in given.items() if value is not None}
     response = yield from sent(Send("GET", f"{API}/sessions", params=params), retry)
     return answer(response, 200, SessionPage)
 

@@ -189,6 +189,7 @@ def test_openapi_document_needs_no_key(client):
         "/sessions/{session_id}/events",
         "/sessions/{session_id}",
         "/sessions/{session_id}/events/stream",
+        "/sessions/{session_id}/summary",
     }
 
 

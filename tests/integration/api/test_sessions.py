@@ -34,6 +34,9 @@ SESSION_FIELDS = {
     "completed_at",
     "last_message",
 }
+NO_SESSIONS = dict.fromkeys(
+    ["pending", "in_progress", "paused", "completed", "failed", "cancelled"], 0
+)
 CHOSEN_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 UNKNOWN_ID = "0b7e8f0c-3c1d-4a8e-9f57-2d6f0a1b2c3d"
 
@@ -308,6 +311,7 @@ def test_list_sessions_when_there_are_none(client):
             "has_next": False,
             "has_prev": False,
         },
+        "status_counts": NO_SESSIONS,
     }
 
 
@@ -401,6 +405,7 @@ def test_list_sessions_page_beyond_the_last_is_empty(client, five_sessions):
             "has_next": False,
             "has_prev": True,
         },
+        "status_counts": {**NO_SESSIONS, "pending": 5},
     }
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from session_events.db import sessions as db_sessions
+from session_events.db.session_filters import SessionFilters
 
 T0 = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
 
@@ -26,10 +27,10 @@ async def test_listing_by_several_types_newest_first(database):
     await make(database, "test_generation", T0 + timedelta(seconds=2))
     async with database.read() as conn:
         rows = await db_sessions.list_sessions(
-            conn, session_types=["build", "agent"], limit=10, offset=0
+            conn, SessionFilters(session_types=["build", "agent"]), limit=10, offset=0
         )
         pending = await db_sessions.list_sessions(
-            conn, status="pending", session_types=["agent"], limit=10, offset=0
+            conn, SessionFilters(status="pending", session_types=["agent"]), limit=10, offset=0
         )
     assert [row["id"] for row in rows] == [agent, build]
     assert [row["id"] for row in pending] == [agent]

@@ -9,6 +9,7 @@ import pytest
 
 from session_events.db import sessions as db_sessions
 from session_events.db.errors import SessionAlreadyExists
+from session_events.db.session_filters import SessionFilters
 
 T0 = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
 
@@ -66,7 +67,7 @@ async def test_list_is_newest_first_and_counts_by_status(database):
     async with database.read() as conn:
         page = await db_sessions.list_sessions(conn, limit=2, offset=1)
         assert [s["session_type"] for s in page] == ["t3", "t2"]
-        assert await db_sessions.count_sessions(conn) == 5
-        assert await db_sessions.count_sessions(conn, status="pending") == 5
-        assert await db_sessions.count_sessions(conn, status="completed") == 0
-        assert await db_sessions.list_sessions(conn, status="completed", limit=5, offset=0) == []
+        counts = await db_sessions.count_by_status(conn, SessionFilters(status="completed"))
+        assert counts == {**dict.fromkeys(counts, 0), "pending": 5}
+        completed = SessionFilters(status="completed")
+        assert await db_sessions.list_sessions(conn, completed, limit=5, offset=0) == []
