@@ -69,6 +69,11 @@ class QueryComponents:
     def least(self, a, b) -> ColumnElement:
         return func.least(a, b)
 
+    def folded_contains(self, text, folded) -> ColumnElement:
+        """Whether `text` (a column; NULL never does) contains `folded`, a text already folded
+        by filters.fold_case, once the letters A to Z of `text` are folded to a to z."""
+        return func.instr(func.lower(text), folded) > 0
+
     def plus_microseconds(self, stamp, microseconds) -> ColumnElement:
         """A stored timestamp (or NULL) moved on by a whole number of microseconds."""
         raise NotImplementedError
@@ -160,6 +165,10 @@ class PostgresQueryComponents(QueryComponents):
 
     def json_array(self, document, where):
         return cast(func.json_agg(document).filter(where), Text)
+
+    def folded_contains(self, text, folded):
+        # lower() folds A to Z alone under the "C" collation, whatever the database's locale.
+        return func.strpos(func.lower(text.collate("C")), folded) > 0
 
     def plus_microseconds(self, stamp, microseconds):
         steps = literal_column("interval '1 microsecond'") * microseconds

@@ -5,8 +5,8 @@ statement's shape, whether a page is gap-free (its total arithmetic, its offset 
 when the counts appends keep answer a total.
 
 A filter either bounds the seq range and keeps every seq inside it (`since`, `after_seq`,
-`until_seq`), or selects within the range and skips seqs (`event_type`). A new filter is its
-parameter in the contract, one declaration in FILTERS and its SQL.
+`until_seq`), or selects within the range and skips seqs (`event_type`, `step_id`, `q`). A new
+filter is its parameter in the contract, one declaration in FILTERS and its SQL.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import BigInteger, cast, func, select
 
@@ -26,7 +27,8 @@ class Filter:
     """One filter of the events listing.
 
     `sql` gives, for a bound, the seq the range is bounded by: (components, session_id, value)
-    -> a seq expression; for a selection, the condition an event meets: (value) -> a condition.
+    -> a seq expression; for a selection, the condition an event meets: (components, value) ->
+    a condition.
     `value` is the filter's bound parameter, of `sql_type`; a `many` filter's value is several
     alternatives, any of which matches, each a parameter of its own and a condition read as its
     own index range: they must not overlap (`canonical` makes them distinct).
@@ -47,7 +49,7 @@ class Filter:
     kept_total: Callable[..., Any] | None = None
     # The same filter over events held in memory (db/pages_in_memory.py), where it can be:
     # for a bound, value -> the seq it bounds by; for a selection, value -> a test of an
-    # event's type. None: only the database can apply it.
+    # event's document (a dict). None: only the database can apply it.
     in_memory: Callable[[Any], Any] | None = None
 
     @property
@@ -79,16 +81,59 @@ def _kept_type_total(session_id, types):
     )
 
 
+# What `q` ignores: the case of the letters A to Z, as SQLite's lower() and PostgreSQL's lower()
+# under the "C" collation do, so that the database and the hub's memory agree on every text.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold_case(text: str) -> str:
+    """The text as `q` compares it (c.folded_contains folds the same way)."""
+    return text.translate(_ASCII_LOWER)
+
+
+def _event_types(types):
+    kept = frozenset(types)
+    return lambda document: document["event_type"] in kept
+
+
+def _step(step_id: UUID):
+    text = str(step_id)
+    return lambda document: document["step_id"] == text
+
+
+def _message_containing(folded: str):
+    def test(document: dict) -> bool:
+        message = document["message"]
+        return message is not None and folded in fold_case(message)
+
+    return test
+
+
 SINCE = Filter("since", _seq_at, UTCDateTime, bound="lower", read=parse_timestamp)
 EVENT_TYPE = Filter(
     "event_type",
-    lambda event_type: events.c.event_type == event_type,
+    lambda c, event_type: events.c.event_type == event_type,
     events.c.event_type.type,
     many=True,
     default=(),
     canonical=lambda types: tuple(dict.fromkeys(types)),
     kept_total=_kept_type_total,
-    in_memory=lambda types: frozenset(types).__contains__,
+    in_memory=_event_types,
+)
+STEP_ID = Filter(
+    "step_id",
+    lambda c, step_id: events.c.step_id == step_id,
+    events.c.step_id.type,
+    read=UUID,  # the contract's format check has refused what is not one
+    in_memory=_step,
+)
+# The text is matched as it is (`%` and `_` too): a position in the folded message, not LIKE.
+SEARCH = Filter(
+    "q",
+    lambda c, folded: c.folded_contains(events.c.message, folded),
+    events.c.message.type,
+    read=fold_case,
+    in_memory=_message_containing,
 )
 AFTER_SEQ = Filter(
     "after_seq", lambda c, session_id, seq: seq, BigInteger, "lower", default=0, in_memory=int
@@ -96,7 +141,7 @@ AFTER_SEQ = Filter(
 UNTIL_SEQ = Filter("until_seq", lambda c, session_id, seq: seq, BigInteger, "upper", in_memory=int)
 
 # In the order links repeat them.
-FILTERS: tuple[Filter, ...] = (SINCE, EVENT_TYPE, AFTER_SEQ, UNTIL_SEQ)
+FILTERS: tuple[Filter, ...] = (SINCE, EVENT_TYPE, STEP_ID, SEARCH, AFTER_SEQ, UNTIL_SEQ)
 
 Chosen = tuple[tuple[Filter, Any], ...]
 

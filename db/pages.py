@@ -146,7 +146,7 @@ def _page_statement(c: QueryComponents, shape: Shape, ascending: bool, count_tot
     given = [(declared, _parameters(declared, count)) for declared, count in shape]
     bounds, read = _bounds(c, session_id, [g for g in given if not g[0].skips_seqs])
     selections = [g for g in given if g[0].skips_seqs]
-    branches = _branches(selections)
+    branches = _branches(c, selections)
     rows = _rows(c, session_id, bounds, read, branches, ascending)
     page = _documents(c, rows)
     total = null()
@@ -186,13 +186,13 @@ def _bounds(c: QueryComponents, session_id, bounding: list):
     return c.leading_row(row, "bounds")
 
 
-def _branches(selections: list) -> list[tuple]:
+def _branches(c: QueryComponents, selections: list) -> list[tuple]:
     """The conditions of each index range to read: one alternative of every selection (one
     range with a single alternative each). None at all when nothing skips seqs."""
     if not selections:
         return []
     alternatives = [
-        [d.sql(value) for value in values] if d.many else [d.sql(values)]
+        [d.sql(c, value) for value in values] if d.many else [d.sql(c, values)]
         for d, values in selections
     ]
     return list(itertools.product(*alternatives))

@@ -13,11 +13,11 @@ from session_events.db.pages import ListingQuery, Page, Version
 @dataclass(frozen=True)
 class Held:
     """The newest events of a session as a hub holds them in memory: every one after
-    `after` up to the version's counter, in seq order, as (seq, event_type, document)."""
+    `after` up to the version's counter, in seq order, as (seq, document, its JSON text)."""
 
     version: Version
     after: int
-    events: Sequence[tuple[int, str, str]]
+    events: Sequence[tuple[int, dict, str]]
 
 
 def page_in_memory(query: ListingQuery, held: Held) -> Page | None:
@@ -43,7 +43,7 @@ def page_in_memory(query: ListingQuery, held: Held) -> Page | None:
     if not query.ascending:
         kept.reverse()
     page = kept[min(query.offset, len(kept)) :][: query.limit]
-    items = "[" + ",".join(document for _, _, document in page) + "]"
+    items = "[" + ",".join(text for _, _, text in page) + "]"
     total = len(kept) if query.count_total else None
     more = not query.count_total and len(kept) > query.offset + query.limit
     return Page(held.version, hi, total, items, len(page), more)

@@ -89,7 +89,7 @@ class SessionHub:
         self.finished = False  # its status is terminal (and everything up to it was offered)
         self.woken = StampedEvent()
         # The newest events, every one after `held_after` up to the cursor, as documents.
-        self.held: deque[tuple[int, str, str]] = deque()
+        self.held: deque[tuple[int, dict, str]] = deque()
         self.held_after = 0
         self.held_bytes = 0
         self.task = asyncio.create_task(self.run(), name=f"hub-{session_id}")
@@ -230,9 +230,9 @@ class SessionHub:
         encoded = []
         for document in documents:
             text = dumps(document)
-            seq, event_type = document["seq"], document["event_type"]
-            encoded.append((seq, event_type, sse_event(document, text)))
-            self.hold(seq, event_type, text.decode())
+            seq = document["seq"]
+            encoded.append((seq, document, sse_event(document, text)))
+            self.hold(seq, document, text.decode())
         first = encoded[0][0]
         whole = b"".join(chunk for _, _, chunk in encoded)
         by_filter: dict[frozenset[str], bytes] = {}
@@ -251,10 +251,10 @@ class SessionHub:
                 self.offered(watcher.offer(data, stamp), stamp)
             watcher.after = max(watcher.after, encoded[-1][0])
 
-    def hold(self, seq: int, event_type: str, document: str) -> None:
+    def hold(self, seq: int, document: dict, text: str) -> None:
         held = self.held
-        held.append((seq, event_type, document))
-        self.held_bytes += len(document)
+        held.append((seq, document, text))
+        self.held_bytes += len(text)
         while len(held) > HELD_EVENTS or (self.held_bytes > HELD_BYTES and len(held) > 1):
             self.held_after, _, dropped = held.popleft()
             self.held_bytes -= len(dropped)
@@ -306,7 +306,7 @@ def events_between(session_id: uuid.UUID, filters: dict, after: int, upto: int |
     )
 
 
-def _kept(encoded: list[tuple[int, str, bytes]], types: frozenset[str] | None, after: int):
+def _kept(encoded: list[tuple[int, dict, bytes]], types: frozenset[str] | None, after: int):
     """The events after `after` that a stream's `event_type` filter keeps (as it declares)."""
-    kept = (lambda _type: True) if types is None else db_filters.EVENT_TYPE.in_memory(types)
-    return b"".join(chunk for seq, event_type, chunk in encoded if seq > after and kept(event_type))
+    kept = (lambda _document: True) if types is None else db_filters.EVENT_TYPE.in_memory(types)
+    return b"".join(chunk for seq, document, chunk in encoded if seq > after and kept(document))

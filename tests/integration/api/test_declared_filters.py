@@ -33,7 +33,9 @@ LISTING = "/sessions/{session_id}/events"
 STREAM = "/sessions/{session_id}/events/stream"
 
 # The throwaway filter: events whose message is the one given. It skips seqs.
-MESSAGE = db_filters.Filter("message", lambda text: events.c.message == text, events.c.message.type)
+MESSAGE = db_filters.Filter(
+    "message", lambda c, text: events.c.message == text, events.c.message.type
+)
 UNSTABLE = {"x-request-id", "date"}
 
 

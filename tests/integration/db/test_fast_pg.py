@@ -53,6 +53,8 @@ pytestmark = [
 
 T0 = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
 TYPES = ["step_started", "step_completed", "workflow_error", "x" * 100, "y" * 101]
+STEP = uuid.UUID(int=7)
+MESSAGES = ["Compile ERROR", None, "100% a_b"]
 
 
 # For the rest of the connection's transaction (or, outside one, its session).
@@ -260,6 +262,8 @@ queries = st.fixed_dictionaries(
         "event_types": st.lists(st.sampled_from(TYPES[:3]), max_size=3, unique=True),
         "after_seq": st.integers(min_value=0, max_value=30),
         "until_seq": st.none() | st.integers(min_value=0, max_value=30),
+        "step_id": st.none() | st.just(STEP),
+        "q": st.none() | st.sampled_from(["compile", "%", "_b"]),
         "ascending": st.booleans(),
         "offset": st.integers(min_value=0, max_value=2**62),
         "limit": st.integers(min_value=1, max_value=12),
@@ -276,7 +280,15 @@ queries = st.fixed_dictionaries(
 @given(shapes=st.lists(queries, min_size=1, max_size=4), types=st.lists(st.integers(0, 2)))
 def test_pages_answer_alike(sides, shapes, types):
     async def operation(runner, session_id, make_id):
-        batch = [{"event_type": TYPES[n], "event_data": {"n": k}} for k, n in enumerate(types)]
+        batch = [
+            {
+                "event_type": TYPES[n],
+                "event_data": {"n": k},
+                "step_id": STEP if k % 2 else None,
+                "message": MESSAGES[k % len(MESSAGES)],
+            }
+            for k, n in enumerate(types)
+        ]
         if batch:
             await _appended(runner, session_id, batch, T0, make_id)
         answers = [typed(await pages.read_version(runner, session_id))]
@@ -287,6 +299,8 @@ def test_pages_answer_alike(sides, shapes, types):
                 "event_type": tuple(shape["event_types"]),
                 "after_seq": shape["after_seq"],
                 "until_seq": shape["until_seq"],
+                "step_id": shape["step_id"],
+                "q": shape["q"],
             }
             chosen = tuple(
                 (declared, values[declared.parameter])

@@ -147,7 +147,7 @@ async def test_a_page_from_events_held_in_memory_is_the_databases(database, stor
             held = pages_in_memory.Held(
                 version,
                 held_after,
-                [(d["seq"], d["event_type"], dumps_text(d)) for d in documents[held_after:]],
+                [(d["seq"], d, dumps_text(d)) for d in documents[held_after:]],
             )
             given = {"since": since, "event_type": types, "after_seq": after_seq}
             given["until_seq"] = until_seq
