@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -102,7 +103,7 @@ def test_the_steps_of_a_demo_run_show_their_statuses_and_durations(viewer, api):
     ]
     viewer.wait(lambda: listed() == [event["seq"] for event in own], what="the step's events")
     # Events without a step stay in the timeline.
-    viewer.wait(lambda: viewer.seqs()[:1] == [len(demo_run(False)) + 3], what="the timeline")
+    viewer.wait(lambda: viewer.seqs()[:1] == [len(demo_run(False)) + 2], what="the timeline")
     assert "" in [row[3] for row in viewer.rows()]
 
 
@@ -122,7 +123,7 @@ def test_the_charts_are_drawn_with_the_apis_counts(viewer, api):
         "return [...document.querySelectorAll('#chart-activity rect.bucket')]"
         ".map(r => Number(r.dataset.count))",
     )
-    assert buckets == activity["counts"] and sum(buckets) == len(demo_run(True)) + 3
+    assert buckets == activity["counts"] and sum(buckets) == len(demo_run(True)) + 2
     assert js(
         viewer, "return document.querySelector('#chart-activity polyline').getAttribute('points')"
     )
@@ -150,21 +151,78 @@ def test_a_failed_runs_header_shows_its_first_error(viewer, api):
     first_error = summary(api, session_id)["first_error"]
     assert first_error["event_type"] == "workflow_error"
     viewer.open(f"#session={session_id}")
-    viewer.wait(lambda: _present(viewer, "run-error"), what="the first error")
-    error = viewer.element("run-error")
-    assert first_error["message"] in error.text
-    link = error.find_element(By.CSS_SELECTOR, "a")
-    assert link.get_attribute("href").endswith(f"#session={session_id}&seq={first_error['seq']}")
-    duration = viewer.element("run-duration")
-    assert duration.text.startswith("took ") and duration.get_attribute("data-running") == "false"
-    assert viewer.driver.find_element(By.CSS_SELECTOR, "#session-info .badge").text == "failed"
+    viewer.wait_for_state("stream", "finished")
+    # Read in one go: the header is drawn again when the session or its summary is re-read.
+    shown = lambda: js(  # noqa: E731
+        viewer,
+        "const error = document.getElementById('run-error');"
+        " const duration = document.getElementById('run-duration');"
+        " return error && [error.textContent, error.querySelector('a').href,"
+        " duration.textContent, duration.dataset.running,"
+        " document.querySelector('#session-info .badge').textContent]",
+    )
+    viewer.wait(shown, what="the first error")
+    text, href, duration, running, badge = shown()
+    assert first_error["message"] in text
+    assert href.endswith(f"#session={session_id}&seq={first_error['seq']}")
+    assert duration.startswith("took ") and running == "false"
+    assert badge == "failed"
     # The link marks the error in the timeline.
-    link.click()
+    js(viewer, "document.querySelector('#run-error a').click()")
     viewer.wait(lambda: _marked(viewer) == [first_error["seq"]], what="the error marked")
-    # The screenshot of the README: header with the error, steps, charts.
-    viewer.driver.execute_script("window.scrollTo(0, 0)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    assert viewer.driver.save_screenshot(str(ARTIFACTS / "failed-run.png"))
+
+
+def test_the_screenshot_of_a_failed_demo_run(browser, tmp_path):
+    """.artifacts/failed-run.png (the README's copy is docs/failed-run.png): a failed demo run
+    whose events came two seconds apart, so its steps have durations and its minutes counts."""
+    url = f"sqlite:///{tmp_path}/events.db"
+    events = [
+        {
+            "event_type": "status_changed",
+            "event_data": {"old_status": "pending", "new_status": "in_progress"},
+            "message": "Session pending -> in_progress",
+        },
+        *demo_run(True),
+        {
+            "event_type": "status_changed",
+            "event_data": {"old_status": "in_progress", "new_status": "failed"},
+            "message": "Session in_progress -> failed",
+        },
+    ]
+    started = datetime.now(UTC) - timedelta(minutes=10)
+    rows = [
+        (
+            seq,
+            uuid.uuid4(),
+            _step(event),
+            event["event_type"],
+            event["event_data"],
+            event["message"],
+            started + timedelta(seconds=2 * seq + random.Random(seq).random()),
+        )
+        for seq, event in enumerate(events, start=1)
+    ]
+    plan = SessionPlan(uuid.uuid4(), len(rows), "failed", rows[-1][-1], "/repos/spring-petclinic")
+    session_id = asyncio.run(_store(url, plan, rows))
+    server = LiveServer(url, tmp_path / "server.log").start()
+    try:
+        viewer = Viewer(browser, server.base_url)
+        viewer.open(f"#session={session_id}")
+        viewer.wait(lambda: _present(viewer, "run-error") and len(js(viewer, STEPS_JS)) == 16)
+        viewer.wait_for_state("stream", "finished")
+        with httpx.Client(base_url=server.base_url, timeout=30) as api:
+            expected = summary(api, session_id)
+        assert [row[3] for row in js(viewer, STEPS_JS)] == [
+            _ms(step["ended_at"]) - _ms(step["started_at"]) for step in expected["steps"]
+        ]
+        metrics = {"width": 1280, "height": 860, "deviceScaleFactor": 1, "mobile": False}
+        viewer.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+        viewer.driver.execute_script("window.scrollTo(0, 0)")
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert viewer.driver.save_screenshot(str(ARTIFACTS / "failed-run.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        server.stop()
 
 
 def test_a_deep_link_without_a_key_names_its_session(viewer, api):
@@ -295,7 +353,7 @@ def test_the_download_is_the_sessions_ndjson(viewer, api, tmp_path):
         expected += response.json()["items"]
         url = response.links.get("next", {}).get("url")
     assert [json.loads(line) for line in lines] == expected
-    assert len(lines) == len(demo_run(False)) + 3
+    assert len(lines) == len(demo_run(False)) + 2
 
 
 def test_360_px_has_no_horizontal_overflow(viewer, api):
@@ -359,24 +417,32 @@ def test_a_session_of_100000_events_shows_a_bounded_page(browser, tmp_path):
 
 
 async def _bulk_session(url: str, events: int) -> str:
-    """One in_progress session of `events` events, inserted as perf/generate.py does."""
+    """One in_progress session of `events` events, made as perf/generate.py makes them."""
     rng = random.Random(25)
     plan = SessionPlan(
         new_uuid(rng), events, "in_progress", datetime.now(UTC) - timedelta(seconds=5), "/repos/big"
     )
+    return await _store(url, plan, list(EventMaker(rng).events(plan)))
+
+
+async def _store(url: str, plan: SessionPlan, rows: list[tuple]) -> str:
+    """The session and its events (seq, id, step_id, type, data, message, timestamp), inserted
+    into a new database as perf/generate.py does, counters and per-type counts included."""
     database = open_database(Settings(database_url=url))
     writer = Writer(database)
     try:
         await migrate.upgrade(database)
-        rows = list(EventMaker(rng).events(plan))
         await writer.sessions([session_row(plan, rows[0][-1], rows[-1][-1])])
         for start in range(0, len(rows), 50_000):
-            chunk = rows[start : start + 50_000]
-            await writer.events([(plan.id, *row) for row in chunk])
+            await writer.events([(plan.id, *row) for row in rows[start : start + 50_000]])
         await writer.finish()
     finally:
         await database.dispose()
     return str(plan.id)
+
+
+def _step(event: dict) -> uuid.UUID | None:
+    return uuid.UUID(event["step_id"]) if event.get("step_id") else None
 
 
 def _ms(timestamp: str) -> int:
