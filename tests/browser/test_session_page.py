@@ -146,6 +146,36 @@ def test_the_charts_are_drawn_with_the_apis_counts(viewer, api):
         assert labelled[0] == "img" and all(labelled[1:]), chart
 
 
+def test_the_header_steps_and_charts_follow_live_events(viewer, api):
+    session_id = new_session(api)
+    set_status(api, session_id, "in_progress")
+    viewer.open(f"#session={session_id}")
+    viewer.wait_for_state("stream", "connected")
+    viewer.wait(lambda: js(viewer, BARS_JS), what="the first bars")
+    step = "1a2b3c4d-5e6f-4a0b-8c9d-0e1f2a3b4c5d"
+    for i in range(3):  # three appends: the summary is read again, not once per event
+        append(
+            api,
+            session_id,
+            {"event_type": "tock", "message": f"tock {i}"},
+            {
+                "event_type": "step_status_changed",
+                "step_id": step,
+                "event_data": {"step": "build", "new_status": "in_progress" if i < 2 else "failed"},
+            },
+        )
+    expected = [
+        [row["event_type"], row["events"]] for row in summary(api, session_id)["event_types"]
+    ]
+    viewer.wait(
+        lambda: [[t, n] for t, n, _ in js(viewer, BARS_JS)] == expected, what="the new counts"
+    )
+    viewer.wait(
+        lambda: js(viewer, STEPS_JS)[0][1:3] == ["build", "failed"], what="the step's status"
+    )
+    assert "7 events" in viewer.element("event-count").text
+
+
 def test_a_failed_runs_header_shows_its_first_error(viewer, api):
     session_id = demo_session(api, failed=True)
     first_error = summary(api, session_id)["first_error"]
