@@ -93,9 +93,10 @@ export class RunPage {
     if (replace && timeline.target !== null) timeline.focus(timeline.target);
   }
 
-  // Marks the event `seq` and pauses following, so new events do not move it out of view.
-  // False when its row is not loaded.
+  // Marks the event `seq` in the timeline and pauses following, so new events do not move it
+  // out of view. False when its row is not loaded.
   focus(seq) {
+    clearSearch(); // a search result's link was followed: the timeline is shown at it
     this.timeline.setFollowing(false);
     return this.timeline.focus(seq);
   }

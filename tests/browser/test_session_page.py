@@ -310,6 +310,18 @@ def test_search_finds_events_among_many(viewer, api):
     assert not viewer.element("search-more").is_displayed()
     viewer.element("search-clear").click()
     assert viewer.element("timeline").is_displayed() and not found()
+    # A result's link shows the timeline at that event.
+    viewer.element("search-input").send_keys("needle")
+    viewer.driver.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]").click()
+    viewer.wait(lambda: len(found()) == 50, what="the results again")
+    oldest = min(needles)
+    viewer.element("search-more").click()
+    viewer.wait(lambda: oldest in found(), what="the oldest result")
+    viewer.driver.find_element(
+        By.CSS_SELECTOR, f'#search-list li[data-seq="{oldest}"] a.seq'
+    ).click()
+    viewer.wait(lambda: _marked(viewer) == [oldest] and _in_view(viewer, oldest), what="it")
+    assert not found() and viewer.element("timeline").is_displayed()
 
 
 def test_an_event_link_scrolls_to_its_event_and_marks_it(viewer, api):
