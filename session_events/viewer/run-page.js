@@ -76,21 +76,9 @@ export class RunPage {
     this.summary.poke();
   }
 
-  // A page of events read by the Watch: `replace` the rows shown, `hasOlder` below them,
-  // `gapAbove` newer ones not loaded, `newest` the newest page (what held events follow).
-  page(events, { replace = false, hasOlder = false, gapAbove = false, newest = false } = {}) {
-    const timeline = this.timeline;
-    const held = timeline.pending;
-    if (replace) timeline.clear();
-    timeline.addPage(events);
-    if (replace) timeline.gapAbove = gapAbove;
-    if (newest) held.forEach((event) => timeline.insert(event, true));
-    else if (replace) timeline.pending = held;
-    const dropped = timeline.trim("bottom");
-    timeline.olderAvailable(hasOlder || dropped);
-    timeline.shown();
-    timeline.showFollow();
-    if (replace && timeline.target !== null) timeline.focus(timeline.target);
+  // A page of events read by the Watch (see Timeline.showPage).
+  page(events, options) {
+    this.timeline.showPage(events, options);
   }
 
   // Marks the event `seq` in the timeline and pauses following, so new events do not move it
@@ -112,6 +100,7 @@ export class RunPage {
 
 // The page's controls, wired once; `current()` is the Watch of the session shown (or null).
 export function wireRunPage(current, failed) {
+  // Following again: the held events on top, or the newest page when rows are missing above.
   const newest = async () => {
     const watch = current();
     if (!watch) return;

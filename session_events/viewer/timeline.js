@@ -68,6 +68,22 @@ export class Timeline {
     renderTypeOptions(this.knownTypes, this.types);
   }
 
+  // A page read from the listing: `replace` the rows shown (`gapAbove`: newer rows exist that
+  // are not loaded), or add older ones; `hasOlder`: more below; `newest`: the newest page, which
+  // the held live events join.
+  showPage(events, { replace = false, hasOlder = false, gapAbove = false, newest = false } = {}) {
+    const held = this.pending;
+    if (replace) this.clear();
+    this.addPage(events);
+    if (replace) this.gapAbove = gapAbove;
+    if (newest) held.forEach((event) => this.insert(event, true));
+    else if (replace) this.pending = held;
+    this.olderAvailable(this.trim("bottom") || hasOlder);
+    this.shown();
+    this.showFollow();
+    if (replace && this.target !== null) this.focus(this.target);
+  }
+
   // Events of a page (not live): in place by seq; older ones trim from the top when past the bound.
   addPage(events) {
     for (const event of events) this.insert(event, false);
