@@ -107,6 +107,24 @@ def test_the_steps_of_a_demo_run_show_their_statuses_and_durations(viewer, api):
     assert "" in [row[3] for row in viewer.rows()]
 
 
+def test_a_steps_events_are_listed_a_page_at_a_time(viewer, api):
+    session_id = new_session(api)
+    step = "1a2b3c4d-5e6f-4a0b-8c9d-0e1f2a3b4c5d"
+    mine = append(api, session_id, *({"event_type": "tick", "step_id": step} for _ in range(60)))
+    append(api, session_id, {"event_type": "tock"})  # in no step
+    viewer.open(f"#session={session_id}")
+    viewer.wait(lambda: len(js(viewer, STEPS_JS)) == 1, what="the step")
+    group = viewer.driver.find_element(By.CSS_SELECTOR, "#step-list > details")
+    group.find_element(By.CSS_SELECTOR, "summary").click()
+    listed = lambda: [  # noqa: E731
+        int(li.get_attribute("data-seq")) for li in group.find_elements(By.CSS_SELECTOR, "li")
+    ]
+    viewer.wait(lambda: len(listed()) == 50, what="a page of the step's events")
+    group.find_element(By.CSS_SELECTOR, ".step-more").click()
+    viewer.wait(lambda: listed() == [event["seq"] for event in mine], what="all of them")
+    assert not group.find_element(By.CSS_SELECTOR, ".step-more").is_displayed()
+
+
 def test_the_charts_are_drawn_with_the_apis_counts(viewer, api):
     session_id = demo_session(api, failed=True)
     viewer.open(f"#session={session_id}")
