@@ -19,6 +19,7 @@ from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db import pages_in_memory
 from session_events.db.errors import SessionNotFound
+from session_events.handlers import export
 from session_events.handlers.listing import (
     etag,
     etag_matches,
@@ -168,6 +169,8 @@ async def list_events(
         raise BadRequestProblem(
             detail=f"until_seq ({until_seq}) must not be below after_seq ({after_seq})."
         )
+    if export.wanted(request_header(b"accept")):
+        return await export.export_events(uuid.UUID(session_id), filters)
     listing = Listing(uuid.UUID(session_id), filters, order, page, per_page, include_total)
     listing.chosen  # noqa: B018 -- read once here, so that a refusal is a 400
     if_none_match = request_header(b"if-none-match")

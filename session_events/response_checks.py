@@ -13,6 +13,7 @@ from connexion.utils import is_nullable, split_content_type
 
 from session_events import contract_checks
 from session_events.contract_checks import BoundedMemo
+from session_events.line_checks import LineChecks
 
 
 class _Expected(NamedTuple):
@@ -22,6 +23,7 @@ class _Expected(NamedTuple):
     definition: dict
     schema: dict | None  # None: the body is not checked (no validator for its media type)
     nullable: bool
+    lines: bool  # the body is NDJSON: each line is checked as it streams, never held whole
 
 
 class ResponseChecks:
@@ -54,12 +56,13 @@ class ResponseChecks:
             for name, header in definition.get("headers", {}).items()
             if header.get("required", False)
         )
-        schema = None
+        schema, lines = None, False
         if mime_type in self.validators:
+            lines = getattr(self.validators[mime_type], "checks_lines", False)
             content = definition.get("content", definition)
             content = content.get(mime_type, content)
             schema = content.get("schema", {}) if "schema" in content else {}
-        return _Expected(required, definition, schema, is_nullable(definition))
+        return _Expected(required, definition, schema, is_nullable(definition), lines)
 
     def check_start(self, status: int, headers) -> _Expected:
         content_type = None
@@ -85,6 +88,10 @@ class ResponseChecks:
     def check_body(expected: _Expected, body: bytes) -> None:
         if expected.schema is None:
             return
+        if expected.lines:
+            lines = LineChecks(expected.schema)
+            lines.feed(body)
+            return lines.end()
         value = contract_checks.parse_response_body(body)
         if not (value is None and expected.nullable):
             contract_checks.check_response_body(expected.schema, value, body)
@@ -95,15 +102,22 @@ class ResponseChecks:
 
     def checked_send(self, send):
         """A streamed response's start checked as it goes out; its body held and checked only
-        if its media type has a validator."""
+        if its media type has a validator (NDJSON line by line, as it goes out)."""
         held: list[dict] = []
         expected: _Expected | None = None
+        lines: LineChecks | None = None
 
         async def checked_send(message) -> None:
-            nonlocal expected
+            nonlocal expected, lines
             if message["type"] == "http.response.start":
                 expected = self.check_start(message["status"], message.get("headers", []))
-            if expected is None or expected.schema is None:
+                if expected.lines:
+                    lines = LineChecks(expected.schema)
+            if lines is not None and message["type"] == "http.response.body":
+                lines.feed(message.get("body", b""))
+                if not message.get("more_body", False):
+                    lines.end()
+            if expected is None or expected.schema is None or lines is not None:
                 return await send(message)
             held.append(message)
             if message["type"] == "http.response.start" or message.get("more_body", False):

@@ -14,6 +14,7 @@ from starlette.datastructures import Headers
 
 from session_events import contract_checks
 from session_events.contract_checks import BoundedMemo
+from session_events.line_checks import LineChecks
 
 
 class ContractParameterValidator(ParameterValidator):
@@ -72,6 +73,29 @@ class ContractResponseValidator(AbstractResponseBodyValidator):
         contract_checks.check_response_body(self.schema, body, self.body)
 
 
+class ContractLinesValidator(AbstractResponseBodyValidator):
+    """NDJSON responses (the events export), each line checked as it passes, never held whole:
+    the documented interface, with its `wrap_send` streaming instead of collecting the body."""
+
+    checks_lines = True  # the fast route's ResponseChecks streams such bodies the same way
+
+    def __init__(self, scope, *, schema: dict, nullable: bool = False, encoding: str):
+        super().__init__(scope, schema=schema, nullable=nullable, encoding=encoding)
+        self.schema = schema
+
+    def wrap_send(self, send):
+        checks = LineChecks(self.schema)
+
+        async def checked_send(message) -> None:
+            if message["type"] == "http.response.body":
+                checks.feed(message.get("body", b""))
+                if not message.get("more_body", False):
+                    checks.end()
+            await send(message)
+
+        return checked_send
+
+
 class RememberedMediaTypes(MediaTypeDict):
     """Connexion's MediaTypeDict, remembering what each media type it was asked for matched: the
     lookup sorts the keys and runs fnmatch against each, on every request and every response.
@@ -90,5 +114,8 @@ class RememberedMediaTypes(MediaTypeDict):
 VALIDATOR_MAP = {
     "parameter": ContractParameterValidator,
     "body": RememberedMediaTypes({"*/*json": ContractBodyValidator}),
-    "response": RememberedMediaTypes({"*/*json": ContractResponseValidator}),
+    # The most specific media type is chosen: NDJSON is not read as one JSON document.
+    "response": RememberedMediaTypes(
+        {"*/*json": ContractResponseValidator, "application/x-ndjson": ContractLinesValidator}
+    ),
 }
