@@ -7,9 +7,10 @@ odd ones 100 (290,000 events); `--huge` adds one session of 1,000,000 events. Th
 a TestBoost test-generation workflow (perf/workload.py): status changes, steps, LLM calls,
 generated and failing tests, coverage, about 1.5% workflow_error events; payloads of 50 to 350
 bytes. Within a session seq is 1..N without gaps and timestamps strictly increase; each
-session's counters (last_seq, last_event_at, updated_at, completed_at) agree with its events, as
-the service's own appends would leave them. The 10k sessions and the huge one are in_progress
-(being watched); the others are mixed (completed, failed, cancelled, paused, in_progress).
+session's counters (last_seq, last_event_at, updated_at, completed_at, last_message) agree with
+its events, as the service's own appends would leave them. The 10k sessions and the huge one are
+in_progress (being watched); the others are mixed (completed, failed, cancelled, paused,
+in_progress).
 
 The database is migrated first (db/migrate.py). On PostgreSQL events go in with COPY (asyncpg's
 copy_records_to_table on the raw connection), then VACUUM ANALYZE; on SQLite with executemany
@@ -31,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 
 from perf.workload import EventMaker, SessionPlan, new_uuid
 from session_events.db import migrate
@@ -99,6 +100,11 @@ class Writer:
         async with self.database.write() as conn:
             await conn.execute(insert(sessions), rows)
 
+    async def last_message(self, session_id, message: str | None) -> None:
+        async with self.database.write() as conn:
+            done = update(sessions).where(sessions.c.id == session_id)
+            await conn.execute(done.values(last_message=message))
+
     async def events(self, rows: list[tuple]) -> None:
         async with self.database.write() as conn:
             if self.database.backend == "postgresql":
@@ -135,7 +141,9 @@ class Writer:
                 await conn.execute(text("ANALYZE"))
 
 
-def session_row(plan: SessionPlan, first: datetime, last: datetime) -> dict:
+def session_row(
+    plan: SessionPlan, first: datetime, last: datetime, last_message: str | None = None
+) -> dict:
     terminal = plan.status in ("completed", "failed", "cancelled")
     return dict(
         id=plan.id,
@@ -148,6 +156,7 @@ def session_row(plan: SessionPlan, first: datetime, last: datetime) -> dict:
         last_seq=plan.events,
         last_event_at=last,
         completed_at=last if terminal else None,
+        last_message=last_message,
     )
 
 
@@ -193,11 +202,12 @@ async def generate(url: str, *, huge: bool, reset: bool, seed: int, manifest_pat
             kind = "huge" if plan.events == HUGE_EVENTS else "standard"
             set_started = time.perf_counter()
             chunk: list[tuple] = []
-            first = last = since = None
+            first = last = since = newest_message = None
             stored = False  # the session row goes in first (the events' foreign key)
             for seq, event_id, step_id, event_type, data, message, ts in maker.events(plan):
                 first = first or ts
                 last = ts
+                newest_message = message if message is not None else newest_message
                 if seq == plan.events - 10:
                     since = ts
                 types[event_type] += 1
@@ -210,8 +220,10 @@ async def generate(url: str, *, huge: bool, reset: bool, seed: int, manifest_pat
                     progress.stored(len(chunk))
                     chunk = []
             assert last == plan.ends_at
-            if not stored:
-                await writer.sessions([session_row(plan, first, last)])
+            if stored:  # the row went in before its events' messages were known
+                await writer.last_message(plan.id, newest_message)
+            else:
+                await writer.sessions([session_row(plan, first, last, newest_message)])
             if chunk:
                 await writer.events(chunk)
                 progress.stored(len(chunk))

@@ -201,3 +201,10 @@ def test_nothing_matching_is_an_empty_page_with_zero_counts(client):
     assert page["items"] == []
     assert page["pagination"]["total"] == 0
     assert page["status_counts"] == dict.fromkeys(STATUSES, 0)
+
+
+@pytest.mark.parametrize("parameter", ["session_type", "project_path", "q"])
+def test_nul_in_a_text_filter_is_400(client, parameter):
+    response = client.get(f"{SESSIONS}?{parameter}=a%00b", headers=READ)
+
+    assert_bad_request(response, parameter)
