@@ -47,6 +47,7 @@ export function renderHeader(session, firstError) {
   const count = byId("event-count");
   const events = Math.max(session.event_count, Number(count?.dataset.count ?? 0));
   shown = session;
+  const error = errorLine(session, firstErrorShown);
   byId("session-info").replaceChildren(
     el(
       "div",
@@ -65,7 +66,7 @@ export function renderHeader(session, firstError) {
       el("span", { id: "event-count", "data-count": events }, plural(events, "event")),
       session.last_event_at ? ` · last at ${formatInstant(session.last_event_at)}` : "",
     ),
-    errorLine(session, firstErrorShown),
+    ...(error ? [error] : []),
   );
   tick();
   clearInterval(ticker);

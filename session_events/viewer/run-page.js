@@ -47,6 +47,8 @@ export class RunPage {
     this.lastSummary = summary;
     renderHeader(summary.session, summary.first_error);
     this.onSession(summary.session);
+    // The filter offers every type of the session, not only those of the rows loaded.
+    for (const row of summary.event_types) this.timeline.learnType(row.event_type);
     renderSteps(summary, this.sessionId, this.abort.signal);
     renderCharts(summary);
   }

@@ -295,6 +295,8 @@ def test_a_running_sessions_duration_ticks(viewer, api):
         what="the duration to tick",
     )
     assert viewer.element("run-duration").text.startswith("running for ")
+    assert not _present(viewer, "run-error")  # not failed: no error line, nor a trace of one
+    assert "null" not in viewer.element("session-info").text
 
 
 def test_search_finds_events_among_many(viewer, api):
@@ -468,6 +470,11 @@ def test_a_session_of_100000_events_shows_a_bounded_page(browser, tmp_path):
             viewer.wait(lambda before=before: oldest() < before, what="older rows")
         assert oldest() == 100_000 - 13 * 50 + 1
         assert len(viewer.seqs()) == MAX_ROWS
+        # The type filter offers every type of the session, from the summary.
+        offered = js(
+            viewer, "return [...document.querySelectorAll('#type-options input')].map(i => i.value)"
+        )
+        assert offered == sorted(row["event_type"] for row in expected["event_types"])
         assert js(viewer, "return document.querySelectorAll('main li').length") == MAX_ROWS
         # The newest are behind the button, which brings the newest page back.
         viewer.element("new-events").click()
