@@ -12,7 +12,15 @@
 //                    sessions-nav.js (tabs, pager, empty page), sessions-filters.js (the form),
 //                    sessions-live.js (the sessions stream)
 //   live-status.js   the header's stream/polling and connection indicators
-//   timeline.js      one session's header, events, type filter (the view a Watch draws on)
+//   run-page.js      a session's page: the view a Watch draws on, and its controls, made of
+//     run-header.js    where the run stands (status, duration, events, first error)
+//     summary-feed.js  its summary, re-read while events arrive
+//     steps.js         its steps, each a collapsible group of its events
+//     charts.js        events per type, per minute, steps over time (SVG drawn by svg.js)
+//     timeline.js      its events newest first, following or paused, a linked one marked
+//     event-row.js     one event as a row, with a link to it
+//     timeline-search.js  search in its messages
+//     download.js      the whole session as NDJSON
 //   watch.js         following one session: first page, older pages, stream or polling
 // The page has two views, chosen by the fragment: the sessions (#) and one session
 // (#session=<id>); `route()` shows the one the URL names and stops what the other was doing.
@@ -21,9 +29,10 @@ import { apiKey } from "./api.js";
 import { byId } from "./dom.js";
 import { askForKey, keyAccepted, wireKeyForm } from "./key-form.js";
 import { showConnection } from "./live-status.js";
+import { RunPage, wireRunPage } from "./run-page.js";
 import { clearSessions, hideSessions, showSessions, wireSessionsPage } from "./sessions-page.js";
 import { showStatus } from "./sessions-table.js";
-import { Timeline, note, renderTypeOptions } from "./timeline.js";
+import { note, renderTypeOptions } from "./timeline.js";
 import { Watch } from "./watch.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -33,11 +42,16 @@ const REFUSED = "The server refused this key; enter another.";
 let watch = null;
 let knownTypes = new Set();
 
-// #session=<id>, or ?session=<id> (a link that went through something dropping fragments).
+// #session=<id> (a ?session=<id> link, from something dropping fragments, was made one).
 function selectedFromUrl() {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get("session");
-  const id = fromHash || new URLSearchParams(location.search).get("session");
+  const id = new URLSearchParams(location.hash.slice(1)).get("session");
   return id && UUID.test(id) ? id.toLowerCase() : null;
+}
+
+// #session=<id>&seq=<n>: the event a link names.
+function seqFromUrl() {
+  const seq = new URLSearchParams(location.hash.slice(1)).get("seq");
+  return seq && /^[1-9][0-9]{0,17}$/.test(seq) ? Number(seq) : null;
 }
 
 function refused(message = "") {
@@ -67,7 +81,8 @@ async function show(sessionId, types = []) {
   watch?.stop();
   watch = null;
   if (!sessionId || !apiKey.get()) return;
-  const current = new Watch(sessionId, types, new Timeline(types, knownTypes, showStatus));
+  const page = new RunPage(sessionId, types, knownTypes, { onSession: showStatus, target: seqFromUrl() });
+  const current = new Watch(sessionId, types, page);
   watch = current;
   try {
     await current.run();
@@ -84,7 +99,17 @@ function failed(error, sessionId) {
   note(`Could not show the session: ${error.message}`);
 }
 
+// A ?session=<id> link becomes #session=<id>: the fragment is what the page navigates by, and
+// "All sessions" (#) must not fall back to the query's session.
+function fragmentFromQuery() {
+  const id = new URLSearchParams(location.search).get("session");
+  if (id && UUID.test(id) && !location.hash) {
+    history.replaceState(null, "", `${location.pathname}#session=${id.toLowerCase()}`);
+  }
+}
+
 function start() {
+  fragmentFromQuery();
   wireKeyForm({
     onKey: () => route(),
     onForget: () => {
@@ -103,7 +128,17 @@ function start() {
   byId("clear-filter").addEventListener("click", () =>
     show(watch?.sessionId ?? selectedFromUrl(), []),
   );
+  wireRunPage(
+    () => watch,
+    (error) => failed(error, watch?.sessionId),
+  );
   window.addEventListener("hashchange", () => {
+    // Another event of the session shown: scroll to it, the watch carries on.
+    const seq = seqFromUrl();
+    if (watch && !watch.stopped && seq !== null && selectedFromUrl() === watch.sessionId) {
+      watch.goTo(seq).catch((error) => failed(error, watch?.sessionId));
+      return;
+    }
     knownTypes = new Set();
     renderTypeOptions(knownTypes, []);
     route();

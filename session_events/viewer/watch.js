@@ -1,7 +1,7 @@
 // Following one session: the newest page, then live events by the stream (GET .../events/stream,
 // resumed with Last-Event-ID) or, when the stream cannot be had but the API answers, by the
-// contract's polling loop. A Watch keeps the cursor and the seqs seen, so nothing is missed or
-// shown twice; what it finds it reports to a view (a Timeline, timeline.js), which draws.
+// contract's polling loop. A Watch keeps the cursor (the highest seq it has had), so nothing is
+// missed or shown twice; what it finds it reports to a view (a RunPage, run-page.js), which draws.
 
 import { ApiError, apiUrl, call, getJson, parseLinks } from "./api.js";
 import { readStream } from "./sse.js";
@@ -32,7 +32,6 @@ export class Watch {
     this.types = types; // the event_type filter; empty: all
     this.view = view;
     this.abort = new AbortController();
-    this.seen = new Set(); // the seqs shown: what dedupes events seen twice
     this.cursor = 0; // the highest seq covered: after_seq / Last-Event-ID
     this.etag = null;
     this.status = null;
@@ -46,6 +45,7 @@ export class Watch {
 
   stop() {
     this.abort.abort();
+    this.view.stop?.();
   }
 
   sessionUrl() {
@@ -68,6 +68,7 @@ export class Watch {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.loadFirstPage();
+        if (this.view.target !== null) await this.goTo(this.view.target);
         break;
       } catch (error) {
         if (this.stopped || isFatal(error)) throw error;
@@ -88,30 +89,51 @@ export class Watch {
 
   async loadFirstPage() {
     await this.readSession();
-    const response = await call(this.url("/events", [["per_page", PAGE_SIZE]]), this.options);
-    const page = await response.json();
-    for (const event of page.items) this.add(event, false);
+    const page = await this.readPage([["per_page", PAGE_SIZE]]);
     this.cursor = page.latest_seq;
-    this.older = page.pagination.has_next ? parseLinks(response.headers.get("Link")).next : null;
-    this.view.olderAvailable(Boolean(this.older));
-    this.view.shown(this.seen.size);
+    this.view.page(page.items, { replace: true, hasOlder: page.pagination.has_next });
   }
 
-  // "Load older": the next page of the first listing. The Link pins until_seq to that listing's
-  // latest_seq, so pages do not shift while new events arrive at the top.
+  // A page of the listing, newest first, with the type filter.
+  async readPage(params) {
+    return (await call(this.url("/events", params), this.options)).json();
+  }
+
+  // "Load older": the page below the oldest row shown. A seq bound rather than a page number,
+  // so pages neither shift while new events arrive nor depend on the rows the page has dropped.
   async loadOlder() {
-    if (!this.older) return;
+    const oldest = this.view.oldestSeq();
+    if (oldest <= 1) return this.view.page([], { hasOlder: false });
     this.view.olderLoading(true);
     try {
-      const response = await call(apiUrl(this.older), this.options);
-      const page = await response.json();
-      for (const event of page.items) this.add(event, false);
-      this.older = page.pagination.has_next ? parseLinks(response.headers.get("Link")).next : null;
-      this.view.olderAvailable(Boolean(this.older));
-      this.view.shown(this.seen.size);
+      const page = await this.readPage([["until_seq", oldest - 1], ["per_page", PAGE_SIZE]]);
+      this.view.page(page.items, { hasOlder: page.pagination.has_next });
     } finally {
       this.view.olderLoading(false);
     }
+  }
+
+  // The rows around `seq` (a link to one event), in place of those shown: newer rows above them
+  // wait behind the "new events" button until asked for.
+  async loadAround(seq) {
+    const until = seq + Math.floor(PAGE_SIZE / 2);
+    const page = await this.readPage([["until_seq", until], ["per_page", PAGE_SIZE]]);
+    this.view.page(page.items, {
+      replace: true,
+      hasOlder: page.pagination.has_next,
+      gapAbove: until < page.latest_seq,
+    });
+  }
+
+  // Shows the event `seq` (a link to it was opened), loading the rows around it when needed.
+  async goTo(seq) {
+    if (!this.view.focus(seq)) await this.loadAround(seq);
+  }
+
+  // The newest page again, in place of the rows shown (after a jump to an older event).
+  async loadNewest() {
+    const page = await this.readPage([["per_page", PAGE_SIZE]]);
+    this.view.page(page.items, { replace: true, hasOlder: page.pagination.has_next, newest: true });
   }
 
   // Live: the stream; when it cannot be had but the API answers, cursor polling.
@@ -194,7 +216,7 @@ export class Watch {
   onMessage(message) {
     if (message.retry !== undefined) this.retryMs = message.retry;
     if (message.data === undefined) return; // the retry hint, heartbeats
-    this.add(JSON.parse(message.data), true);
+    this.add(JSON.parse(message.data));
   }
 
   // One round of the contract's polling loop: after the cursor, oldest first, revalidating with
@@ -214,7 +236,7 @@ export class Watch {
           return true;
         }
         const page = await response.json();
-        for (const event of page.items) this.add(event, true);
+        for (const event of page.items) this.add(event);
         const next = page.pagination.has_next && parseLinks(response.headers.get("Link")).next;
         this.caughtUp = !next && page.items.length === 0;
         if (!next) {
@@ -230,15 +252,15 @@ export class Watch {
     }
   }
 
-  add(event, live) {
-    if (live) this.cursor = Math.max(this.cursor, event.seq);
-    if (this.seen.has(event.seq)) return; // replayed after a reconnect: already shown
-    this.seen.add(event.seq);
+  // A live event (stream or poll): those at or below the cursor were replayed after a
+  // reconnect and are already shown.
+  add(event) {
+    if (event.seq <= this.cursor) return;
+    this.cursor = event.seq;
     if (event.event_type === "status_changed" && event.event_data?.new_status) {
       this.status = event.event_data.new_status;
       this.view.status(this.status);
     }
-    this.view.event(event, live);
-    this.view.shown(this.seen.size);
+    this.view.live(event);
   }
 }

@@ -136,7 +136,7 @@ def test_filters_by_event_type(viewer, api):
     viewer.wait_for_seqs([7, 6, 5, 4, 3, 2, 1])
 
 
-def test_load_older_pages_through_one_snapshot(viewer, api):
+def test_load_older_pages_below_the_oldest_row(viewer, api):
     session_id = new_session(api)
     append(api, session_id, *({"event_type": "tick", "event_data": {"i": i}} for i in range(120)))
     viewer.open(f"#session={session_id}")
@@ -145,7 +145,7 @@ def test_load_older_pages_through_one_snapshot(viewer, api):
     append(api, session_id, *({"event_type": "tock"} for _ in range(5)))  # arrive on top
     viewer.wait_for_seqs(list(range(125, 70, -1)))
     older = viewer.element("load-older")
-    older.click()  # page 2 of the first listing: 70..21, not shifted by the five new ones
+    older.click()  # the 50 below the oldest row (until_seq=70): not shifted by the five new ones
     viewer.wait_for_seqs(list(range(125, 20, -1)))
     older.click()
     viewer.wait_for_seqs(list(range(125, 0, -1)))
