@@ -12,6 +12,7 @@ from sqlalchemy import Text, cast, func, or_
 from sqlalchemy.sql import ColumnElement
 
 from session_events.db.dialects import QueryComponents
+from session_events.db.filters import fold_case
 from session_events.db.tables import sessions
 
 
@@ -53,11 +54,12 @@ def conditions(chosen: SessionFilters, c: QueryComponents) -> list[ColumnElement
 
 def _search(text: str, c: QueryComponents) -> ColumnElement:
     """The id starts with `text`, or the type, project path or last message contains it,
-    ignoring case; `%` and `_` match themselves (autoescape)."""
+    ignoring case as the events' `q` does (filters.fold_case); `%` and `_` are plain text."""
     s = sessions.c
+    folded = fold_case(text)
     return or_(
-        cast(c.uuid_text(s.id), Text).istartswith(text, autoescape=True),
-        s.session_type.icontains(text, autoescape=True),
-        s.project_path.icontains(text, autoescape=True),
-        s.last_message.icontains(text, autoescape=True),
+        func.substr(func.lower(cast(c.uuid_text(s.id), Text)), 1, len(folded)) == folded,
+        c.folded_contains(s.session_type, folded),
+        c.folded_contains(s.project_path, folded),
+        c.folded_contains(s.last_message, folded),
     )

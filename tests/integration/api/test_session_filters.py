@@ -131,6 +131,16 @@ def test_q_matches_type_path_and_last_message_anywhere_ignoring_case(client):
     assert listed(client, q="generate_tests") == [by_message["id"]]
 
 
+def test_q_folds_case_as_the_events_q_does_the_letters_a_to_z(client):
+    """One rule for both searches on both databases: A to Z fold, other letters are themselves."""
+    plain = made(client, message="Deploy CAFE finished")
+    accented = made(client, message="Déjà vu in ÉCOLE")
+
+    assert listed(client, q="cafe") == [plain["id"]]
+    assert listed(client, q="ÉCOLE") == [accented["id"]]
+    assert listed(client, q="école") == []  # É is not A to Z: not folded, on PostgreSQL too
+
+
 @pytest.mark.parametrize(
     ("text", "hit", "miss"),
     [
