@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     String,
     Text,
+    and_,
     bindparam,
     cast,
     func,
@@ -34,6 +35,8 @@ from session_events.db.errors import EventIdConflict, SessionNotFound
 from session_events.db.json_codec import dumps_text
 from session_events.db.statements import Runner, compiled_once
 from session_events.db.tables import event_type_counts, events, sessions
+
+STATUS_CHANGED = "status_changed"  # the event each status change appends (db/sessions.py)
 
 
 @dataclass(frozen=True)
@@ -202,15 +205,11 @@ async def _store(runner: Runner, session_id: uuid.UUID, fresh: list[dict], now: 
 
 
 def _newest_message(batch):
-    """The message of the batch's newest row that has one (NULL when none has)."""
-    with_message = batch.c.message.is_not(None)
-    return (
-        select(batch.c.message)
-        .where(with_message)
-        .order_by(batch.c.k.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    """The message of the batch's newest row that has one, status changes aside (NULL when none
+    has): a failed run's row shows why it failed, not "in_progress -> failed", which its status
+    badge already says."""
+    said = and_(batch.c.message.is_not(None), batch.c.event_type != STATUS_CHANGED)
+    return select(batch.c.message).where(said).order_by(batch.c.k.desc()).limit(1).scalar_subquery()
 
 
 def _add_counts(c: QueryComponents, per_type):

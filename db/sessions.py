@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from session_events.contract import load_contract
-from session_events.db.appends import append_events
+from session_events.db.appends import STATUS_CHANGED, append_events
 from session_events.db.dialects import components
 from session_events.db.errors import ForbiddenTransition, SessionAlreadyExists, SessionNotFound
 from session_events.db.session_filters import SessionFilters, conditions
@@ -147,9 +147,6 @@ async def update_session_status(
             .values(status=status, completed_at=sessions.c.last_event_at if finished else None)
         )
     return await read_session(conn, session_id)
-
-
-STATUS_CHANGED = "status_changed"  # the event each status change appends
 
 
 def may_end_session(document: dict) -> bool:

@@ -21,6 +21,7 @@ def upgrade() -> None:
         "UPDATE sessions SET last_message = ("
         " SELECT events.message FROM events"
         " WHERE events.session_id = sessions.id AND events.message IS NOT NULL"
+        " AND events.event_type <> 'status_changed'"
         " ORDER BY events.seq DESC LIMIT 1)"
         " WHERE sessions.last_seq > 0"
     )

@@ -68,11 +68,14 @@ def test_an_append_with_client_ids_sets_it_and_a_retry_keeps_it(client):
     assert get_session(client, session_id)["last_message"] == "later"
 
 
-def test_a_status_change_sets_it(client):
+def test_a_status_change_keeps_the_message_that_says_why(client):
+    """A failed run's row shows its failure, not "in_progress -> failed" (its badge says that);
+    a producer's own `status_changed` events are status changes too."""
     session_id = new_session(client)
-    append_events(client, session_id, [{"event_type": "a", "message": "working"}])
-    response = client.patch(session_url(session_id), json={"status": "in_progress"}, headers=WRITE)
+    append_events(client, session_id, [{"event_type": "workflow_failed", "message": "no tests"}])
+    response = client.patch(session_url(session_id), json={"status": "failed"}, headers=WRITE)
 
     assert response.status_code == 200, response.text
-    assert response.json()["last_message"] == "Session pending -> in_progress"
-    assert get_session(client, session_id)["last_message"] == "Session pending -> in_progress"
+    assert response.json()["last_message"] == "no tests"
+    append_events(client, session_id, [{"event_type": "status_changed", "message": "x -> y"}])
+    assert get_session(client, session_id)["last_message"] == "no tests"
