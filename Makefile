@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SCHEMATHESIS_VENV := .venv-schemathesis
 SCHEMATHESIS := $(SCHEMATHESIS_VENV)/.installed
 
-.PHONY: install run load test lint format clean lock check-minimums wheel client
+.PHONY: install run load test lint format clean lock check-minimums wheel client screenshots
 
 # The locks (requirements/*.txt, hashed) are made from pyproject.toml and
 # tests/contract/requirements.in by `make lock`; installs take exactly what they pin.
@@ -83,6 +83,11 @@ client: install
 test: install $(SCHEMATHESIS) lint
 	$(BIN)/python -m openapi_spec_validator openapi/events-api.yaml
 	$(BIN)/pytest --cov=handlers --cov=db --cov=session_events --cov-report=term-missing:skip-covered --cov-fail-under=95
+
+## The README's screenshots (docs/*.png), taken by the browser tests that draw them.
+screenshots: install
+	EVENTS_SCREENSHOTS_DIR=docs $(BIN)/pytest tests/browser -q -p no:cacheprovider \
+		-k "screenshot or shows_a_sessions_events_and_a_new_one"
 
 lint: install
 	$(BIN)/ruff check .

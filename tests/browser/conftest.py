@@ -19,6 +19,8 @@ from tests.conftest import reset_database
 CHROMIUM = Path(os.environ.get("EVENTS_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("EVENTS_CHROMEDRIVER", "/usr/bin/chromedriver"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts"
+# Where the screenshot tests write: `make screenshots` points it at docs/, the README's images.
+SCREENSHOTS = Path(os.environ.get("EVENTS_SCREENSHOTS_DIR") or ARTIFACTS)
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",

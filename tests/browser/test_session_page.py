@@ -14,15 +14,11 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
-from perf.generate import Writer, session_row
 from perf.workload import EventMaker, SessionPlan, new_uuid
-from session_events.db import migrate
-from session_events.db.engine import open_database
-from session_events.demo import workflow_events
-from session_events.settings import Settings
 from support.live_server import READ_KEY, LiveServer
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.page import Viewer, append, new_session, set_status
+from tests.browser.stored_runs import demo_run, rows_of, status_changed, store
 
 READ = {"X-API-Key": READ_KEY}
 MAX_ROWS = 500  # timeline.js MAX_ROWS: the most rows the timeline holds
@@ -46,16 +42,6 @@ def viewer(browser, viewer_server):
     yield Viewer(browser, viewer_server.base_url)
     browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-
-
-def demo_run(failed: bool) -> list[dict]:
-    """The demo's events of a run that completed, or failed after a compile error."""
-    for seed in range(1000):
-        events = list(workflow_events(random.Random(seed)))
-        types = [event["event_type"] for event in events]
-        if (types[-1] == "workflow_failed") == failed and "workflow_error" in types:
-            return events
-    raise AssertionError("no such demo run")
 
 
 def demo_session(api: httpx.Client, failed: bool) -> str:
@@ -225,33 +211,13 @@ def test_the_screenshot_of_a_failed_demo_run(browser, tmp_path):
     whose events came two seconds apart, so its steps have durations and its minutes counts."""
     url = f"sqlite:///{tmp_path}/events.db"
     events = [
-        {
-            "event_type": "status_changed",
-            "event_data": {"old_status": "pending", "new_status": "in_progress"},
-            "message": "Session pending -> in_progress",
-        },
+        status_changed("pending", "in_progress"),
         *demo_run(True),
-        {
-            "event_type": "status_changed",
-            "event_data": {"old_status": "in_progress", "new_status": "failed"},
-            "message": "Session in_progress -> failed",
-        },
+        status_changed("in_progress", "failed"),
     ]
-    started = datetime.now(UTC) - timedelta(minutes=10)
-    rows = [
-        (
-            seq,
-            uuid.uuid4(),
-            _step(event),
-            event["event_type"],
-            event["event_data"],
-            event["message"],
-            started + timedelta(seconds=2 * seq + random.Random(seq).random()),
-        )
-        for seq, event in enumerate(events, start=1)
-    ]
+    rows = rows_of(events, datetime.now(UTC) - timedelta(minutes=10))
     plan = SessionPlan(uuid.uuid4(), len(rows), "failed", rows[-1][-1], "/repos/spring-petclinic")
-    session_id = asyncio.run(_store(url, plan, rows))
+    (session_id,) = asyncio.run(store(url, [(plan, rows)]))
     server = LiveServer(url, tmp_path / "server.log").start()
     try:
         viewer = Viewer(browser, server.base_url)
@@ -266,8 +232,8 @@ def test_the_screenshot_of_a_failed_demo_run(browser, tmp_path):
         metrics = {"width": 1280, "height": 860, "deviceScaleFactor": 1, "mobile": False}
         viewer.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         viewer.driver.execute_script("window.scrollTo(0, 0)")
-        ARTIFACTS.mkdir(exist_ok=True)
-        assert viewer.driver.save_screenshot(str(ARTIFACTS / "failed-run.png"))
+        SCREENSHOTS.mkdir(exist_ok=True)
+        assert viewer.driver.save_screenshot(str(SCREENSHOTS / "failed-run.png"))
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         server.stop()
@@ -492,27 +458,8 @@ async def _bulk_session(url: str, events: int) -> str:
     plan = SessionPlan(
         new_uuid(rng), events, "in_progress", datetime.now(UTC) - timedelta(seconds=5), "/repos/big"
     )
-    return await _store(url, plan, list(EventMaker(rng).events(plan)))
-
-
-async def _store(url: str, plan: SessionPlan, rows: list[tuple]) -> str:
-    """The session and its events (seq, id, step_id, type, data, message, timestamp), inserted
-    into a new database as perf/generate.py does, counters and per-type counts included."""
-    database = open_database(Settings(database_url=url))
-    writer = Writer(database)
-    try:
-        await migrate.upgrade(database)
-        await writer.sessions([session_row(plan, rows[0][-1], rows[-1][-1])])
-        for start in range(0, len(rows), 50_000):
-            await writer.events([(plan.id, *row) for row in rows[start : start + 50_000]])
-        await writer.finish()
-    finally:
-        await database.dispose()
-    return str(plan.id)
-
-
-def _step(event: dict) -> uuid.UUID | None:
-    return uuid.UUID(event["step_id"]) if event.get("step_id") else None
+    (session_id,) = await store(url, [(plan, list(EventMaker(rng).events(plan)))])
+    return session_id
 
 
 def _ms(timestamp: str) -> int:

@@ -3,10 +3,12 @@ live rows from the sessions stream, the API's counts, filters and pages, narrow 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -16,10 +18,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
+from perf.workload import SessionPlan
 from session_events.demo import workflow_events
 from support.live_server import READ_KEY, LiveServer
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.page import Viewer, append, new_session, set_status
+from tests.browser.stored_runs import demo_run, rows_of, status_changed, store
 from tests.conftest import WRITE
 
 READ = {"X-API-Key": READ_KEY}
@@ -307,35 +311,37 @@ def test_catches_up_after_the_server_restarts(browser, tmp_path):
 
 
 def test_screenshot_of_a_busy_sessions_page(browser, tmp_path):
-    """.artifacts/sessions-page.png (docs/ has a copy): runs in every status, with messages,
-    arriving on a page opened before the first of them."""
-    server = LiveServer(f"sqlite:///{tmp_path}/events.db", tmp_path / "server.log").start()
+    """docs/sessions-page.png (`make screenshots`): runs of the last hours in every status, with
+    their messages, and one arriving on the open page."""
+    url = f"sqlite:///{tmp_path}/events.db"
     rng = random.Random(25)
-    plan = [
-        ("test_generation", "/repos/spring-petclinic", "completed", 60),
-        ("test_generation", "/repos/spring-petclinic-api", "failed", 34),
-        ("build", "/repos/petclinic-web", "completed", 12),
-        ("agent_run", "/repos/owners-service", "cancelled", 8),
-        ("test_generation", "/repos/vets-service", "paused", 21),
-        ("build", "/repos/visits-service", "in_progress", 5),
-        ("test_generation", "/repos/spring-petclinic", "in_progress", 40),
-        ("test_generation", "/repos/customers-service", "pending", 0),
-    ]
+    now = datetime.now(UTC)
+    runs = []
+    # (type, project, status, events (None: a whole demo run), minutes ago, seconds apart)
+    for kind, project, status, count, minutes, apart in [
+        ("test_generation", "/repos/spring-petclinic", "completed", None, 190, 4),
+        ("test_generation", "/repos/spring-petclinic-api", "failed", None, 125, 3),
+        ("build", "/repos/petclinic-web", "completed", 12, 95, 9),
+        ("agent_run", "/repos/owners-service", "cancelled", 8, 70, 6),
+        ("test_generation", "/repos/vets-service", "paused", 21, 41, 5),
+        ("test_generation", "/repos/spring-petclinic", "in_progress", 40, 12, 4),
+        ("build", "/repos/visits-service", "in_progress", 5, 3, 7),
+    ]:
+        work = demo_run(status == "failed") if count is None else None
+        work = work or list(itertools.islice(workflow_events(rng), count))
+        ending = [status_changed("in_progress", status)] if status != "in_progress" else []
+        events = [status_changed("pending", "in_progress"), *work, *ending]
+        rows = rows_of(events, now - timedelta(minutes=minutes), apart)
+        plan = SessionPlan(uuid.uuid4(), len(rows), status, rows[-1][-1], project, kind)
+        runs.append((plan, rows))
+    asyncio.run(store(url, runs))
+    server = LiveServer(url, tmp_path / "server.log").start()
     try:
         page = SessionsPage(browser, server.base_url)
         page.open()
-        page.wait(lambda: "No sessions yet" in page.element("sessions-empty").text, what="empty")
-        assert "curl -X POST" in page.element("sessions-empty").text
         page.live()
         with httpx.Client(base_url=server.base_url, timeout=30) as api:
-            for kind, project, status, events in plan:
-                session_id = new_session(api, session_type=kind, project_path=project)
-                if status != "pending":
-                    set_status(api, session_id, "in_progress")
-                if events:
-                    append(api, session_id, *itertools.islice(workflow_events(rng), events))
-                if status != "in_progress" and status != "pending":
-                    set_status(api, session_id, status)
+            new_session(api, session_type="test_generation", project_path="/repos/customers")
             expected = listed(api, {"per_page": 25})
         page.wait_for_ids(ids_of(expected))
         page.wait(lambda: page.tabs()["failed"] == 1, what="the counts")
@@ -348,7 +354,7 @@ def test_screenshot_of_a_busy_sessions_page(browser, tmp_path):
             lambda: not browser.find_elements(By.CSS_SELECTOR, ".session-row.changed"),
             what="the highlights to fade",
         )
-        ARTIFACTS.mkdir(exist_ok=True)
-        assert browser.save_screenshot(str(ARTIFACTS / "sessions-page.png"))
+        SCREENSHOTS.mkdir(exist_ok=True)
+        assert browser.save_screenshot(str(SCREENSHOTS / "sessions-page.png"))
     finally:
         server.stop()

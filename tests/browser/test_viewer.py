@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 
 from session_events.demo import workflow_events
 from support.live_server import READ_KEY, LiveServer
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.page import Viewer, append, new_session, set_status
 from tests.integration.api.test_operations import metric
 
@@ -82,12 +82,12 @@ def test_shows_a_sessions_events_and_a_new_one_within_a_second(viewer, api):
     seconds = time.perf_counter() - sent
     assert seconds < 1.0, f"the new event took {seconds:.3f} s to appear"
     assert viewer.rows()[0][1:3] == [demo[15]["event_type"], demo[15]["message"]]
-    # The screenshot (docs/viewer-timeline.png is a copy): the top, one event_data open.
+    # The screenshot (docs/viewer-timeline.png by `make screenshots`): the events, one open.
     row.find_element(By.CSS_SELECTOR, "summary").click()
     viewer.driver.find_element(By.CSS_SELECTOR, f'li[data-seq="{error[0]}"] summary').click()
-    viewer.driver.execute_script("window.scrollTo(0, 0)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    assert viewer.driver.save_screenshot(str(ARTIFACTS / "viewer-timeline.png"))
+    viewer.driver.execute_script("document.getElementById('run-events').scrollIntoView()")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    assert viewer.driver.save_screenshot(str(SCREENSHOTS / "viewer-timeline.png"))
 
 
 def test_the_key_is_typed_once_and_never_put_in_a_url(viewer, api):
