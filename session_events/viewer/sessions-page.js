@@ -156,7 +156,12 @@ function startLive() {
         removeRow(id);
         scheduleReload();
       },
-      state: showLive,
+      state(liveState) {
+        showLive(liveState);
+        // While the stream is out (a proxy that will not stream, a restart), each attempt to
+        // reopen it also reads the page again: slower than live, never frozen.
+        if (liveState === "reconnecting") scheduleReload();
+      },
       failed(error) {
         if (error.status === 401) return onRefused();
         note(`Live updates stopped: ${error.message}`);

@@ -90,6 +90,24 @@ def unique_type() -> str:
     return "t_" + uuid.uuid4().hex[:12].translate(str.maketrans("0123456789", "ghijklmnop"))
 
 
+def test_without_the_stream_the_page_is_read_again_at_each_reconnect(page, api):
+    """A proxy that will not stream: the page says it is not live and still shows new sessions,
+    read again each time it tries the stream."""
+    kind = unique_type()
+    page.driver.execute_cdp_cmd("Network.enable", {})
+    page.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/sessions/stream*"]})
+    try:
+        page.open(f"#type={kind}")
+        page.wait(
+            lambda: page.element("sessions-live").get_attribute("data-state") == "reconnecting",
+            what="the stream given up on for now",
+        )
+        session_id = new_session(api, session_type=kind)
+        page.wait_for_ids([session_id], timeout=40)  # the retries back off to 30 s at most
+    finally:
+        page.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+
+
 def test_a_new_session_appears_live_and_changes_in_place(page, api):
     kind = unique_type()
     page.open(f"#type={kind}")
