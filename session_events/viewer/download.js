@@ -6,14 +6,15 @@ import { apiUrl, call } from "./api.js";
 import { byId, el } from "./dom.js";
 import { plural } from "./format.js";
 
-export async function downloadSession(sessionId) {
+// `signal` ends it when the page moves on to another session.
+export async function downloadSession(sessionId, signal) {
   const button = byId("download");
   const status = byId("download-note");
   button.disabled = true;
   status.textContent = "Preparing the download…";
   try {
     const url = apiUrl(`sessions/${encodeURIComponent(sessionId)}/events`);
-    const response = await call(url, { headers: { Accept: "application/x-ndjson" } });
+    const response = await call(url, { headers: { Accept: "application/x-ndjson" }, signal });
     const blob = await response.blob();
     const href = URL.createObjectURL(blob);
     const link = el("a", { href, download: `session-${sessionId}.ndjson`, hidden: "" });
@@ -24,6 +25,7 @@ export async function downloadSession(sessionId) {
     const events = response.headers.get("X-Latest-Seq");
     status.textContent = events ? `Downloaded ${plural(Number(events), "event")} as NDJSON.` : "Downloaded.";
   } catch (error) {
+    if (signal?.aborted) return;
     status.textContent = `Could not download: ${error.message}`;
   } finally {
     button.disabled = false;

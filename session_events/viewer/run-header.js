@@ -73,15 +73,6 @@ export function renderHeader(session, firstError) {
   ticker = isTerminal(session.status) ? null : setInterval(tick, 1000);
 }
 
-// A status_changed event moved the session on: the badge and the duration follow.
-export function headerStatus(status) {
-  if (!shown) return;
-  shown = { ...shown, status };
-  const badge = document.querySelector("#session-info .badge");
-  if (badge) badge.replaceWith(statusBadge(status));
-  tick();
-}
-
 // The newest seq seen: seq is 1, 2, 3, ... so it is the session's event count.
 export function headerCount(seq) {
   const count = byId("event-count");

@@ -6,10 +6,10 @@ import { renderCharts } from "./charts.js";
 import { byId } from "./dom.js";
 import { downloadSession } from "./download.js";
 import { showConnection, showTransport } from "./live-status.js";
-import { headerCount, headerStatus, renderHeader, stopHeader } from "./run-header.js";
+import { headerCount, renderHeader, stopHeader } from "./run-header.js";
 import { clearSteps, renderSteps } from "./steps.js";
 import { SummaryFeed } from "./summary-feed.js";
-import { Timeline } from "./timeline.js";
+import { Timeline, note } from "./timeline.js";
 import { clearSearch, search, searchMore } from "./timeline-search.js";
 
 export class RunPage {
@@ -67,8 +67,10 @@ export class RunPage {
     this.onSession(session);
   }
 
-  status(status) {
-    headerStatus(status);
+  // A link named an event the timeline does not hold (none such, or not of the types chosen).
+  missing(seq, types) {
+    const filtered = types.length ? ` of type ${types.join(", ")}` : "";
+    note(`There is no event #${seq}${filtered} in this session.`);
   }
 
   live(event) {
@@ -115,7 +117,10 @@ export function wireRunPage(current, failed) {
     if (timeline?.following) timeline.setFollowing(false);
     else newest();
   });
-  byId("download").addEventListener("click", () => current() && downloadSession(current().sessionId));
+  byId("download").addEventListener("click", () => {
+    const watch = current();
+    if (watch) downloadSession(watch.sessionId, watch.view.abort.signal);
+  });
   byId("search-form").addEventListener("submit", (submitted) => {
     submitted.preventDefault();
     const watch = current();

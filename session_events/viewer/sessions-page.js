@@ -54,6 +54,8 @@ export function wireSessionsPage(refused) {
 // Puts a view in the fragment and shows it: typing replaces the history entry, the rest adds one
 // (whose hashchange routes back here).
 function go(next, { replace = false } = {}) {
+  // A typing pause that ends after a session was opened: the sessions are no longer shown.
+  if (byId("sessions-view").hidden) return;
   const fragment = fragmentOf(next);
   if (fragment === fragmentOf(readFragment())) return showSessions();
   if (!replace) {

@@ -127,7 +127,9 @@ export class Watch {
 
   // Shows the event `seq` (a link to it was opened), loading the rows around it when needed.
   async goTo(seq) {
-    if (!this.view.focus(seq)) await this.loadAround(seq);
+    if (this.view.focus(seq)) return;
+    await this.loadAround(seq);
+    if (!this.view.focus(seq)) this.view.missing(seq, this.types);
   }
 
   // The newest page again, in place of the rows shown (after a jump to an older event).
@@ -257,10 +259,8 @@ export class Watch {
   add(event) {
     if (event.seq <= this.cursor) return;
     this.cursor = event.seq;
-    if (event.event_type === "status_changed" && event.event_data?.new_status) {
-      this.status = event.event_data.new_status;
-      this.view.status(this.status);
-    }
+    // Any producer may append a look-alike: the session's own row says whether it moved.
+    if (event.event_type === "status_changed") this.readSession().catch(() => {});
     this.view.live(event);
   }
 }

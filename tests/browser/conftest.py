@@ -81,3 +81,13 @@ def postgres_server(postgres, tmp_path):
 def api(viewer_server):
     with httpx.Client(base_url=viewer_server.base_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def viewer(browser, viewer_server):
+    """The viewer of the shared server, left as found: nothing blocked, the window's own size."""
+    from tests.browser.page import Viewer
+
+    yield Viewer(browser, viewer_server.base_url)
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -1,71 +1,36 @@
 """A session's page (#session=<id>) in headless Chromium against a real server: its header,
-steps, charts, search, event links, follow/pause, download, narrow screens and a session of
-100,000 events. The numbers the page shows are compared with the API's own answers."""
+steps, charts, narrow screens and a session of 100,000 events. The numbers the page shows are
+compared with the API's own answers (the timeline's search, links, follow and download are in
+test_session_timeline.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from selenium.webdriver.common.by import By
 
 from perf.workload import EventMaker, SessionPlan, new_uuid
-from support.live_server import READ_KEY, LiveServer
+from support.live_server import LiveServer
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.page import Viewer, append, new_session, set_status
+from tests.browser.session_page import (
+    BARS_JS,
+    MAX_ROWS,
+    STEPS_JS,
+    demo_session,
+    epoch_ms,
+    js,
+    listing,
+    marked,
+    page_text,
+    present,
+    summary,
+)
 from tests.browser.stored_runs import demo_run, rows_of, status_changed, store
-
-READ = {"X-API-Key": READ_KEY}
-MAX_ROWS = 500  # timeline.js MAX_ROWS: the most rows the timeline holds
-
-STEPS_JS = """
-return [...document.querySelectorAll('#step-list > details')].map(d => [
-  d.dataset.stepId, d.querySelector('.step-name').textContent,
-  d.querySelector('.badge').dataset.status,
-  Number(d.querySelector('.step-duration').dataset.ms),
-  Number(d.querySelector('.step-events').dataset.count)]);
-"""
-BARS_JS = """
-return [...document.querySelectorAll('#chart-types g.bar')].map(g =>
-  [g.dataset.type, Number(g.querySelector('text.count').textContent),
-   g.querySelector('title').textContent]);
-"""
-
-
-@pytest.fixture
-def viewer(browser, viewer_server):
-    yield Viewer(browser, viewer_server.base_url)
-    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
-    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-
-
-def demo_session(api: httpx.Client, failed: bool) -> str:
-    session_id = new_session(api, session_type="test_generation", project_path="/repos/petclinic")
-    set_status(api, session_id, "in_progress")
-    append(api, session_id, *demo_run(failed))
-    set_status(api, session_id, "failed" if failed else "completed")
-    return session_id
-
-
-def summary(api: httpx.Client, session_id: str) -> dict:
-    response = api.get(f"/api/v2/sessions/{session_id}/summary", headers=READ)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def listing(api: httpx.Client, session_id: str, **params) -> dict:
-    response = api.get(f"/api/v2/sessions/{session_id}/events", params=params, headers=READ)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def js(viewer: Viewer, script: str):
-    return viewer.driver.execute_script(script)
 
 
 def test_the_steps_of_a_demo_run_show_their_statuses_and_durations(viewer, api):
@@ -77,7 +42,7 @@ def test_the_steps_of_a_demo_run_show_their_statuses_and_durations(viewer, api):
     shown = js(viewer, STEPS_JS)
     assert [row[0] for row in shown] == [step["step_id"] for step in expected]
     for row, step in zip(shown, expected, strict=True):
-        ms = _ms(step["ended_at"]) - _ms(step["started_at"])
+        ms = epoch_ms(step["ended_at"]) - epoch_ms(step["started_at"])
         assert row[1:] == [step["name"], "completed", ms, step["events"]]
     assert row[1].startswith("generate_tests_")
     # Opening a step lists its events (listing by step_id), and only its own.
@@ -177,7 +142,7 @@ def test_the_header_steps_and_charts_follow_live_events(viewer, api):
     viewer.wait(
         lambda: js(viewer, STEPS_JS)[0][1:3] == ["build", "failed"], what="the step's status"
     )
-    assert "7 events" in _text(viewer, "event-count")
+    assert "7 events" in page_text(viewer, "event-count")
 
 
 def test_a_failed_runs_header_shows_its_first_error(viewer, api):
@@ -203,7 +168,23 @@ def test_a_failed_runs_header_shows_its_first_error(viewer, api):
     assert badge == "failed"
     # The link marks the error in the timeline.
     js(viewer, "document.querySelector('#run-error a').click()")
-    viewer.wait(lambda: _marked(viewer) == [first_error["seq"]], what="the error marked")
+    viewer.wait(lambda: marked(viewer) == [first_error["seq"]], what="the error marked")
+
+
+def test_a_look_alike_status_event_does_not_move_the_header(viewer, api):
+    """Any producer may append a `status_changed` event: the session's row says where it is."""
+    session_id = new_session(api)
+    set_status(api, session_id, "in_progress")
+    viewer.open(f"#session={session_id}")
+    viewer.wait_for_state("stream", "connected")
+    badge = lambda: js(viewer, "return document.querySelector('#session-info .badge')?.textContent")  # noqa: E731
+    fake = {"event_type": "status_changed", "event_data": {"new_status": "completed"}}
+    append(api, session_id, fake, {"event_type": "tick"})
+    viewer.wait_for_seqs([3, 2, 1])
+    assert badge() == "in_progress"
+    set_status(api, session_id, "paused")  # a real change after it: drawn once it is read
+    viewer.wait(lambda: badge() == "paused", what="the real status")
+    assert viewer.state() == ("stream", "connected")  # not "finished" by the look-alike
 
 
 def test_the_screenshot_of_a_failed_demo_run(browser, tmp_path):
@@ -222,12 +203,12 @@ def test_the_screenshot_of_a_failed_demo_run(browser, tmp_path):
     try:
         viewer = Viewer(browser, server.base_url)
         viewer.open(f"#session={session_id}")
-        viewer.wait(lambda: _present(viewer, "run-error") and len(js(viewer, STEPS_JS)) == 16)
+        viewer.wait(lambda: present(viewer, "run-error") and len(js(viewer, STEPS_JS)) == 16)
         viewer.wait_for_state("stream", "finished")
         with httpx.Client(base_url=server.base_url, timeout=30) as api:
             expected = summary(api, session_id)
         assert [row[3] for row in js(viewer, STEPS_JS)] == [
-            _ms(step["ended_at"]) - _ms(step["started_at"]) for step in expected["steps"]
+            epoch_ms(step["ended_at"]) - epoch_ms(step["started_at"]) for step in expected["steps"]
         ]
         metrics = {"width": 1280, "height": 860, "deviceScaleFactor": 1, "mobile": False}
         viewer.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
@@ -264,137 +245,30 @@ def test_a_running_sessions_duration_ticks(viewer, api):
     first = duration()[0]
     viewer.wait(lambda: duration()[0] >= first + 1000, what="the duration to tick")
     assert duration()[1].startswith("running for ")
-    assert not _present(viewer, "run-error")  # not failed: no error line, nor a trace of one
-    assert "null" not in _text(viewer, "session-info")
-
-
-def test_search_finds_events_among_many(viewer, api):
-    session_id = new_session(api)
-    needles = set()
-    for batch in range(3):
-        events = []
-        for i in range(400):
-            n = batch * 400 + i
-            hit = n % 20 == 7
-            events.append({"event_type": "tick", "message": f"{'Needle' if hit else 'hay'} {n}"})
-        for item in append(api, session_id, *events):
-            if item["message"].startswith("Needle"):
-                needles.add(item["seq"])
-    assert len(needles) == 60
-    viewer.open(f"#session={session_id}")
-    viewer.wait_for_state("stream", "connected")
-    viewer.element("search-input").send_keys("neeDLE")
-    viewer.driver.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]").click()
-    found = lambda: js(  # noqa: E731
-        viewer,
-        "return [...document.querySelectorAll('#search-list > li')]"
-        ".map(li => Number(li.dataset.seq))",
-    )
-    viewer.wait(lambda: len(found()) == 50, what="a page of results")
-    assert found() == sorted(needles, reverse=True)[:50]
-    assert "60 events" in viewer.element("search-note").text
-    assert not viewer.element("timeline").is_displayed()
-    viewer.element("search-more").click()
-    viewer.wait(lambda: found() == sorted(needles, reverse=True), what="the second page")
-    assert not viewer.element("search-more").is_displayed()
-    viewer.element("search-clear").click()
-    assert viewer.element("timeline").is_displayed() and not found()
-    # A result's link shows the timeline at that event.
-    viewer.element("search-input").send_keys("needle")
-    viewer.driver.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]").click()
-    viewer.wait(lambda: len(found()) == 50, what="the results again")
-    oldest = min(needles)
-    viewer.element("search-more").click()
-    viewer.wait(lambda: oldest in found(), what="the oldest result")
-    viewer.driver.find_element(
-        By.CSS_SELECTOR, f'#search-list li[data-seq="{oldest}"] a.seq'
-    ).click()
-    viewer.wait(lambda: _marked(viewer) == [oldest] and _in_view(viewer, oldest), what="it")
-    assert not found() and viewer.element("timeline").is_displayed()
-
-
-def test_an_event_link_scrolls_to_its_event_and_marks_it(viewer, api):
-    session_id = new_session(api)
-    append(api, session_id, *({"event_type": "tick", "message": f"tick {i}"} for i in range(300)))
-    viewer.open(f"#session={session_id}&seq=40")  # far below the newest page
-    viewer.wait(lambda: _marked(viewer) == [40], what="event 40 marked")
-    assert _in_view(viewer, 40)
-    assert 40 in viewer.seqs() and 300 not in viewer.seqs()  # the rows around it
-    viewer.wait_for_state("stream", "connected")
-    streams = _stream_requests(viewer)
-    # Another event of the same session: scrolled to, the watch carries on.
-    viewer.driver.execute_script(f"location.hash = '#session={session_id}&seq=25'")
-    viewer.wait(lambda: _marked(viewer) == [25] and _in_view(viewer, 25), what="event 25")
-    viewer.driver.find_element(By.CSS_SELECTOR, '#timeline li[data-seq="30"] a.seq').click()
-    viewer.wait(lambda: _marked(viewer) == [30], what="event 30")
-    assert viewer.driver.current_url.endswith(f"#session={session_id}&seq=30")
-    assert _stream_requests(viewer) == streams
-    assert viewer.state() == ("stream", "connected")
-    # The newer events wait behind the button; it brings the newest page back.
-    button = viewer.element("new-events")
-    assert button.is_displayed()
-    button.click()
-    viewer.wait(lambda: viewer.seqs()[:1] == [300], what="the newest page")
-
-
-def test_follow_and_pause(viewer, api):
-    session_id = new_session(api)
-    append(api, session_id, {"event_type": "tick"})
-    viewer.open(f"#session={session_id}")
-    viewer.wait_for_seqs([1])
-    viewer.wait_for_state("stream", "connected")
-    follow = viewer.element("follow")
-    assert follow.get_attribute("aria-pressed") == "true"
-    append(api, session_id, {"event_type": "tock"})
-    viewer.wait_for_seqs([2, 1])
-    follow.click()
-    assert follow.get_attribute("aria-pressed") == "false"
-    append(api, session_id, {"event_type": "tick"}, {"event_type": "tock"})
-    button = viewer.element("new-events")
-    viewer.wait(
-        lambda: button.is_displayed() and button.text.startswith("2 new events"), what="2 new"
-    )
-    assert viewer.seqs() == [2, 1]
-    # The count in the header moves on while paused.
-    assert "4 events" in _text(viewer, "event-count")
-    button.click()
-    viewer.wait_for_seqs([4, 3, 2, 1])
-    assert not button.is_displayed() and follow.get_attribute("aria-pressed") == "true"
-    # Following keeps the newest in view: the timeline's box is scrolled to its top.
-    append(api, session_id, *({"event_type": "tick"} for _ in range(60)))
-    viewer.wait(lambda: viewer.seqs()[:1] == [64], what="event 64")
-    assert js(viewer, "return document.getElementById('timeline').scrollTop") == 0
-
-
-def test_the_download_is_the_sessions_ndjson(viewer, api, tmp_path):
-    session_id = demo_session(api, failed=False)
-    viewer.driver.execute_cdp_cmd(
-        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
-    )
-    viewer.open(f"#session={session_id}")
-    viewer.wait_for_state("stream", "finished")
-    viewer.element("download").click()
-    file = tmp_path / f"session-{session_id}.ndjson"
-    viewer.wait(file.exists, what="the download")
-    lines = file.read_text().splitlines()
-    expected = []
-    url = f"/api/v2/sessions/{session_id}/events?order=asc&per_page=100"
-    while url:
-        response = api.get(url, headers=READ)
-        expected += response.json()["items"]
-        url = response.links.get("next", {}).get("url")
-    assert [json.loads(line) for line in lines] == expected
-    assert len(lines) == len(demo_run(False)) + 2
+    assert not present(viewer, "run-error")  # not failed: no error line, nor a trace of one
+    assert "null" not in page_text(viewer, "session-info")
 
 
 def test_360_px_has_no_horizontal_overflow(viewer, api):
     session_id = demo_session(api, failed=True)
+    # Names as long as producers write them wrap rather than widen the page.
+    long_type = "an_event_type_named_at_great_length_by_its_producer"
+    append(api, session_id, {"event_type": long_type, "message": "x" * 300})
     metrics = {"width": 360, "height": 800, "deviceScaleFactor": 1, "mobile": False}
     viewer.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     viewer.open(f"#session={session_id}")
-    viewer.wait(lambda: _present(viewer, "run-error") and js(viewer, BARS_JS), what="the page")
+    viewer.wait(lambda: present(viewer, "run-error") and js(viewer, BARS_JS), what="the page")
     viewer.driver.find_element(By.CSS_SELECTOR, "#step-list > details > summary").click()
     viewer.wait(lambda: js(viewer, "return document.querySelectorAll('#step-list li').length"))
+    width = js(
+        viewer,
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
+    )
+    assert width[0] <= width[1], width
+    wide = new_session(api, session_type="a_session_type_named_at_great_length_by_its_maker")
+    append(api, wide, {"event_type": long_type})
+    viewer.open(f"#session={wide}")
+    viewer.wait(lambda: js(viewer, BARS_JS), what="the long-named session")
     width = js(
         viewer,
         "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
@@ -418,7 +292,7 @@ def test_a_session_of_100000_events_shows_a_bounded_page(browser, tmp_path):
     try:
         viewer = Viewer(browser, server.base_url)
         viewer.open(f"#session={session_id}")
-        viewer.wait(lambda: "100000 events" in _text(viewer, "session-info"), what="header")
+        viewer.wait(lambda: "100000 events" in page_text(viewer, "session-info"), what="header")
         viewer.wait(lambda: js(viewer, BARS_JS), what="the charts", timeout=30)
         with httpx.Client(base_url=server.base_url, timeout=60) as api:
             expected = summary(api, session_id)
@@ -460,46 +334,3 @@ async def _bulk_session(url: str, events: int) -> str:
     )
     (session_id,) = await store(url, [(plan, list(EventMaker(rng).events(plan)))])
     return session_id
-
-
-def _ms(timestamp: str) -> int:
-    """Milliseconds since the epoch, as JavaScript's Date.parse reads a timestamp."""
-    moment = datetime.fromisoformat(timestamp)
-    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
-
-
-def _text(viewer: Viewer, element_id: str) -> str:
-    """An element's text, read by script: the header's nodes are replaced when it is redrawn."""
-    return js(viewer, f"return document.getElementById('{element_id}')?.textContent ?? ''")
-
-
-def _present(viewer: Viewer, element_id: str) -> bool:
-    return bool(js(viewer, f"return document.getElementById('{element_id}') !== null"))
-
-
-def _marked(viewer: Viewer) -> list[int]:
-    return js(
-        viewer,
-        "return [...document.querySelectorAll('#timeline li.target[aria-current=true]')]"
-        ".map(li => Number(li.dataset.seq))",
-    )
-
-
-def _in_view(viewer: Viewer, seq: int) -> bool:
-    """The row is within its scrolling box and within the window."""
-    return js(
-        viewer,
-        f"const row = document.querySelector('#timeline li[data-seq=\"{seq}\"]');"
-        " const box = document.getElementById('timeline').getBoundingClientRect();"
-        " const r = row.getBoundingClientRect();"
-        " return r.top >= Math.max(0, box.top) - 1"
-        " && r.bottom <= Math.min(innerHeight, box.bottom) + 1;",
-    )
-
-
-def _stream_requests(viewer: Viewer) -> int:
-    return js(
-        viewer,
-        "return performance.getEntriesByType('resource')"
-        ".filter(e => e.name.includes('/events/stream')).length",
-    )

@@ -26,12 +26,6 @@ INSTANT_MS = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC([+-]\d{1,2}(:\d\d)?)?"
 XSS = '<img src=x onerror="window.__xss = 1">'
 
 
-@pytest.fixture
-def viewer(browser, viewer_server):
-    yield Viewer(browser, viewer_server.base_url)
-    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
-
-
 def test_lists_sessions_newest_first_with_status_badges(viewer, api):
     first = new_session(api, session_type="build")
     second = new_session(api, session_type="test_generation", project_path="/repos/petclinic")
