@@ -21,6 +21,7 @@ from session_events.db import pages_in_memory
 from session_events.db.errors import SessionNotFound
 from session_events.handlers import export
 from session_events.handlers.listing import (
+    LISTING_CACHING,
     etag,
     etag_matches,
     link_header,
@@ -128,7 +129,7 @@ class Listing:
         return self.answer(page, tag)
 
     def not_modified(self, version: db_pages.Version, tag: str) -> Answer:
-        headers = {"ETag": tag, "Cache-Control": "no-cache"}
+        headers = {"ETag": tag, **LISTING_CACHING}
         return Answer(Response(status_code=304, headers=headers), version.latest_seq, True)
 
     def answer(self, page: db_pages.Page, tag: str) -> Answer:
@@ -141,7 +142,7 @@ class Listing:
         }
         headers = {
             "ETag": tag,
-            "Cache-Control": "no-cache",
+            **LISTING_CACHING,
             "Link": link_header(
                 f"{base_path()}/sessions/{self.session_id}/events",
                 {**self.link_query, db_filters.UNTIL_SEQ.parameter: page.upto_seq},

@@ -23,7 +23,7 @@ from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db.errors import SessionNotFound, is_unavailable
 from session_events.db.json_codec import dumps, loads
-from session_events.handlers.listing import etag, etag_matches, read_filters
+from session_events.handlers.listing import LISTING_CACHING, etag, etag_matches, read_filters
 from session_events.handlers.sse import sse_line
 from session_events.http_protocol import CLIENT_DONE
 from session_events.hub import events_between
@@ -93,7 +93,7 @@ async def export_events(session_id: uuid.UUID, filters: dict) -> Response:
     if version is None:
         raise SessionNotFound(session_id)
     tag = etag(MEDIA_TYPE, version.created_at, version.latest_seq, filters)
-    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    headers = {"ETag": tag, **LISTING_CACHING}
     if etag_matches(request_header(b"if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     upto = min(filters.get(db_filters.UNTIL_SEQ.parameter, version.latest_seq), version.latest_seq)

@@ -13,6 +13,10 @@ from connexion.exceptions import BadRequestProblem
 
 from session_events.db import filters as db_filters
 
+# Every answer of the events listing, JSON page or NDJSON export: revalidated each time, and
+# chosen by the Accept header, which a cache must therefore key on.
+LISTING_CACHING = {"Cache-Control": "no-cache", "Vary": "Accept"}
+
 
 def read_filters(filters: Mapping[str, Any]) -> db_filters.Chosen:
     """The filters a request gives (db_filters.requested) as its query takes them. A value a

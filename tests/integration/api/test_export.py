@@ -168,6 +168,11 @@ def test_the_accept_header_chooses(clients, accept, export):
         assert response.status_code == 200
         wanted = "application/x-ndjson" if export else "application/json"
         assert response.headers["content-type"] == wanted
+        assert response.headers["vary"] == "Accept"  # a cache keys the two answers apart
+        again = client.get(
+            events_url(session_id), headers={**headers, "If-None-Match": response.headers["etag"]}
+        )
+        assert (again.status_code, again.headers["vary"]) == (304, "Accept")
 
 
 @pytest.mark.parametrize(
