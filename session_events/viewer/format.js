@@ -48,7 +48,9 @@ export function formatAge(timestamp, now = Date.now()) {
   return `${formatDuration(elapsed).replace(/ \d+ (s|min|h)$/, "")} ago`;
 }
 
-// Colour of an event type: errors red, completed green, starts blue, the rest neutral.
+// Colour of an event type: errors red, completed green, starts blue, the rest neutral. Red is
+// wider than the summary's first_error (error, fail): a cancellation is shown as bad news but is
+// not where a run went wrong.
 export function kindOf(eventType) {
   if (/(error|fail|cancel)/.test(eventType)) return "error";
   if (/(warn|retry|paused)/.test(eventType)) return "warning";

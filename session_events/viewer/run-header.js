@@ -5,24 +5,16 @@
 import { byId, el } from "./dom.js";
 import { formatDuration, formatInstant, plural } from "./format.js";
 import { eventHref } from "./event-row.js";
-import { isTerminal, statusBadge } from "./statuses.js";
+import { isTerminal, sessionDuration, statusBadge } from "./statuses.js";
 
 let ticker = null;
 let shown = null; // the session drawn: what the ticking duration reads
 let firstErrorShown = null; // the summary's first_error, kept while the session is re-read
 
-function durationOf(session, now = Date.now()) {
-  const start = Date.parse(session.created_at);
-  if (isTerminal(session.status) && session.completed_at) {
-    return { ms: Date.parse(session.completed_at) - start, running: false };
-  }
-  return { ms: now - start, running: !isTerminal(session.status) };
-}
-
 function tick() {
   const node = byId("run-duration");
   if (!node || !shown) return;
-  const { ms, running } = durationOf(shown);
+  const { ms, open: running } = sessionDuration(shown);
   node.textContent = running ? `running for ${formatDuration(ms)}` : `took ${formatDuration(ms)}`;
   node.dataset.ms = Math.round(ms);
   node.dataset.running = running;

@@ -4,17 +4,16 @@
 
 import { byId, el } from "./dom.js";
 import { formatAge, formatDuration, formatInstant, plural } from "./format.js";
-import { statusBadge } from "./statuses.js";
+import { sessionDuration, statusBadge } from "./statuses.js";
 
 const rows = new Map(); // id -> {session, node}
 
-const at = (timestamp) => new Date(timestamp).getTime();
-
 // created_at to completed_at, or how long it has been open.
 function duration(session, now) {
-  if (session.completed_at) return formatDuration(at(session.completed_at) - at(session.created_at));
-  const open = formatDuration(Math.max(0, now - at(session.created_at)));
-  return session.status === "in_progress" ? `running for ${open}` : `${session.status} for ${open}`;
+  const { ms, open } = sessionDuration(session, now);
+  if (!open) return formatDuration(ms);
+  const text = formatDuration(ms);
+  return session.status === "in_progress" ? `running for ${text}` : `${session.status} for ${text}`;
 }
 
 // One line; the whole text in its title (a long message is cut with an ellipsis by the CSS).

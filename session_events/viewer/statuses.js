@@ -23,3 +23,11 @@ export const isTerminal = (status) => TERMINAL_STATUSES.includes(status);
 export function statusBadge(status) {
   return el("span", { class: `badge status-${status}`, "data-status": status }, status);
 }
+
+// How long a session has lasted: created_at to completed_at once it is over, else to `now`
+// (milliseconds since the epoch); `open` while it may still change.
+export function sessionDuration(session, now = Date.now()) {
+  const start = Date.parse(session.created_at);
+  if (session.completed_at) return { ms: Date.parse(session.completed_at) - start, open: false };
+  return { ms: Math.max(0, now - start), open: !isTerminal(session.status) };
+}
