@@ -11,7 +11,6 @@ chunk, so the client sees a body cut short, never a wrong one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator
 from urllib.parse import parse_qsl
 
 import structlog
@@ -23,9 +22,9 @@ from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db.errors import SessionNotFound, is_unavailable
 from session_events.db.json_codec import dumps, loads
+from session_events.handlers.chunked_body import ChunkedBody, CutShort
 from session_events.handlers.listing import LISTING_CACHING, etag, etag_matches, read_filters
 from session_events.handlers.sse import sse_line
-from session_events.http_protocol import CLIENT_DONE
 from session_events.hub import events_between
 
 log = structlog.get_logger("session_events")
@@ -104,10 +103,6 @@ async def export_events(session_id: uuid.UUID, filters: dict) -> Response:
     return LinesResponse(lines, headers)
 
 
-class CutShort(Exception):
-    """The export cannot go on: its response ends without its last chunk."""
-
-
 async def _lines(session_id: uuid.UUID, created_at: str, filters: dict, after: int, upto: int):
     """The events after `after` up to `upto` that `filters` keep, a page of lines at a time."""
     cursor = after
@@ -134,40 +129,10 @@ async def _lines(session_id: uuid.UUID, created_at: str, filters: dict, after: i
             return
 
 
-class LinesResponse(Response):
-    """An application/x-ndjson body written from an async iterator of chunks of lines.
-
-    As handlers/sse.py's EventStream, it never cancels its iterator (a read is never cut in
-    the middle); it stops between two pages once the client has left. A failure once the body
-    has started returns without the body's last message: the server then closes the
-    connection, and the client sees the body cut short rather than complete.
-    """
+class LinesResponse(ChunkedBody):
+    """An application/x-ndjson body written from an async iterator of chunks of lines; a
+    failure once it has started cuts it short (see ChunkedBody)."""
 
     media_type = MEDIA_TYPE
-
-    def __init__(self, chunks: AsyncGenerator[bytes, None], headers: dict[str, str]):
-        self.chunks = chunks
-        self.status_code = 200
-        self.background = None
-        self.init_headers(headers)
-
-    async def __call__(self, scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        done = scope["extensions"].get(CLIENT_DONE)
-        try:
-            if scope["method"] != "HEAD":
-                async for chunk in self.chunks:
-                    if done is not None and done["event"].is_set():
-                        return  # the client has left: nothing more is read for it
-                    try:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    except OSError:  # what an ASGI 2.4 server raises when the client has left
-                        return
-        except CutShort:
-            return
-        except Exception:
-            log.exception("export_failed", path=scope["path"])
-            return
-        finally:
-            await self.chunks.aclose()
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    complete_on_failure = False
+    failure_log = "export_failed"
