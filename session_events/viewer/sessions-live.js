@@ -3,17 +3,11 @@
 // server says happened; the page decides what to redraw or read again.
 
 import { ApiError, apiUrl, call } from "./api.js";
-import { readStream } from "./sse.js";
+import { readStream, sleep } from "./sse.js";
 
 // The first snapshot's sessions: the statuses the page knows before any change arrives.
 const SNAPSHOT_LIMIT = 100;
 const MAX_BACKOFF_MS = 30000;
-
-const sleep = (ms, signal) =>
-  new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-  });
 
 // Answers a retry cannot change.
 const isFatal = (error) => error instanceof ApiError && [400, 401, 403].includes(error.status);

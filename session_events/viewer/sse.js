@@ -94,3 +94,10 @@ export async function readStream(body, onMessage, { signal, idleMs = 45000 } = {
     reader.cancel().catch(() => {});
   }
 }
+
+// A pause between two attempts to reconnect: `ms`, or less if `signal` aborts first.
+export const sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+  });

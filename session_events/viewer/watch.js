@@ -4,7 +4,7 @@
 // missed or shown twice; what it finds it reports to a view (a RunPage, run-page.js), which draws.
 
 import { ApiError, apiUrl, call, getJson, parseLinks } from "./api.js";
-import { readStream } from "./sse.js";
+import { readStream, sleep } from "./sse.js";
 import { isTerminal } from "./statuses.js";
 
 const PAGE_SIZE = 50;
@@ -14,12 +14,6 @@ const POLL_MS = 2000; // the contract's recommended polling interval
 // failed because the server was restarting comes back at once, a blocked one is not hammered.
 const STREAM_FIRST_RETRY_MS = 3000;
 const STREAM_AGAIN_MS = 30000;
-
-const sleep = (ms, signal) =>
-  new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-  });
 
 // Answers that retrying cannot change: the page stops and says why.
 function isFatal(error) {

@@ -9,9 +9,12 @@ return the raw response for tests that check the answer themselves.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from connexion.json_schema import resolve_refs
 
+from session_events import app as app_module
 from session_events.contract import load_contract
 from tests.conftest import READ, WRITE
 
@@ -32,6 +35,21 @@ EVENT_FIELDS = {
     "seq",
 }
 PROBLEM_FIELDS = {"type", "title", "status", "detail"}
+
+
+@contextmanager
+def both_ways(settings) -> Iterator[list]:
+    """Test clients of the app both ways: the fast route, then Connexion's stack (with its
+    response validation), started together."""
+    started = []
+    try:
+        for fast_route in (True, False):
+            test_client = app_module.create_app(settings, fast_route=fast_route).test_client()
+            started.append(test_client.__enter__())
+        yield started
+    finally:
+        for test_client in started:
+            test_client.__exit__(None, None, None)
 
 
 def query_parameters(path: str, contract: dict | None = None) -> list[str]:

@@ -27,7 +27,13 @@ from session_events.handlers import events as events_handlers
 from session_events.handlers import stream as stream_handlers
 from session_events.handlers.listing import read_filters
 from tests.conftest import READ, WRITE
-from tests.integration.api.api_helpers import SESSIONS, append_events, new_session, query_parameters
+from tests.integration.api.api_helpers import (
+    SESSIONS,
+    append_events,
+    both_ways,
+    new_session,
+    query_parameters,
+)
 
 LISTING = "/sessions/{session_id}/events"
 STREAM = "/sessions/{session_id}/events/stream"
@@ -93,13 +99,8 @@ def clients(settings, monkeypatch):
     load_contract = app_module.load_contract
     monkeypatch.setattr(app_module, "load_contract", lambda s: with_message(load_contract(s)))
     monkeypatch.setattr(db_filters, "FILTERS", (*db_filters.FILTERS, MESSAGE))
-    started = []
-    for fast_route in (True, False):
-        test_client = app_module.create_app(settings, fast_route=fast_route).test_client()
-        started.append(test_client.__enter__())
-    yield started
-    for test_client in started:
-        test_client.__exit__(None, None, None)
+    with both_ways(settings) as started:
+        yield started
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tests.integration.api.api_helpers import (
     append_events,
     assert_bad_request,
     assert_problem,
+    both_ways,
     events_url,
     new_session,
 )
@@ -31,13 +32,8 @@ STEP = "1a2b3c4d-5e6f-4a0b-8c9d-0e1f2a3b4c5d"
 @pytest.fixture
 def clients(settings):
     """The app both ways: fast route, then Connexion's stack (with its response validation)."""
-    started = []
-    for fast_route in (True, False):
-        test_client = app_module.create_app(settings, fast_route=fast_route).test_client()
-        started.append(test_client.__enter__())
-    yield started
-    for test_client in started:
-        test_client.__exit__(None, None, None)
+    with both_ways(settings) as started:
+        yield started
 
 
 @pytest.fixture
