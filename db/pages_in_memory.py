@@ -13,7 +13,8 @@ from session_events.db.pages import ListingQuery, Page, Version
 @dataclass(frozen=True)
 class Held:
     """The newest events of a session as a hub holds them in memory: every one after
-    `after` up to the version's counter, in seq order, as (seq, document, its JSON text)."""
+    `after` up to the version's counter, in seq order, as (seq, the document's fields the
+    in-memory filters read (filters.IN_MEMORY_FIELDS), its JSON text)."""
 
     version: Version
     after: int

@@ -252,12 +252,15 @@ class SessionHub:
             watcher.after = max(watcher.after, encoded[-1][0])
 
     def hold(self, seq: int, document: dict, text: str) -> None:
+        """Keeps the event for long-polls: its text, and of its document only what the
+        in-memory filters read (its event_data may be far larger parsed than as text)."""
         held = self.held
-        held.append((seq, document, text))
-        self.held_bytes += len(text)
+        fields = {name: document[name] for name in db_filters.IN_MEMORY_FIELDS}
+        held.append((seq, fields, text))
+        self.held_bytes += _held_size(fields, text)
         while len(held) > HELD_EVENTS or (self.held_bytes > HELD_BYTES and len(held) > 1):
-            self.held_after, _, dropped = held.popleft()
-            self.held_bytes -= len(dropped)
+            self.held_after, dropped_fields, dropped = held.popleft()
+            self.held_bytes -= _held_size(dropped_fields, dropped)
 
     def holding(self) -> pages_in_memory.Held | None:
         """What a long-poll may be answered from: the events held, as of the last read."""
@@ -310,3 +313,8 @@ def _kept(encoded: list[tuple[int, dict, bytes]], types: frozenset[str] | None, 
     """The events after `after` that a stream's `event_type` filter keeps (as it declares)."""
     kept = (lambda _document: True) if types is None else db_filters.EVENT_TYPE.in_memory(types)
     return b"".join(chunk for seq, document, chunk in encoded if seq > after and kept(document))
+
+
+def _held_size(fields: dict, text: str) -> int:
+    """What holding an event costs, as HELD_BYTES counts it: its text and its message again."""
+    return len(text) + len(fields["message"] or "")
