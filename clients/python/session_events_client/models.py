@@ -331,7 +331,7 @@ class Session(BaseModel):
     )
     last_message: str | None = Field(
         None,
-        description="The `message` of the session's newest event that has one (null before any has), as\na dashboard's row shows where a run is. Servers before it did not send it; a\nclient reads it absent as null.\n",
+        description="The `message` of the session's newest event that has one, `status_changed` events\naside (null before any has): what a dashboard's row shows of where a run is, or why\nit failed (the status itself is in `status`). Servers before it did not send it; a\nclient reads it absent as null.\n",
         examples=["Step generate_tests started"],
     )
 
