@@ -15,6 +15,7 @@ import pytest
 from session_events_client import AsyncClient, Client, Created, Deleted, Snapshot, Updated
 
 from support.live_server import READ_KEY, WRITE_KEY
+from tests.client.processes import interruptible
 
 COMMAND = str(Path(sys.executable).parent / "session-events-client")
 PATIENCE = 30  # seconds a change may take before the test gives up on it (never a threshold)
@@ -146,7 +147,7 @@ def test_watch_prints_the_sessions_then_each_change_and_ctrl_c_exits_0(server):
            "EVENTS_URL": server.base_url, "EVENTS_API_KEY": READ_KEY}  # fmt: skip
     with Client(server.base_url, api_key=WRITE_KEY) as client:
         first = client.create_session("build", project_path="/repos/petclinic")
-        watch = subprocess.Popen(
+        watch = interruptible(
             [COMMAND, "watch", "--session-type", "build"],
             env=env,
             stdout=subprocess.PIPE,

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from session_events_client import AsyncClient, Client, Created, Deleted, Snapshot, Updated
 
+from tests.client.processes import interruptible
 from tests.client.scripted_stream import Answer, ScriptedStream, example_session, example_stream
 from tests.client.scripted_stream import message as sse
 
@@ -78,7 +79,7 @@ def test_a_cursor_from_an_earlier_process_resumes_after_it():
 
 
 def watching(url: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
+    return interruptible(
         [COMMAND, "watch", "--url", url, "--key", "k", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
