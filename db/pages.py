@@ -31,6 +31,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from session_events.db import filters as db_filters
 from session_events.db.dialects import QueryComponents, joined
 from session_events.db.filters import Chosen, Filter
 from session_events.db.statements import Runner, compiled_once
@@ -267,3 +268,19 @@ def _total(session_id, bounds, branches: list, kept):
         return total
     whole = and_(bounds.c.lo == 0, bounds.c.hi == bounds.c.last_seq)
     return case((whole, kept), else_=total)
+
+
+def events_between(session_id: uuid.UUID, filters: dict, after: int, upto: int | None, limit: int):
+    """The query of the next `limit` events after `after` up to `upto` (the session's newest
+    if None) that `filters` keep, oldest first: how hubs and replays read."""
+    bounds = {db_filters.AFTER_SEQ.parameter: after}
+    if upto is not None:
+        bounds[db_filters.UNTIL_SEQ.parameter] = upto
+    return ListingQuery(
+        session_id,
+        db_filters.read({**filters, **bounds}),
+        ascending=True,
+        offset=0,
+        limit=limit,
+        count_total=False,
+    )

@@ -25,7 +25,6 @@ from session_events.db.json_codec import dumps, loads
 from session_events.handlers.chunked_body import ChunkedBody, CutShort
 from session_events.handlers.listing import LISTING_CACHING, etag, etag_matches, read_filters
 from session_events.handlers.sse import sse_line
-from session_events.hub import events_between
 
 log = structlog.get_logger("session_events")
 
@@ -109,7 +108,7 @@ async def _lines(session_id: uuid.UUID, created_at: str, filters: dict, after: i
     while cursor < upto:
         try:
             async with database().read_direct() as runner:
-                query = events_between(session_id, filters, cursor, upto, PAGE)
+                query = db_pages.events_between(session_id, filters, cursor, upto, PAGE)
                 page = await db_pages.read_page(runner, query)
         except Exception as error:
             if not is_unavailable(error):

@@ -19,7 +19,7 @@ from session_events.handlers.listing import read_filters
 from session_events.handlers.sse import EventStream, sse_event
 from session_events.handlers.waiting import leaving_with_client
 from session_events.http_protocol import BODY_WRITER
-from session_events.hub import DELETED, WAITING, events_between, outage_pause
+from session_events.hub import DELETED, WAITING, outage_pause
 from session_events.watcher import Watcher, delay_since
 
 RETRY_MS = 3000  # how long a browser waits before reconnecting
@@ -89,7 +89,7 @@ async def _replay(session_id, created_at: str, cursor: int, watcher: Watcher, fi
     while cursor < watcher.start and not watcher.gone:
         try:
             async with database().read_direct() as runner:
-                query = events_between(session_id, filters, cursor, watcher.start, batch)
+                query = db_pages.events_between(session_id, filters, cursor, watcher.start, batch)
                 page = await db_pages.read_page(runner, query)
         except Exception as error:
             pause = outage_pause(error, waiting)

@@ -173,7 +173,7 @@ class SessionHub:
             return await self.first_read()
         async with self.hubs.database.read_direct() as runner:
             while True:
-                query = events_between(self.session_id, {}, self.cursor, None, BATCH)
+                query = db_pages.events_between(self.session_id, {}, self.cursor, None, BATCH)
                 page = await db_pages.read_page(runner, query)
                 if page is None or page.version.created_at != self.identity:
                     self.end_all(DELETED)
@@ -291,22 +291,6 @@ class SessionHub:
         self.detach()
         for watcher in list(self.watchers):
             watcher.end(last)
-
-
-def events_between(session_id: uuid.UUID, filters: dict, after: int, upto: int | None, limit: int):
-    """The query of the next `limit` events after `after` up to `upto` (the session's newest
-    if None) that `filters` keep, oldest first: how hubs and replays read."""
-    bounds = {db_filters.AFTER_SEQ.parameter: after}
-    if upto is not None:
-        bounds[db_filters.UNTIL_SEQ.parameter] = upto
-    return db_pages.ListingQuery(
-        session_id,
-        db_filters.read({**filters, **bounds}),
-        ascending=True,
-        offset=0,
-        limit=limit,
-        count_total=False,
-    )
 
 
 def _kept(encoded: list[tuple[int, dict, bytes]], types: frozenset[str] | None, after: int):
