@@ -89,3 +89,11 @@ class ApiKeyHandler(ApiKeySecurityHandler):
             return result
 
         return verify_or_refuse
+
+
+def read_token(token: str) -> dict:
+    raise Unauthorized(detail="Session tokens are not accepted yet.")
+
+
+def append_token(token: str) -> dict:
+    raise Unauthorized(detail="Session tokens are not accepted yet.")

@@ -28,6 +28,11 @@ def test_templates_map_every_operation_to_method_and_path():
         f"{handlers}.stream.stream_events": "GET /api/v2/sessions/{session_id}/events/stream",
         f"{handlers}.sessions_stream.stream_sessions": "GET /api/v2/sessions/stream",
         f"{handlers}.summary.get_summary": "GET /api/v2/sessions/{session_id}/summary",
+        f"{handlers}.tokens.create_token": "POST /api/v2/sessions/{session_id}/tokens",
+        f"{handlers}.tokens.revoke_tokens": "DELETE /api/v2/sessions/{session_id}/tokens",
+        f"{handlers}.tokens.revoke_token": (
+            "DELETE /api/v2/sessions/{session_id}/tokens/{token_id}"
+        ),
     }
 
 

@@ -47,33 +47,28 @@ class SessionStatus(StrEnum):
     cancelled = "cancelled"
 
 
-class SessionCreate(BaseModel):
+class TokenScope(StrEnum):
+    """
+    What a session token allows: `read` the session's GET operations and stream; `append`
+    those, and appending events and moving the status.
+
+    """
+
+    read = "read"
+    append = "append"
+
+
+class TokenRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    id: UUID | None = Field(
-        None,
-        description="The id to give the session. Omit it to let the server choose one.",
-        examples=["6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"],
-    )
-    session_type: str = Field(
-        ...,
-        description="What kind of workflow the session runs.",
-        examples=["test_generation"],
-        max_length=100,
-        pattern="^[a-z_]+$",
-    )
-    project_path: str | None = Field(
-        None,
-        description="The project the workflow works on; any text but the NUL character.",
-        examples=["/repos/petclinic"],
-        max_length=4096,
-        pattern="^[^\\u0000]*$",
-    )
-    config: dict[str, Any] | None = Field(
-        None,
-        description="The workflow's configuration, stored as given.",
-        examples=[{"model": "gpt-4o"}],
+    scope: TokenScope
+    ttl_seconds: int = Field(
+        3600,
+        description="How long the token lives, in seconds (at most `EVENTS_TOKEN_MAX_TTL_SECONDS`).",
+        examples=[3600],
+        ge=1,
+        le=2592000,
     )
 
 
@@ -293,6 +288,62 @@ class Pagination(BaseModel):
     )
 
 
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    id: UUID | None = Field(
+        None,
+        description="The id to give the session. Omit it to let the server choose one.",
+        examples=["6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"],
+    )
+    session_type: str = Field(
+        ...,
+        description="What kind of workflow the session runs.",
+        examples=["test_generation"],
+        max_length=100,
+        pattern="^[a-z_]+$",
+    )
+    project_path: str | None = Field(
+        None,
+        description="The project the workflow works on; any text but the NUL character.",
+        examples=["/repos/petclinic"],
+        max_length=4096,
+        pattern="^[^\\u0000]*$",
+    )
+    config: dict[str, Any] | None = Field(
+        None,
+        description="The workflow's configuration, stored as given.",
+        examples=[{"model": "gpt-4o"}],
+    )
+    tokens: list[TokenScope] | None = Field(
+        None,
+        description="Session tokens to mint for the new session, one per scope listed.",
+        examples=[["append"]],
+        max_length=2,
+    )
+
+
+class Token(BaseModel):
+    id: UUID = Field(
+        ...,
+        description="Names the token to revoke it; not a secret.",
+        examples=["2c9d3f1e-8b7a-4c6d-9e5f-1a2b3c4d5e6f"],
+    )
+    token: str = Field(
+        ...,
+        description="The secret to send as `Authorization: Bearer <token>`, shown only here.",
+        examples=["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJqdGkiOiIyYzlkIn0.c2lnbmF0dXJl"],
+    )
+    scope: TokenScope
+    session_id: UUID = Field(..., examples=["6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"])
+    expires_at: AwareDatetime = Field(
+        ...,
+        description="An instant in UTC with exactly six fractional digits and `Z`, so it can be sent back as\n`since` without losing precision.\n",
+        examples=["2026-01-13T14:30:00.123456Z"],
+    )
+
+
 class Session(BaseModel):
     id: UUID = Field(..., examples=["6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"])
     session_type: str = Field(..., examples=["test_generation"])
@@ -435,6 +486,17 @@ class EventPage(BaseModel):
         description="The session's highest `seq` when the page was read (0 for an empty session). Use it as\n`until_seq` for the next pages of this listing and as `after_seq` for the next poll.\n",
         examples=[2],
         ge=0,
+    )
+
+
+class CreatedSession(Session):
+    """
+    A session just created, with the tokens its creation asked for.
+    """
+
+    tokens: list[Token] | None = Field(
+        None,
+        description="The tokens asked for in `tokens`, in that order (absent when none were).",
     )
 
 
