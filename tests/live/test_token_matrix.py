@@ -211,3 +211,25 @@ def test_a_token_signed_by_a_retired_secret_still_listed_is_accepted(server):
             f"{SESSIONS}/{own['id']}", headers={"Authorization": f"Bearer {unlisted}"}
         )
         assert (response.status_code, response.json()["detail"]) == (401, FORGED)
+
+
+def test_a_token_put_where_it_does_not_belong_is_never_repeated(server):
+    """In a query string, in the path, in a parameter's value, as an API key: refused, and
+    neither the error nor the log repeats it."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        own = _session(http)
+        token = own["tokens"][1]["token"]
+        events = f"{SESSIONS}/{own['id']}/events"
+        for url, headers in [
+            (f"{events}?access_token={token}", WRITE),
+            (f"{events}?since={token}", WRITE),
+            (f"{SESSIONS}/{token}", WRITE),
+            (f"{SESSIONS}/{token}/events", {"Authorization": f"Bearer {token}"}),
+            (events, {"X-API-Key": token}),
+        ]:
+            response = http.get(url, headers=headers)
+            assert 400 <= response.status_code < 500, response.text
+            assert token not in response.text
+            assert token.split(".")[1][:20] not in response.text
+    output = server.output()
+    assert token.split(".")[1][:20] not in output
