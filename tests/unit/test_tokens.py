@@ -78,7 +78,7 @@ def test_expired_is_told_apart_from_forged_and_only_once_the_signature_holds():
             NEW,
             algorithm="HS256",
         ),
-        jwt.encode({"exp": 2**40}, NEW, algorithm="HS512"),  # another algorithm
+        jwt.encode({"exp": 2**40}, NEW * 2, algorithm="HS512"),  # another algorithm
         jwt.encode({"exp": 2**40}, None, algorithm="none"),
     ],
 )
