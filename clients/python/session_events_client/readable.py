@@ -92,8 +92,9 @@ def deleted(session_id: str) -> str:
 
 def minted(token: Token) -> str:
     """What minting did, naming the token by its id (not a secret), which revokes it."""
+    article = "an" if token.scope.startswith(("a", "e", "i", "o", "u")) else "a"
     return (
-        f"Minted a {token.scope} token of session {token.session_id}, good until "
+        f"Minted {article} {token.scope} token of session {token.session_id}, good until "
         f"{local(token.expires_at)}; `revoke {token.session_id} --id {token.id}` revokes it."
     )
 
