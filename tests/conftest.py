@@ -91,11 +91,15 @@ async def reset_database(url: str) -> None:
         async with database.write() as conn:
             if database.backend == "postgresql":
                 await conn.execute(
-                    text("TRUNCATE events, event_type_counts, sessions, session_tombstones")
+                    text(
+                        "TRUNCATE events, event_type_counts, session_tokens, sessions, "
+                        "session_tombstones"
+                    )
                 )
             else:
                 await conn.execute(text("DELETE FROM events"))
                 await conn.execute(text("DELETE FROM event_type_counts"))
+                await conn.execute(text("DELETE FROM session_tokens"))
                 await conn.execute(text("DELETE FROM sessions"))
                 await conn.execute(text("DELETE FROM session_tombstones"))
     finally:
