@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -103,15 +104,26 @@ def test_a_stream_read_with_a_token_ends_with_auth_expired_when_the_token_expire
     made = client.create_session("build")
     client.append_events(made.id, [{"event_type": "log"}])
     token = client.create_token(made.id, "read", ttl_seconds=3)  # long enough to open the stream
-    seqs = []
-    with (
-        Client(server.base_url, token=token.token) as viewer,
-        pytest.raises(AuthExpired, match="expired") as ended,
-    ):
-        for event in viewer.follow(made.id):
-            seqs.append(event.seq)
+    seqs, ended = [], []
+
+    def view() -> None:
+        with Client(server.base_url, token=token.token) as viewer:
+            try:
+                for event in viewer.follow(made.id):
+                    seqs.append(event.seq)
+            except Exception as error:  # what ended it, to look at below
+                ended.append(error)
+
+    # In a thread, so that a client that kept waiting fails the test rather than hang the suite.
+    viewing = threading.Thread(target=view, daemon=True)
+    viewing.start()
+    viewing.join(timeout=60)
+    assert not viewing.is_alive(), "the stream went on after its token expired"
     assert seqs == [1]  # what there was, then the end of access, not a wait for more
-    assert ended.value.status == 401
+    (error,) = ended
+    assert isinstance(error, AuthExpired) and error.status == 401
+    assert "expired" in error.detail
+    assert error.response is None  # the stream's auth_expired, not a 401 to opening it again
 
 
 def cli(env, *args: str) -> subprocess.CompletedProcess:
@@ -160,7 +172,10 @@ def test_token_and_revoke_commands_and_a_tail_ended_by_the_revocation(env, clien
     assert (revoked.returncode, revoked.stderr) == (
         0, f"Revoked token {token.id} of session {session_id}.\n"
     )  # fmt: skip
-    rest, err = tail.communicate(timeout=30)
+    try:
+        rest, err = tail.communicate(timeout=30)
+    finally:
+        tail.kill()  # if it kept waiting
     assert tail.returncode == 1
     assert "revoked" in err and "Mint a new token" in err
     assert token.token not in first + rest + err
