@@ -3,9 +3,10 @@ export them, watch the sessions change, mint and revoke session tokens.
 
 The server and credential come from --url and --key or --token (before or after the command),
 or EVENTS_URL and EVENTS_API_KEY or EVENTS_TOKEN. A key acts on every session, a session token
-on its own; the command takes one: --key or --token wins over the environment, and both given
-on the command line, or both set in the environment without either, is a usage error (2). A
-token is printed only by the commands that mint one (create --token-for, token).
+on its own; the command acts with one: --key or --token wins over the environment, where the
+token wins over the key (the narrower grant, set for this command); both on the command line is
+a usage error (2). A token is printed only by the commands that mint one (create --token-for,
+token).
 What a command found goes to stdout (as JSON with --json); what it did, to stderr.
 A refusal prints the problem's detail on stderr and exits 1; a server that cannot be reached, 3.
 `watch` runs until Ctrl-C, which ends it with 0."""
@@ -257,16 +258,14 @@ def explained(refused: Refused, args: argparse.Namespace) -> str:
 
 
 def credential(args: argparse.Namespace, top: argparse.ArgumentParser) -> None:
-    """args.key or args.token, the other None: the command line's, else the environment's."""
+    """args.key or args.token, the other None: the command line's, else the environment's, where
+    EVENTS_TOKEN wins, so a job given a token beside an inherited key acts with the token."""
     if args.key and args.token:
         top.error("--key and --token were both given: pass one (a key acts on every session, a "
                   "token on its own)")  # fmt: skip
     if not (args.key or args.token):
-        args.key = os.environ.get("EVENTS_API_KEY") or None
         args.token = os.environ.get("EVENTS_TOKEN") or None
-        if args.key and args.token:
-            top.error("EVENTS_API_KEY and EVENTS_TOKEN are both set: unset one, or pass --key or "
-                      "--token, which wins over both")  # fmt: skip
+        args.key = None if args.token else os.environ.get("EVENTS_API_KEY") or None
 
 
 def main(argv: list[str] | None = None) -> int:
