@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("session_id")
     token.add_argument("--scope", choices=SCOPES, default="read",
                        help="read, or append too (a write key); default %(default)s")  # fmt: skip
-    token.add_argument("--ttl", type=int, dest="ttl_seconds",
+    token.add_argument("--ttl", type=int, dest="ttl_seconds", metavar="SECONDS",
                        help="its lifetime in seconds (default: the server's hour)")  # fmt: skip
     token.add_argument("--json", action="store_true", help="the token with its id and expiry")
 
