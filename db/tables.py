@@ -119,3 +119,20 @@ session_tombstones = Table(
     # Resume reads and pruning by age; written only by deletions, so appends never pay for it.
     Index("ix_session_tombstones_deleted_at", "deleted_at"),
 )
+
+# The session tokens minted (never the tokens themselves: they are signed, not stored), so that
+# they can be revoked; a token goes with its session. Rows past their expiry are pruned.
+session_tokens = Table(
+    "session_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("session_id", Uuid, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("scope", String(10), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    # Revoking all of a session's tokens.
+    Index("ix_session_tokens_session_id", "session_id"),
+    # Pruning the expired.
+    Index("ix_session_tokens_expires_at", "expires_at"),
+)

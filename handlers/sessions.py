@@ -14,10 +14,13 @@ from session_events.db.documents import parse_timestamp
 from session_events.db.errors import SessionNotFound
 from session_events.db.session_filters import SessionFilters
 from session_events.handlers.shapes import json_response, pagination, session_json
+from session_events.handlers.tokens import mint
+from session_events.tokens import expiry
 
 
 async def create_session(body):
     session_id = body.get("id")
+    scopes = body.get("tokens") or ()
     async with database().write() as conn:
         session = await db_sessions.create_session(
             conn,
@@ -26,9 +29,13 @@ async def create_session(body):
             project_path=body.get("project_path"),
             config=body.get("config"),
         )
+        created = session_json(session)
+        if scopes:  # in the same transaction: a session is never made without its tokens
+            expires_at = expiry(state().token_ttl_seconds)
+            created["tokens"] = await mint(conn, session["id"], scopes, expires_at)
     notifier().committed(session["id"])  # the sessions streams learn of it
     location = f"{base_path()}/sessions/{session['id']}"
-    return json_response(session_json(session), 201, {"Location": location})
+    return json_response(created, 201, {"Location": location})
 
 
 async def get_session(session_id):
@@ -109,5 +116,6 @@ async def delete_session(session_id):
         removed = await db_sessions.delete_session(conn, session_id, tombstones_kept=kept)
     if removed is None:
         raise SessionNotFound(session_id)
+    state().revocations.revoked_session(session_id)  # its tokens went with it
     notifier().committed(session_id)  # its streams end
     return Response(status_code=204)

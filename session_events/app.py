@@ -23,9 +23,11 @@ from session_events.middleware import AccessLog
 from session_events.observability import Metrics, OpsEndpoints
 from session_events.query_strings import ExplodedFormURIParser
 from session_events.request_context import RequestContext
+from session_events.revocations import Revocations
 from session_events.routes import LiteralPaths, Routes
 from session_events.security import ApiKeyHandler, KeyRing
 from session_events.settings import Settings
+from session_events.tokens import TokenSigner, generated_secret
 from session_events.validators import VALIDATOR_MAP
 from session_events.viewer_files import ViewerFiles
 from session_events.whole_request import WholeRequest
@@ -43,7 +45,14 @@ CONNEXION_OPTIONS = {
 
 # What a page on another origin needs: the API key, JSON bodies, conditional and resumed reads
 # sent; cursors, links, ids and back-off read.
-CORS_SENT = ["X-API-Key", "Content-Type", "If-None-Match", "Last-Event-ID", "X-Request-ID"]
+CORS_SENT = [
+    "X-API-Key",
+    "Authorization",
+    "Content-Type",
+    "If-None-Match",
+    "Last-Event-ID",
+    "X-Request-ID",
+]
 CORS_READ = ["ETag", "Link", "Location", "X-Request-ID", "Retry-After"]
 
 
@@ -106,7 +115,9 @@ def _lifespan(
         database = open_database(settings)
         notifier = database.notifier()
         sessions_hub = SessionsHub(database, notifier, settings.stream_queue_bytes)
-        watching = None
+        watching = revocations = None
+        # An app made without secrets (tests, tools) signs with one of its own.
+        signer = TokenSigner(settings.token_secrets or (generated_secret(),))
         try:
             if settings.auto_migrate:
                 await migrate.upgrade(database)
@@ -120,6 +131,7 @@ def _lifespan(
                 delivered=metrics.delivery.observe,
                 ended_slow=metrics.ended_slow.inc,
             )
+            revocations = Revocations(database)
             if shutdown:
                 watching = asyncio.create_task(_close_on(shutdown, notifier, hubs))
             state = AppState(
@@ -131,12 +143,17 @@ def _lifespan(
                 sessions_hub=sessions_hub,
                 session_tombstone_seconds=settings.session_tombstone_seconds,
                 keyring=keyring,
+                token_signer=signer,
+                revocations=revocations,
+                token_ttl_seconds=settings.token_ttl_seconds,
             )
             metrics.bind(state)
             yield {STATE_KEY: state}
         finally:
             if watching:
                 watching.cancel()
+            if revocations:
+                revocations.close()
             await sessions_hub.stop()
             await notifier.stop()
             await database.dispose()

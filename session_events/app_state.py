@@ -21,7 +21,9 @@ from session_events.hubs import Hubs
 
 if TYPE_CHECKING:  # security.py reads the current request from here
     from session_events.handlers.sessions_hub import SessionsHub
+    from session_events.revocations import Revocations
     from session_events.security import KeyRing
+    from session_events.tokens import TokenSigner
 
 # The key of the AppState in the state the lifespan yields (and the server copies per request).
 STATE_KEY = "session_events"
@@ -42,6 +44,11 @@ class AppState:
     # Its `access`: an X-API-Key value -> "read", "write" or None; `unknown_key`: the 401's
     # detail for a key that is none of its keys.
     keyring: KeyRing
+    # Session tokens: signed and checked by the signer; whether one was revoked, and the
+    # streams to end when it is, by the revocations; a token's lifetime when none is asked.
+    token_signer: TokenSigner
+    revocations: Revocations
+    token_ttl_seconds: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import uvicorn
 from session_events.security import KeyRing
 from session_events.settings import DEFAULT_DATA_FOLDER, DEFAULT_DATABASE_URL, Settings
 from session_events.startup_checks import StartupError, base_url
+from session_events.tokens import generated_secret
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class MadeKeys:
         )
 
 
-WRITE_FILE, READ_FILE = "write-key", "read-key"
+WRITE_FILE, READ_FILE, SECRET_FILE = "write-key", "read-key", "token-secret"
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class Launch:
     keyring: KeyRing
     made: MadeKeys | None  # the keys serve made (none was configured)
     demo_key: str | None  # the demo's own key, never shown
+    # The session tokens' secrets: EVENTS_TOKEN_SECRETS, or one serve made (none was set).
+    token_secrets: tuple[str, ...]
+    token_note: str | None = None  # the banner's line about a secret serve made
 
 
 def launch(settings: Settings, host: str, port: int, demo: bool) -> Launch:
@@ -62,7 +66,23 @@ def launch(settings: Settings, host: str, port: int, demo: bool) -> Launch:
     if demo_key:
         write_keys.add(demo_key)
     keyring = KeyRing(read_keys, write_keys, where=made.where() if made else None)
-    return Launch(host, port, keyring, made, demo_key)
+    secrets, note = _token_secrets(settings)
+    return Launch(host, port, keyring, made, demo_key, secrets, note)
+
+
+def _token_secrets(settings: Settings) -> tuple[tuple[str, ...], str | None]:
+    """EVENTS_TOKEN_SECRETS; with none set, a secret kept beside the embedded default database
+    (tokens handed out survive a restart), made anew for any other database."""
+    if settings.token_secrets:
+        return settings.token_secrets, None
+    if settings.database_url != DEFAULT_DATABASE_URL:
+        return (generated_secret(),), (
+            "No EVENTS_TOKEN_SECRETS set: session tokens are signed with a secret made for this "
+            "run, and stop working when it stops"
+        )
+    path = DEFAULT_DATA_FOLDER / SECRET_FILE
+    secret, _ = _kept_key(path, make=generated_secret)
+    return (secret,), f"No EVENTS_TOKEN_SECRETS set: session tokens are signed with {path}"
 
 
 def _made_keys(database_url: str) -> MadeKeys:
@@ -74,13 +94,13 @@ def _made_keys(database_url: str) -> MadeKeys:
     return MadeKeys(write, read, folder, reused=old_write and old_read)
 
 
-def _kept_key(path: Path) -> tuple[str, bool]:
+def _kept_key(path: Path, make=KeyRing.generated_key) -> tuple[str, bool]:
     """The key kept in `path`, made and kept there if there is none; and whether it was there."""
     try:
         key = path.read_text().strip() if path.exists() else ""
         if key:
             return key, True
-        key = KeyRing.generated_key()
+        key = make()
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as file:
@@ -89,7 +109,7 @@ def _kept_key(path: Path) -> tuple[str, bool]:
         cause = getattr(error, "strerror", None) or str(error)
         raise StartupError(
             f"the key kept in {path} cannot be read or written ({cause}); remove it, or "
-            "set EVENTS_WRITE_KEYS"
+            f"set {'EVENTS_TOKEN_SECRETS' if path.name == SECRET_FILE else 'EVENTS_WRITE_KEYS'}"
         ) from None
     return key, False
 
@@ -126,6 +146,8 @@ async def announce(server: uvicorn.Server, start: Launch) -> None:
     ]
     if start.made:
         lines += key_lines(start.made)
+    if start.token_note:
+        lines.append(start.token_note)
     if not start.demo_key:
         _say("\n".join([*lines, ""]))
         return

@@ -22,6 +22,8 @@ LIMITS = {
     "max_events_per_batch": ("EventBatch", "events", "maxItems"),
     "max_message_length": ("EventCreate", "message", "maxLength"),
     "max_event_data_bytes": ("EventCreate", "event_data", "x-max-bytes"),
+    "token_ttl_seconds": ("TokenRequest", "ttl_seconds", "default"),
+    "token_max_ttl_seconds": ("TokenRequest", "ttl_seconds", "maximum"),
 }
 
 

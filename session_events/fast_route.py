@@ -7,7 +7,7 @@ operation it can take from the loaded contract itself, derived once per operatio
 with the checks of contract_checks in Connexion's order:
 
     method and path (Starlette's compiled path, under the API's base path)
-    -> the API key (the operation's apiKey scheme, its header, its x-apikeyInfoFunc)
+    -> the credential (the operation's security alternatives: session_events/fast_security.py)
     -> parameters (the query typed by query_strings.resolve_query, then ParameterChecks)
     -> Content-Type, then the JSON body (parse_json_body, check_body)
     -> the handler, found by operationId
@@ -21,14 +21,12 @@ tests/integration/api/test_fast_route.py holds the two ways to the same answers,
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from typing import Any
 from urllib.parse import urlsplit
 
 from connexion.datastructures import MediaTypeDict
 from connexion.decorators.parameter import sanitized
-from connexion.exceptions import OAuthResponseProblem
 from connexion.json_schema import resolve_refs
 from connexion.middleware.abstract import ROUTING_CONTEXT
 from connexion.utils import (
@@ -44,10 +42,10 @@ from starlette.routing import compile_path
 
 from session_events import contract_checks
 from session_events.contract_checks import ParameterChecks
+from session_events.fast_security import SecurityCheck
 from session_events.query_strings import resolve_query, resolve_value
 from session_events.response_checks import ResponseChecks
 from session_events.routes import HTTP_METHODS
-from session_events.security import missing_key
 
 
 class _Operation:
@@ -82,7 +80,8 @@ class _Operation:
             for name, p in self.query_definitions.items()
             if name in self.query_targets and "default" in p.get("schema", {})
         }
-        self.key_header, self.key_function = self._security(spec, operation)
+        requirements = operation.get("security", spec.get("security")) or []
+        self.security = SecurityCheck(spec, requirements) if requirements else None
         body = operation.get("requestBody")
         self.body = body
         if body is not None:
@@ -103,8 +102,8 @@ class _Operation:
     @staticmethod
     def takes(spec: dict, path: str, method: str) -> bool:
         """Whether this route can answer the operation: path, query and header parameters, a
-        JSON body of one media type if any, an async handler, no key or one key in a header
-        whose function takes the key alone."""
+        JSON body of one media type if any, an async handler, and security alternatives of
+        one scheme each that SecurityCheck takes."""
         item = spec["paths"][path]
         operation = item[method]
         parameters = [*operation.get("parameters", []), *item.get("parameters", [])]
@@ -120,39 +119,15 @@ class _Operation:
         if not inspect.iscoroutinefunction(get_function_from_name(operation["operationId"])):
             return False
         requirements = operation.get("security", spec.get("security")) or []
-        if not requirements:
-            return True
-        if len(requirements) != 1 or len(requirements[0]) != 1:
-            return False
-        [name] = requirements[0]
-        scheme = spec["components"]["securitySchemes"][name]
-        if scheme.get("type") != "apiKey" or scheme.get("in") != "header":
-            return False
-        if not scheme.get("x-apikeyInfoFunc"):
-            return False
-        arguments, has_kwargs = inspect_function_arguments(
-            get_function_from_name(scheme["x-apikeyInfoFunc"])
-        )
-        return not has_kwargs and not {"request", "required_scopes"} & set(arguments)
-
-    @staticmethod
-    def _security(spec: dict, operation: dict):
-        requirements = operation.get("security", spec.get("security")) or []
-        if not requirements:
-            return None, None
-        [name] = requirements[0]
-        scheme = spec["components"]["securitySchemes"][name]
-        return scheme["name"].lower().encode("latin-1"), get_function_from_name(
-            scheme["x-apikeyInfoFunc"]
-        )
+        return SecurityCheck.supported(spec, requirements)
 
     async def __call__(self, scope, receive, send, path_params: dict) -> None:
         routing = scope["extensions"].setdefault(ROUTING_CONTEXT, {})
         routing["api_base_path"] = self.base_path
         routing["operation_id"] = self.operation_id
         headers = Headers(scope=scope)
-        if self.key_header is not None:
-            await self._verify_key(scope["headers"])
+        if self.security is not None:
+            await self.security(scope)
         query_string = scope["query_string"]
         if query_string:
             lists: dict[str, list[str]] = {}
@@ -189,18 +164,6 @@ class _Operation:
             await response(scope, receive, send)
         else:
             await response(scope, receive, self.responses.checked_send(send))
-
-    async def _verify_key(self, raw_headers) -> None:
-        """Connexion's apiKey check: the header's first value, given to the scheme's function."""
-        for name, value in raw_headers:
-            if name == self.key_header:
-                info = self.key_function(value.decode("latin-1"))
-                while asyncio.iscoroutine(info):
-                    info = await info
-                if info is None:
-                    raise OAuthResponseProblem(detail="Provided apikey is not valid")
-                return
-        raise missing_key()
 
     async def _body(self, headers: Headers, receive) -> Any:
         content_type = headers.get("content-type")

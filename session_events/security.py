@@ -1,8 +1,11 @@
-"""API keys: read keys may call the GET operations, write keys every operation.
+"""Credentials: API keys (read keys may call the GET operations, write keys every operation)
+and session tokens (one session, a scope: session_events/tokens.py).
 
-The contract names `read_access` and `write_access` (x-apikeyInfoFunc); Connexion's security
-middleware and the fast route call them with the X-API-Key header's value. Keys are compared in
-constant time and never logged.
+The contract names `read_access` and `write_access` (x-apikeyInfoFunc) and `read_token` and
+`append_token` (x-bearerInfoFunc); Connexion's security middleware and the fast route call them
+with the header's value. Each records what the request may do (`grant()`), for the handlers
+whose rule depends on it. Keys are compared in constant time; keys and tokens are never logged
+nor repeated in an error.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import secrets
 
 from connexion.exceptions import ProblemException, Unauthorized
 from connexion.security import NO_VALUE, ApiKeySecurityHandler
+from connexion.utils import get_function_from_name
 
 from session_events.app_state import current
+from session_events.tokens import APPEND, Grant, TokenRefused
 
 READ, WRITE = "read", "write"
 MISSING_KEY = "Send an API key in the X-API-Key header; this operation needs one."
@@ -52,6 +57,20 @@ class KeyRing:
         return found
 
 
+# Where a request's grant is kept, in its ASGI scope, once its credential is checked.
+GRANT = "session_events.grant"
+
+
+def grant() -> Grant:
+    """What the current request's credential allows (checked before its handler runs)."""
+    return current().scope[GRANT]
+
+
+def _record(granted: Grant) -> dict:
+    current().scope[GRANT] = granted
+    return {"sub": granted.access}
+
+
 def _access(apikey: str) -> str:
     keyring = current().state.keyring
     access = keyring.access(apikey)
@@ -61,13 +80,97 @@ def _access(apikey: str) -> str:
 
 
 def read_access(apikey: str) -> dict:
-    return {"sub": _access(apikey)}
+    return _record(Grant(_access(apikey)))
 
 
 def write_access(apikey: str) -> dict:
     if _access(apikey) != WRITE:
         raise ProblemException(status=403, title="Forbidden", detail=READ_ONLY_KEY)
-    return {"sub": WRITE}
+    return _record(Grant(WRITE))
+
+
+def forbidden(detail: str) -> ProblemException:
+    return ProblemException(status=403, title="Forbidden", detail=detail)
+
+
+async def verified(token: str) -> Grant:
+    """The grant of a token signed by this server, not expired and not revoked; a 401 saying
+    which it is otherwise. Checked once per request, whichever scheme asks."""
+    scope = current().scope
+    known = scope.get(GRANT)
+    if known is not None and known.is_token:
+        return known
+    state = current().state
+    try:
+        granted = state.token_signer.verify(token)
+        await state.revocations.check(granted)
+    except TokenRefused as refused:
+        raise Unauthorized(detail=refused.detail) from None
+    scope[GRANT] = granted
+    return granted
+
+
+def _own_session(granted: Grant, path_params: dict) -> None:
+    """A 403 unless the token is of the session in the request's path."""
+    path_session = path_params.get("session_id")
+    if str(path_session).lower() != str(granted.session_id):
+        raise forbidden(f"{granted.limits()}, not session {path_session}.")
+
+
+async def read_token(token: str, request) -> dict:
+    granted = await verified(token)
+    _own_session(granted, request.path_params)
+    return _record(granted)
+
+
+async def append_token(token: str, request) -> dict:
+    granted = await verified(token)
+    _own_session(granted, request.path_params)
+    if granted.access != APPEND:
+        raise forbidden(
+            f"{granted.limits()}; appending to it and moving its status need an append "
+            "token or a write key."
+        )
+    return _record(granted)
+
+
+def may_mint(caller: Grant, scope: str) -> None:
+    """A 403 unless `caller` may mint a token of `scope`: an append token needs a write key."""
+    if scope == APPEND and caller.access != WRITE:
+        if caller.is_token:
+            raise forbidden(f"{caller.limits()}; minting an append token needs a write key.")
+        raise forbidden(
+            "Minting an append token needs a write key; the X-API-Key sent is a read key "
+            "(it may mint read tokens)."
+        )
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, as Connexion reads it."""
+    parts = (authorization or "").split(maxsplit=1)
+    return parts[1] if len(parts) == 2 and parts[0].lower() == "bearer" else None
+
+
+# What each key function lets through, for a token sent where only a key will do.
+KEY_NEEDED = {read_access: READ, write_access: WRITE}
+
+
+async def refuse_token(token: str, key_function) -> None:
+    """A token sent to an operation only a key may call: a 401 if the token is no good, else a
+    403 saying what it is limited to and which key the operation needs."""
+    granted = await verified(token)
+    needed = KEY_NEEDED.get(key_function, READ)
+    raise forbidden(f"{granted.limits()}; this operation needs a {needed} key in X-API-Key.")
+
+
+def without_key(authorization: str | None, key_function):
+    """What a request without an X-API-Key is told: to send one, or (with a bearer token)
+    what its token is limited to; an operation a token may call hears it from the token's
+    own scheme instead, which Connexion and the fast route try next."""
+    token = bearer_token(authorization)
+    if token is None:
+        raise missing_key()
+    return refuse_token(token, key_function)
 
 
 def missing_key() -> Unauthorized:
@@ -81,19 +184,12 @@ class ApiKeyHandler(ApiKeySecurityHandler):
         verify = super().get_fn(security_scheme, required_scopes)
         if verify is None:  # the scheme names no function: Connexion refuses every request
             return None
+        key_function = get_function_from_name(security_scheme["x-apikeyInfoFunc"])
 
         def verify_or_refuse(request):
             result = verify(request)
             if result is NO_VALUE:
-                raise missing_key()
+                return without_key(request.headers.get("Authorization"), key_function)
             return result
 
         return verify_or_refuse
-
-
-def read_token(token: str) -> dict:
-    raise Unauthorized(detail="Session tokens are not accepted yet.")
-
-
-def append_token(token: str) -> dict:
-    raise Unauthorized(detail="Session tokens are not accepted yet.")

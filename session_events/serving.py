@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import importlib.util
 import multiprocessing
@@ -103,6 +104,7 @@ def _run_worker(settings: Settings, start: Launch, sock: socket.socket, announce
 
 async def _serve(settings: Settings, start: Launch, sock: socket.socket, announces: bool) -> None:
     stopping = asyncio.Event()
+    settings = dataclasses.replace(settings, token_secrets=start.token_secrets)
     app = create_app(settings, start.keyring, shutdown=stopping)
     config = uvicorn.Config(
         app,

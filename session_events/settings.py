@@ -56,6 +56,20 @@ def comma_list(text: str) -> frozenset[str]:
     return entries
 
 
+def token_secrets(text: str) -> tuple[str, ...]:
+    """Signing secrets in order (the first signs, all verify), each long enough for HS256."""
+    listed = tuple(dict.fromkeys(entry.strip() for entry in text.split(",") if entry.strip()))
+    if not listed:
+        raise ValueError(f"holds no entry ({text!r}): list them separated by commas, or unset it")
+    short = [i + 1 for i, entry in enumerate(listed) if len(entry.encode()) < 32]
+    if short:
+        raise ValueError(
+            f"has a secret shorter than 32 bytes (number {', '.join(map(str, short))}); make "
+            "one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return listed
+
+
 def origins(text: str) -> frozenset[str]:
     """CORS origins as a browser sends them in its Origin header (scheme://host[:port]), or *.
 
@@ -142,6 +156,20 @@ class Settings:
     session_tombstone_seconds: float = setting(
         86400.0, "EVENTS_SESSION_TOMBSTONE_SECONDS", minimum=60
     )
+    # Session tokens: signed with the first secret, checked against all of them (rotation).
+    # None set: one is made (and kept in .data/ for the embedded default database).
+    token_secrets: tuple[str, ...] = setting((), "EVENTS_TOKEN_SECRETS", parse=token_secrets)
+    # A token's lifetime when none is asked for, and the longest one that may be asked for.
+    token_ttl_seconds: int = setting(3600, "EVENTS_TOKEN_TTL_SECONDS", minimum=1)
+    token_max_ttl_seconds: int = setting(30 * 86400, "EVENTS_TOKEN_MAX_TTL_SECONDS", minimum=1)
+
+    def __post_init__(self):
+        if self.token_ttl_seconds > self.token_max_ttl_seconds:
+            raise SettingsError(
+                f"EVENTS_TOKEN_TTL_SECONDS ({self.token_ttl_seconds}) is longer than "
+                f"EVENTS_TOKEN_MAX_TTL_SECONDS ({self.token_max_ttl_seconds}); shorten the first "
+                "or lengthen the second"
+            )
 
     @property
     def every_read_key(self) -> frozenset[str]:
@@ -205,7 +233,7 @@ def environment_help(*names: str) -> str:
         if names and declared.name not in names:
             continue
         default = declared.default
-        if isinstance(default, frozenset):
+        if isinstance(default, frozenset | tuple):
             shown = ",".join(sorted(default))
         else:
             shown = str(default).lower() if isinstance(default, bool) else str(default)

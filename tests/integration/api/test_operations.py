@@ -60,7 +60,7 @@ def test_readyz_says_ready_with_the_schema_revision(client):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["status"] == "ready"
-    assert response.json()["revision"] == "0005"
+    assert response.json()["revision"] == "0006"
 
 
 def test_readyz_is_503_while_the_schema_is_behind(tmp_path):

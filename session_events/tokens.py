@@ -1,0 +1,128 @@
+"""Session tokens: a signed statement that its holder may read (or append to) one session until
+an instant.
+
+A token is a JWT (RFC 7519) signed with HMAC-SHA256 by PyJWT: the claims `jti` (the token's id,
+kept in the database so it can be revoked), `sid` (the session), `scope`, `iat` and `exp`. PyJWT
+checks the signature (in constant time) and then the expiry, and tells the two apart, which
+is what lets a 401 say "expired" rather than "forged". JWT rather than itsdangerous: the
+expiry is a standard claim checked by the library, the algorithm is pinned on decoding, and
+any language's JWT library can read what a token allows.
+
+Secrets rotate: the first of EVENTS_TOKEN_SECRETS signs, every one of them verifies.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+ALGORITHM = "HS256"
+READ, APPEND = "read", "append"
+# What each scope may do, beside the key that may do the same.
+SCOPES = (READ, APPEND)
+# HMAC-SHA256 wants a key at least as long as its output (RFC 7518, section 3.2).
+MINIMUM_SECRET_BYTES = 32
+REQUIRED_CLAIMS = ["jti", "sid", "scope", "iat", "exp"]
+
+EXPIRED = (
+    "The bearer token sent has expired; ask for a new one (POST "
+    "/api/v2/sessions/{session_id}/tokens)."
+)
+FORGED = (
+    "The bearer token sent was not signed by this server (forged, altered, or signed with a "
+    "secret it no longer holds in EVENTS_TOKEN_SECRETS); ask for a new one."
+)
+REVOKED = "The bearer token sent has been revoked (or its session deleted); ask for a new one."
+
+
+class TokenRefused(Exception):
+    """A token that grants nothing: `detail` says whether it is expired, forged or revoked."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a request's credential allows: a key's `access` ("read" or "write"), or a token's
+    `access` (its scope) limited to `session_id` until `expires_at`."""
+
+    access: str
+    session_id: uuid.UUID | None = None
+    token_id: uuid.UUID | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def is_token(self) -> bool:
+        return self.session_id is not None
+
+    def limits(self) -> str:
+        """What the token may do, for the detail of a 403."""
+        verbs = "read" if self.access == READ else "read and append to"
+        return f"This token may only {verbs} session {self.session_id}"
+
+
+def generated_secret() -> str:
+    """A fresh signing secret, for a server started without EVENTS_TOKEN_SECRETS."""
+    return secrets.token_urlsafe(48)
+
+
+class TokenSigner:
+    """Signs with the first secret, verifies with any of them."""
+
+    def __init__(self, token_secrets: tuple[str, ...] | list[str]):
+        if not token_secrets:
+            raise ValueError("a token signer needs at least one secret")
+        self.keys = [secret.encode() for secret in token_secrets]
+
+    def sign(self, session_id: uuid.UUID, scope: str, expires_at: datetime) -> tuple[Grant, str]:
+        """A new token for `session_id`, and its grant (whose token_id the database keeps)."""
+        grant = Grant(scope, session_id, uuid.uuid4(), expires_at)
+        claims = {
+            "jti": str(grant.token_id),
+            "sid": str(session_id),
+            "scope": scope,
+            "iat": int(datetime.now(UTC).timestamp()),
+            "exp": int(expires_at.timestamp()),
+        }
+        return grant, jwt.encode(claims, self.keys[0], algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Grant:
+        """The grant of a token signed by one of the secrets and not expired; TokenRefused
+        saying which it is otherwise. Whether it was revoked is the database's to say."""
+        for key in self.keys:
+            try:
+                claims = jwt.decode(
+                    token, key, algorithms=[ALGORITHM], options={"require": REQUIRED_CLAIMS}
+                )
+            except jwt.InvalidSignatureError:
+                continue  # perhaps an older secret's
+            except jwt.ExpiredSignatureError:  # checked only once the signature holds
+                raise TokenRefused(EXPIRED) from None
+            except jwt.InvalidTokenError:
+                break  # not a token of ours at all
+            return _grant(claims)
+        raise TokenRefused(FORGED)
+
+
+def _grant(claims: dict) -> Grant:
+    try:
+        scope = claims["scope"]
+        if scope not in SCOPES:
+            raise ValueError(scope)
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+        return Grant(scope, uuid.UUID(claims["sid"]), uuid.UUID(claims["jti"]), expires_at)
+    except (TypeError, ValueError, OverflowError):
+        # Signed by us, so never seen unless a secret leaked: refused all the same.
+        raise TokenRefused(FORGED) from None
+
+
+def expiry(ttl_seconds: int, now: datetime | None = None) -> datetime:
+    """When a token minted now for `ttl_seconds` expires (whole seconds, as `exp` holds)."""
+    now = now or datetime.now(UTC)
+    return (now + timedelta(seconds=ttl_seconds)).replace(microsecond=0)
