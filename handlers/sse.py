@@ -33,6 +33,13 @@ def sse_comment(text: str) -> bytes:
     return b": %s\n\n" % text.encode()
 
 
+def auth_expired(detail: str) -> bytes:
+    """The last message of a stream whose token expired or was revoked: a 401 Problem, with no
+    id, so a client resuming with a new token resumes from the last event it had."""
+    problem = {"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": detail}
+    return b"event: auth_expired\ndata: %s\n\n" % sse_data(problem)
+
+
 class EventStream(ChunkedBody):
     """A text/event-stream written from an async iterator of SSE bytes; the iterator watches
     for its client leaving itself (handlers/waiting.py). A failure ends the stream properly: its

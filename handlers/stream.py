@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from session_events.app_state import current, database, hubs, request_header
+from session_events.app_state import current, database, hubs, request_header, state
 from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db.errors import SessionNotFound
 from session_events.db.json_codec import loads
 from session_events.handlers.listing import read_filters
-from session_events.handlers.sse import EventStream, sse_event
+from session_events.handlers.sse import EventStream, auth_expired, sse_event
 from session_events.handlers.waiting import leaving_with_client
 from session_events.http_protocol import BODY_WRITER
 from session_events.hub import DELETED, WAITING, outage_pause
+from session_events.security import grant
 from session_events.watcher import Watcher, delay_since
 
 RETRY_MS = 3000  # how long a browser waits before reconnecting
@@ -41,19 +42,26 @@ async def stream_events(session_id, **filters):
         version = await db_pages.read_version(runner, session_id)
     if version is None:
         raise SessionNotFound(session_id)  # answered before the stream starts
-    events = _events(session_id, version.created_at, cursor, filters)
+    events = _events(session_id, version.created_at, cursor, filters, grant())
     return EventStream(events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _events(session_id: uuid.UUID, created_at: str, cursor: int, filters: dict):
+async def _events(session_id: uuid.UUID, created_at: str, cursor: int, filters: dict, granted):
     """Join the hub, replay up to where it took the stream in, then write what it offers;
     end when the hub ends the stream (terminal status, deletion, too slow a client, the
-    server stopping) or the client leaves."""
+    server stopping), the client leaves, or the token it was opened with lapses."""
     yield b"retry: %d\n\n" % RETRY_MS
     live = hubs()
     types = filters.get(db_filters.EVENT_TYPE.parameter)
     watcher = Watcher(None if types is None else frozenset(types), cursor, live.queue_bytes)
     hub = live.join(session_id, watcher)
+    lapsed: list[str] = []  # why its token lapsed, once it has
+
+    def lapse(detail: str) -> None:
+        lapsed.append(detail)
+        watcher.leave()  # nothing more is written but the news
+
+    unwatch = state().revocations.watch(granted, lapse) if granted.is_token else None
     try:
         with leaving_with_client(watcher):
             while watcher.start is None and watcher.last is None:  # the hub's first read
@@ -77,7 +85,11 @@ async def _events(session_id: uuid.UUID, created_at: str, cursor: int, filters: 
                 data, stamp = item
                 yield data
                 delay_since(stamp, live.delivered)
+            if lapsed:
+                yield auth_expired(lapsed[0])
     finally:
+        if unwatch:
+            unwatch()
         hub.remove(watcher)
 
 

@@ -28,10 +28,7 @@ SCOPES = (READ, APPEND)
 MINIMUM_SECRET_BYTES = 32
 REQUIRED_CLAIMS = ["jti", "sid", "scope", "iat", "exp"]
 
-EXPIRED = (
-    "The bearer token sent has expired; ask for a new one (POST "
-    "/api/v2/sessions/{session_id}/tokens)."
-)
+EXPIRED = "The bearer token sent has expired; ask for a new one."
 FORGED = (
     "The bearer token sent was not signed by this server (forged, altered, or signed with a "
     "secret it no longer holds in EVENTS_TOKEN_SECRETS); ask for a new one."
@@ -124,5 +121,6 @@ def _grant(claims: dict) -> Grant:
 
 def expiry(ttl_seconds: int, now: datetime | None = None) -> datetime:
     """When a token minted now for `ttl_seconds` expires (whole seconds, as `exp` holds)."""
-    now = now or datetime.now(UTC)
-    return (now + timedelta(seconds=ttl_seconds)).replace(microsecond=0)
+    end = (now or datetime.now(UTC)) + timedelta(seconds=ttl_seconds)
+    # Rounded up: a token lives at least as long as asked.
+    return end.replace(microsecond=0) + timedelta(seconds=1 if end.microsecond else 0)

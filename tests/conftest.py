@@ -17,6 +17,7 @@ from sqlalchemy import text
 from session_events.app import create_app
 from session_events.db import migrate
 from session_events.db.engine import open_database
+from session_events.db.tables import metadata
 from session_events.settings import Settings, load_settings
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer
 from support.pg_server import PostgresServer, PostgresUnavailable
@@ -89,15 +90,12 @@ async def reset_database(url: str) -> None:
     try:
         await migrate.upgrade(database)
         async with database.write() as conn:
+            tables = [table.name for table in reversed(metadata.sorted_tables)]
             if database.backend == "postgresql":
-                await conn.execute(
-                    text("TRUNCATE events, event_type_counts, sessions, session_tombstones")
-                )
-            else:
-                await conn.execute(text("DELETE FROM events"))
-                await conn.execute(text("DELETE FROM event_type_counts"))
-                await conn.execute(text("DELETE FROM sessions"))
-                await conn.execute(text("DELETE FROM session_tombstones"))
+                await conn.execute(text(f"TRUNCATE {', '.join(tables)}"))
+            else:  # dependents first
+                for table in tables:
+                    await conn.execute(text(f"DELETE FROM {table}"))
     finally:
         await database.dispose()
 

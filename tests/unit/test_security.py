@@ -115,6 +115,9 @@ def _as_current_request(keyring: KeyRing):
         sessions_hub=None,
         session_tombstone_seconds=60.0,
         keyring=keyring,
+        token_signer=None,
+        revocations=None,
+        token_ttl_seconds=3600,
     )
     return state.enter({"state": {state.STATE_KEY: app_state}}, None)
 

@@ -190,6 +190,8 @@ def test_openapi_document_needs_no_key(client):
         "/sessions/{session_id}",
         "/sessions/{session_id}/events/stream",
         "/sessions/{session_id}/summary",
+        "/sessions/{session_id}/tokens",
+        "/sessions/{session_id}/tokens/{token_id}",
     }
 
 
