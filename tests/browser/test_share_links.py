@@ -18,7 +18,7 @@ from selenium.webdriver.common.keys import Keys
 
 from support.live_server import READ_KEY, LiveServer
 from tests.browser.page import Viewer, append, new_session, set_status
-from tests.browser.session_page import js, page_text, present
+from tests.browser.session_page import BARS_JS, js, page_text, present
 from tests.conftest import READ, WRITE
 
 # The page's reconnect pauses are 1 s (an ended stream) and 3 s (polling's first try of the
@@ -59,6 +59,7 @@ def tab(browser, share_server):
     browser.execute_script("sessionStorage.clear()")
     yield Viewer(browser, share_server.base_url)
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
     browser.get(f"{share_server.base_url}/healthz")  # the page, and the token it held, are gone
 
 
@@ -117,7 +118,9 @@ def test_a_share_link_opens_its_session_alone_in_a_fresh_browser(api, share_serv
     assert expiry.is_displayed() and "read-only · expires 20" in expiry.text
     assert int(expiry.get_attribute("data-exp")) == claims(token)["exp"]
     assert token not in js(viewer, STORED_JS)  # the token lives in the fragment, nowhere else
-    # An event's link keeps the token, so the page it leads to opens again on a reload.
+    # An event's link keeps the token (opened in a new tab, or reloaded, it opens the page).
+    href = js(viewer, "return document.querySelector('#timeline li[data-seq=\"1\"] a.seq').href")
+    assert href.endswith(f"#session={session_id}&seq=1&token={token}")
     js(viewer, "document.querySelector('#timeline li[data-seq=\"1\"] a.seq').click()")
     viewer.wait(lambda: "seq=1" in fresh_browser.current_url, what="the event's fragment")
     assert f"token={token}" in fresh_browser.current_url
@@ -154,6 +157,8 @@ def test_a_revoked_link_says_so_and_stops_following(api, share_server, tab):
     tab.wait_for_state("stream", "connected")
     append(api, session_id, {"event_type": "tock"})
     tab.wait_for_seqs([3, 2, 1])
+    # The summary read that event brought is done: only the stream is open when the token goes.
+    tab.wait(lambda: ["tock", 1] in [bar[:2] for bar in js(tab, BARS_JS)], what="the summary")
     response = api.delete(f"/api/v2/sessions/{session_id}/tokens", headers=WRITE)
     assert response.status_code == 204, response.text
     tab.wait(lambda: notice(tab), what="the notice")
@@ -169,6 +174,27 @@ def test_a_revoked_link_says_so_and_stops_following(api, share_server, tab):
     assert tab.driver.execute_script(API_REQUESTS_SINCE_JS, noticed) == 0  # ... nor asks again
     assert notice(tab)
     assert_not_logged(share_server, token)
+
+
+def test_a_revoked_link_seen_by_polling_says_so_too(api, share_server, tab):
+    """Where the stream cannot be had, the poll's 401 stops the page as the stream's end does."""
+    session_id = new_session(api)
+    set_status(api, session_id, "in_progress")
+    token = mint(api, session_id)["token"]
+    tab.driver.execute_cdp_cmd("Network.enable", {})
+    tab.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/events/stream*"]})
+    open_link(tab, link_to(tab, session_id, token))
+    tab.wait_for_state("polling", "connected")
+    response = api.delete(f"/api/v2/sessions/{session_id}/tokens", headers=WRITE)
+    assert response.status_code == 204, response.text
+    tab.wait(lambda: notice(tab), what="the notice")
+    assert "revoked" in page_text(tab, "link-notice-detail").lower()
+    assert tab.state()[1] == "stopped"
+    noticed = js(tab, "return performance.now()")
+    append(api, session_id, {"event_type": "after_revocation"})
+    time.sleep(SETTLE_S)
+    assert tab.seqs() == [1]
+    assert tab.driver.execute_script(API_REQUESTS_SINCE_JS, noticed) == 0
 
 
 def test_an_expiring_link_ends_its_stream_with_a_notice(api, share_server, tab):
