@@ -68,6 +68,10 @@ def describe(error: jsonschema_rs.ValidationError, name: str, schema: dict) -> s
         rule = f"must match the pattern {limit}"
     elif keyword == "enum":
         rule = "must be one of " + ", ".join(_shown(option) for option in limit)
+    elif keyword == "not":
+        reason = _schema_at(schema, error.schema_path).get("description", "").strip()
+        rule = f"may not be {_shown(error.instance)}" + (f": {reason}" if reason else "")
+        return f"{where} {rule}."
     elif keyword == "required":
         return f"{where} is missing the required field {limit!r}."
     elif keyword == "additionalProperties":

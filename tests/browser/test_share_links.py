@@ -209,14 +209,22 @@ def test_an_expiring_link_ends_its_stream_with_a_notice(api, share_server, tab):
     assert_not_logged(share_server, minted["token"])
 
 
-def test_an_event_a_producer_named_auth_expired_is_an_event(api, share_server, tab):
-    """The stream's own auth_expired carries a Problem; an event of that type is only an event."""
+def test_a_producer_may_not_name_an_event_auth_expired(api, share_server, tab):
+    """The name is the stream's own last message: appending an event of that type is a 400, and
+    the page watching carries on as before."""
     session_id = new_session(api)
     set_status(api, session_id, "in_progress")
     token = mint(api, session_id)["token"]
     open_link(tab, link_to(tab, session_id, token))
     tab.wait_for_state("stream", "connected")
-    append(api, session_id, {"event_type": "auth_expired", "message": "a producer's own"})
+    refused = api.post(
+        f"/api/v2/sessions/{session_id}/events",
+        json={"events": [{"event_type": "auth_expired"}]},
+        headers=WRITE,
+    )
+    assert refused.status_code == 400
+    assert refused.json()["detail"].startswith('events[0].event_type may not be "auth_expired"')
+    append(api, session_id, {"event_type": "after", "message": "a producer's own"})
     tab.wait_for_seqs([2, 1])
     assert tab.state() == ("stream", "connected") and not notice(tab)
 

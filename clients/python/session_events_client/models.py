@@ -201,7 +201,7 @@ class EventCreate(BaseModel):
     )
     event_type: str = Field(
         ...,
-        description="What happened, in snake_case.",
+        description="What happened, in snake_case. `auth_expired` is reserved: it names the message that\nends a stream opened with a session token that expired or was revoked.\n",
         examples=["step_status_changed"],
         max_length=100,
         pattern="^[a-z_]+$",

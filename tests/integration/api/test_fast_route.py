@@ -282,6 +282,7 @@ def batch(*events: dict) -> bytes:
 REFUSED_WRITES = [
     ("POST", "{events}", b'{"events": []}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": "BAD"}]}', JSON_WRITE),
+    ("POST", "{events}", b'{"events": [{"event_type": "auth_expired"}]}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": "a", "extra": 1}]}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": 5}]}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": "a"}]', JSON_WRITE),
