@@ -9,6 +9,7 @@ import time
 import structlog
 
 from session_events.observability import Metrics
+from session_events.tokens import looks_like_token
 
 access_log = structlog.get_logger("session_events.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -85,9 +86,14 @@ class AccessLog:
                 route=route,
                 status=status,
                 duration_ms=round(seconds * 1000, 2),
-                session_id=path_params.get("session_id"),
+                session_id=_loggable(path_params.get("session_id")),
             )
             structlog.contextvars.reset_contextvars(**bound)
+
+
+def _loggable(value: str | None) -> str | None:
+    """A value fit for the log: not a token a client put where an id goes."""
+    return "(a bearer token)" if looks_like_token(value) else value
 
 
 def _header(scope, name: bytes) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 
 from connexion.exceptions import ProblemException, Unauthorized
 from connexion.security import NO_VALUE, ApiKeySecurityHandler
@@ -112,9 +113,19 @@ async def verified(token: str) -> Grant:
 
 def _own_session(granted: Grant, path_params: dict) -> None:
     """A 403 unless the token is of the session in the request's path."""
-    path_session = path_params.get("session_id")
-    if str(path_session).lower() != str(granted.session_id):
-        raise forbidden(f"{granted.limits()}, not session {path_session}.")
+    path_session = str(path_params.get("session_id")).lower()
+    if path_session != str(granted.session_id):
+        # Only an id is repeated: whatever else a client put in the path might be a secret.
+        named = f"session {path_session}" if _is_uuid(path_session) else "the path's session"
+        raise forbidden(f"{granted.limits()}, not {named}.")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 async def read_token(token: str, request) -> dict:

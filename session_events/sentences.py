@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema_rs
 
 from session_events.schemas import KEYWORDS, UUID_PATTERN
+from session_events.tokens import looks_like_token
 
 FORMAT_PHRASES = {
     "date-time": "an RFC 3339 date-time with an offset, such as 2026-01-13T14:30:00Z",
@@ -26,6 +27,8 @@ TYPE_PHRASES = {
 
 
 def _shown(value: Any) -> str:
+    if looks_like_token(value):
+        return "what looks like a bearer token, not repeated here: send it as Authorization: Bearer"
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -65,6 +68,10 @@ def describe(error: jsonschema_rs.ValidationError, name: str, schema: dict) -> s
         rule = f"must match the pattern {limit}"
     elif keyword == "enum":
         rule = "must be one of " + ", ".join(_shown(option) for option in limit)
+    elif keyword == "not":
+        reason = _schema_at(schema, error.schema_path).get("description", "").strip()
+        rule = f"may not be {_shown(error.instance)}" + (f": {reason}" if reason else "")
+        return f"{where} {rule}."
     elif keyword == "required":
         return f"{where} is missing the required field {limit!r}."
     elif keyword == "additionalProperties":

@@ -13,6 +13,7 @@ Secrets rotate: the first of EVENTS_TOKEN_SECRETS signs, every one of them verif
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -34,6 +35,15 @@ FORGED = (
     "secret it no longer holds in EVENTS_TOKEN_SECRETS); ask for a new one."
 )
 REVOKED = "The bearer token sent has been revoked (or its session deleted); ask for a new one."
+
+
+# A JWT's shape (base64url JSON header, payload, signature): a value that has it is never
+# repeated in an error or a log line, wherever a client put it by mistake.
+TOKEN_SHAPE = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
+
+
+def looks_like_token(value: object) -> bool:
+    return isinstance(value, str) and TOKEN_SHAPE.search(value) is not None
 
 
 class TokenRefused(Exception):

@@ -22,6 +22,7 @@ from session_events.settings import Settings, load_settings
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer
 from support.pg_server import PostgresServer, PostgresUnavailable
 
+TOKEN_SECRET = "test-token-secret-of-at-least-32-bytes"
 READ = {"X-API-Key": READ_KEY}
 WRITE = {"X-API-Key": WRITE_KEY}
 BACKENDS = ["sqlite", "postgresql"]
@@ -120,6 +121,8 @@ def settings(database_url):
             "EVENTS_DATABASE_URL": database_url,
             "EVENTS_READ_KEYS": READ_KEY,
             "EVENTS_WRITE_KEYS": WRITE_KEY,
+            # Shared by every app a test makes, so that one's tokens are good on another.
+            "EVENTS_TOKEN_SECRETS": TOKEN_SECRET,
         }
     )
 

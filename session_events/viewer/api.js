@@ -1,5 +1,8 @@
-// The public API as the page uses it: the key from sessionStorage in X-API-Key (never in a URL),
-// URLs relative to the page (so the viewer works behind a path prefix too), RFC 8288 links.
+// The public API as the page uses it: the key from sessionStorage in X-API-Key, or a share link's
+// token (link-token.js) as Authorization: Bearer, never in a URL; URLs relative to the page (so
+// the viewer works behind a path prefix too), RFC 8288 links.
+
+import { linkToken } from "./link-token.js";
 
 const KEY_NAME = "session-events.api-key";
 export const API = new URL("../api/v2/", document.baseURI);
@@ -9,6 +12,21 @@ export const apiKey = {
   set: (key) => sessionStorage.setItem(KEY_NAME, key),
   clear: () => sessionStorage.removeItem(KEY_NAME),
 };
+
+// A share link's token wins over a key the tab may hold: the link opens read-only, as shared.
+export function credentials() {
+  const token = linkToken.get();
+  return token ? { Authorization: `Bearer ${token}` } : { "X-API-Key": apiKey.get() };
+}
+
+export const hasCredential = () => Boolean(linkToken.get() || apiKey.get());
+
+// Told the server's detail when it refuses the link's token (expired, revoked), whichever
+// request heard it first, so the page says so rather than go quietly stale.
+let tokenRefused = () => {};
+export function onTokenRefused(callback) {
+  tokenRefused = callback;
+}
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -24,11 +42,14 @@ export function apiUrl(path, params = []) {
   return url;
 }
 
-// fetch() with the key. Answers other than 2xx/304 become an ApiError carrying the problem's
-// detail; the caller decides what a 401 or a 404 means.
-export async function call(url, { headers = {}, signal } = {}) {
+// fetch() with the key or token; `body` is sent as JSON. Answers other than 2xx/304 become an
+// ApiError carrying the problem's detail; the caller decides what a 401 or a 404 means.
+export async function call(url, { method = "GET", body, headers = {}, signal } = {}) {
+  const json = body === undefined ? {} : { "Content-Type": "application/json" };
   const response = await fetch(url, {
-    headers: { "X-API-Key": apiKey.get(), ...headers },
+    method,
+    headers: { ...credentials(), ...json, ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
     signal,
     cache: "no-store", // the page revalidates itself (If-None-Match) and must see 304s
   });
@@ -39,6 +60,7 @@ export async function call(url, { headers = {}, signal } = {}) {
     } catch {
       // not a problem document (a proxy's page, say)
     }
+    if (response.status === 401 && linkToken.get()) tokenRefused(detail);
     throw new ApiError(response.status, detail);
   }
   return response;

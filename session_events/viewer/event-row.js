@@ -3,9 +3,11 @@
 
 import { el } from "./dom.js";
 import { formatInstant, kindOf } from "./format.js";
+import { withToken } from "./link-token.js";
 
-// The fragment that opens a session's page at one of its events.
-export const eventHref = (sessionId, seq) => `#session=${sessionId}&seq=${seq}`;
+// The fragment that opens a session's page at one of its events (with a share link's token,
+// so the link still opens the page when reloaded).
+export const eventHref = (sessionId, seq) => withToken(`#session=${sessionId}&seq=${seq}`);
 
 export function renderEvent(event) {
   const kind = kindOf(event.event_type);

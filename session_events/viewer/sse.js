@@ -1,7 +1,7 @@
-// Server-Sent Events read from a fetch() body. EventSource cannot send the X-API-Key header (and
-// the key must never go in a URL), so the page reads the stream itself and parses the frames
-// the way the HTML standard says: lines end at CR, LF or CRLF; a blank line dispatches;
-// lines starting with ":" are comments (the server's heartbeats).
+// Server-Sent Events read from a fetch() body. EventSource cannot send the X-API-Key or
+// Authorization header (and neither a key nor a token may go in a URL), so the page reads the
+// stream itself and parses the frames the way the HTML standard says: lines end at CR, LF or
+// CRLF; a blank line dispatches; lines starting with ":" are comments (the server's heartbeats).
 
 export class SseParser {
   constructor() {

@@ -4,6 +4,7 @@
 // missed or shown twice; what it finds it reports to a view (a RunPage, run-page.js), which draws.
 
 import { ApiError, apiUrl, call, getJson, parseLinks } from "./api.js";
+import { streamRefusal } from "./link-token.js";
 import { readStream, sleep } from "./sse.js";
 import { isTerminal } from "./statuses.js";
 
@@ -196,7 +197,7 @@ export class Watch {
     try {
       await readStream(response.body, (message) => this.onMessage(message), this.options);
     } catch (error) {
-      if (this.stopped) throw error;
+      if (this.stopped || isFatal(error)) throw error; // the token ran out: reconnecting cannot help
       return "ended";
     }
     // The server ends a stream once the session is over (or when it is shutting down).
@@ -212,6 +213,8 @@ export class Watch {
   onMessage(message) {
     if (message.retry !== undefined) this.retryMs = message.retry;
     if (message.data === undefined) return; // the retry hint, heartbeats
+    const refusal = streamRefusal(message);
+    if (refusal !== null) throw new ApiError(401, refusal);
     this.add(JSON.parse(message.data));
   }
 

@@ -37,9 +37,8 @@ def _unavailable(reason: str):
     pytest.skip(f"{reason} -- apt-get install chromium chromium-driver")
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium for the whole run (starting one takes a couple of seconds)."""
+def start_chromium(*flags: str):
+    """A headless Chromium driven by chromedriver, with `flags` beside the usual ones."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -50,10 +49,25 @@ def browser():
             _unavailable(f"{path} is missing")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
+    for flag in (*CHROMIUM_FLAGS, *flags):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole run (starting one takes a couple of seconds)."""
+    driver = start_chromium()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def fresh_browser(tmp_path):
+    """Another Chromium, with a profile of its own made for the test: someone else's browser,
+    opening a link it was sent, with nothing stored by the shared one."""
+    driver = start_chromium(f"--user-data-dir={tmp_path / 'chromium-profile'}")
     yield driver
     driver.quit()
 

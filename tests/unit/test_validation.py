@@ -389,9 +389,15 @@ def test_parameter_name_prefixes_a_path_inside_the_value():
 
 
 def test_other_keywords_fall_back_to_the_validator_message():
-    got = sentence({"not": {"type": "integer"}}, 5, "n")
+    got = sentence({"multipleOf": 2}, 5, "n")
     assert got.startswith("n is invalid: ")
     assert got.endswith(".")
+
+
+def test_a_value_refused_by_not_is_named_with_the_reason_the_contract_gives():
+    schema = {"not": {"enum": ["auth_expired"], "description": "it is reserved"}}
+    assert sentence(schema, "auth_expired", "t") == 't may not be "auth_expired": it is reserved.'
+    assert sentence({"not": {"type": "integer"}}, 5, "n") == "n may not be 5."
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,11 +1,15 @@
 """session-events-client: create, list, show and delete sessions, emit their events, tail or
-export them, watch the sessions change.
+export them, watch the sessions change, mint and revoke session tokens.
 
-The server and key come from --url and --key (before or after the command), or EVENTS_URL and
-EVENTS_API_KEY. What a command found goes to stdout (as JSON with --json); what it did, to stderr.
+The server and credential come from --url and --key or --token (before or after the command),
+or EVENTS_URL and EVENTS_API_KEY or EVENTS_TOKEN. A key acts on every session, a session token
+on its own; the command acts with one: --key or --token wins over the environment, where the
+token wins over the key (the narrower grant, set for this command); both on the command line is
+a usage error (2). A token is printed only by the commands that mint one (create --token-for,
+token).
+What a command found goes to stdout (as JSON with --json); what it did, to stderr.
 A refusal prints the problem's detail on stderr and exits 1; a server that cannot be reached, 3.
-`watch` runs until Ctrl-C, which ends it with 0.
-"""
+`watch` runs until Ctrl-C, which ends it with 0."""
 
 from __future__ import annotations
 
@@ -18,14 +22,16 @@ import sys
 import httpx
 
 from session_events_client.client import DEFAULT_URL, Client
-from session_events_client.errors import Invalid, Refused
-from session_events_client.models import SessionStatus
+from session_events_client.errors import AuthExpired, Invalid, Refused
+from session_events_client.models import SessionStatus, TokenScope
 from session_events_client.operations import TERMINAL
 from session_events_client.readable import (
     change_line,
     deleted,
     event_line,
+    minted,
     page_lines,
+    revoked,
     session_lines,
     snapshot_lines,
     stored,
@@ -35,6 +41,7 @@ from session_events_client.watching import LIMIT, Snapshot
 WAIT_EXIT = {status: 0 if status is SessionStatus.completed else 1 for status in TERMINAL}
 TIMED_OUT, UNREACHABLE = 2, 3
 STATUSES = [status.value for status in SessionStatus]
+SCOPES = [scope.value for scope in TokenScope]
 DATA_EXAMPLE = """--data '{"goal": "verify"}'"""
 
 
@@ -42,18 +49,38 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="session-events-client", description=__doc__.split("\n")[0])
     top.add_argument("--url", default=os.environ.get("EVENTS_URL", DEFAULT_URL),
                      help="the server's root (EVENTS_URL; default %(default)s)")  # fmt: skip
-    top.add_argument("--key", default=os.environ.get("EVENTS_API_KEY"),
-                     help="the X-API-Key to send (EVENTS_API_KEY)")  # fmt: skip
-    # --url and --key after the command too: refused there, argparse would print the key back.
+    top.add_argument("--key", help="the X-API-Key to send (EVENTS_API_KEY)")
+    top.add_argument("--token", help="or a session token, sent as Authorization: Bearer "
+                     "(EVENTS_TOKEN)")  # fmt: skip
+    # --url, --key and --token after the command too: refused there, argparse would print the
+    # secret back.
     where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--url", default=argparse.SUPPRESS, help="as before the command")
-    where.add_argument("--key", default=argparse.SUPPRESS, help="as before the command")
+    for name in ("--url", "--key", "--token"):
+        where.add_argument(name, default=argparse.SUPPRESS, help="as before the command")
     commands = top.add_subparsers(dest="command", required=True)
     add_parser = functools.partial(commands.add_parser, parents=[where])
 
-    create = add_parser("create", help="create a session and print its id")
+    create = add_parser("create", help="create a session and print its id (then its tokens)")
     create.add_argument("--type", required=True, dest="session_type", help="its session_type")
     create.add_argument("--project-path")
+    create.add_argument("--token-for", action="append", choices=SCOPES, dest="scopes",
+                        help="mint a token of this scope for it, printed on a line of its "
+                        "own after the id (repeatable)")  # fmt: skip
+    create.add_argument("--json", action="store_true", help="the session and its tokens")
+
+    token = add_parser("token", help="mint a token limited to a session and print it")
+    token.add_argument("session_id")
+    token.add_argument("--scope", choices=SCOPES, default="read",
+                       help="read, or append too (a write key); default %(default)s")  # fmt: skip
+    token.add_argument("--ttl", type=int, dest="ttl_seconds", metavar="SECONDS",
+                       help="its lifetime in seconds (default: the server's hour)")  # fmt: skip
+    token.add_argument("--json", action="store_true", help="the token with its id and expiry")
+
+    revoke = add_parser("revoke", help="revoke a session's token, or all of them (a write key)")
+    revoke.add_argument("session_id")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", dest="token_id", help="the token's id, as minting printed it")
+    which.add_argument("--all", action="store_true", help="every token of the session")
 
     emit = add_parser("emit", help="append an event, or one JSON event a line of stdin")
     emit.add_argument("session_id")
@@ -131,7 +158,22 @@ def json_object(text: str) -> dict:
 
 def run(args: argparse.Namespace, client: Client) -> int:
     if args.command == "create":
-        print(client.create_session(args.session_type, args.project_path).id)
+        session = client.create_session(args.session_type, args.project_path, tokens=args.scopes)
+        print(session.model_dump_json(exclude_unset=True) if args.json else session.id)
+        for made in session.tokens or []:
+            print(minted(made), file=sys.stderr)
+            if not args.json:
+                print(made.token)
+    elif args.command == "token":
+        made = client.create_token(args.session_id, args.scope, args.ttl_seconds)
+        print(made.model_dump_json() if args.json else made.token)
+        print(minted(made), file=sys.stderr)
+    elif args.command == "revoke":
+        if args.all:
+            client.revoke_tokens(args.session_id)
+        else:
+            client.revoke_token(args.session_id, args.token_id)
+        print(revoked(args.session_id, None if args.all else args.token_id), file=sys.stderr)
     elif args.command == "emit" and args.stdin:
         producer = client.producer(args.session_id)
         try:
@@ -204,13 +246,26 @@ def watch(args: argparse.Namespace, client: Client) -> None:
 
 def explained(refused: Refused, args: argparse.Namespace) -> str:
     """The refusal's detail, or how to give the command a key where none was given."""
-    if refused.status == 401 and not args.key:
+    if refused.status == 401 and not (args.key or args.token):
         return (
             "no API key was given: set EVENTS_API_KEY or pass --key, as in "
             f"`session-events-client --key KEY {args.command} ...` (a read key reads; a write key "
-            "also creates, changes and deletes)."
+            "also creates, changes and deletes), or a session token (EVENTS_TOKEN, --token)."
         )
+    if isinstance(refused, AuthExpired):
+        return f"{refused.detail} Mint a new token (`token SESSION_ID`, with a key) to go on."
     return refused.detail
+
+
+def credential(args: argparse.Namespace, top: argparse.ArgumentParser) -> None:
+    """args.key or args.token, the other None: the command line's, else the environment's, where
+    EVENTS_TOKEN wins, so a job given a token beside an inherited key acts with the token."""
+    if args.key and args.token:
+        top.error("--key and --token were both given: pass one (a key acts on every session, a "
+                  "token on its own)")  # fmt: skip
+    if not (args.key or args.token):
+        args.token = os.environ.get("EVENTS_TOKEN") or None
+        args.key = None if args.token else os.environ.get("EVENTS_API_KEY") or None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,8 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.command == "emit" and args.stdin and args.json:
         top.error("emit --json prints the event a --type stored; --stdin reports on stderr only")
+    credential(args, top)
     try:
-        with Client(args.url, api_key=args.key) as client:
+        with Client(args.url, api_key=args.key, token=args.token) as client:
             return run(args, client)
     except Refused as refused:
         print(f"session-events-client {args.command}: {explained(refused, args)}", file=sys.stderr)

@@ -13,7 +13,15 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
-from session_events_client import exporting, following, operations, producer, steps, watching
+from session_events_client import (
+    credentials,
+    exporting,
+    following,
+    operations,
+    producer,
+    steps,
+    watching,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 10.0
@@ -23,7 +31,9 @@ class Operations:
     """Every operation of the contract, and the loops a client needs (see operations.py).
 
     `base_url` is the server's root (http://127.0.0.1:8000); the API's own root, which the
-    server's pages show (http://127.0.0.1:8000/api/v2), is taken as the same. Reads and appends
+    server's pages show (http://127.0.0.1:8000/api/v2), is taken as the same. The credential is
+    `api_key` (sent as X-API-Key) or `token`, a session token (sent as `Authorization: Bearer`),
+    never both (ValueError: pick one). Reads and appends
     are retried as `retry` says (None: never); a failure that outlasts it is raised as httpx
     raised it (httpx.TransportError), a refusal as Refused. `http` is an httpx client of your own
     to use instead of a new one (its base URL and headers are then yours to set).
@@ -37,17 +47,20 @@ class Operations:
         base_url: str = DEFAULT_URL,
         *,
         api_key: str | None = None,
+        token: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         retry: steps.Retry | None = operations.RETRY,
         http: httpx.Client | httpx.AsyncClient | None = None,
     ):
         self.timeout = timeout
         self.retry = retry
-        self.http = http or self.HTTP(**configured(base_url, api_key, timeout))
+        self.http = http or self.HTTP(**configured(base_url, api_key, token, timeout))
         self._owned = http is None
 
-    def create_session(self, session_type, project_path=None, config=None, *, id=None):
-        return self._run(operations.create_session(session_type, project_path, config, id))
+    def create_session(self, session_type, project_path=None, config=None, *, id=None, tokens=None):
+        """The new session (a CreatedSession); `tokens`, scopes such as ["append", "read"],
+        mints a token of each for it, in its `tokens`."""
+        return self._run(operations.create_session(session_type, project_path, config, id, tokens))
 
     def get_session(self, session_id):
         return self._run(operations.get_session(session_id, self.retry))
@@ -63,6 +76,19 @@ class Operations:
 
     def delete_session(self, session_id):
         return self._run(operations.delete_session(session_id))
+
+    def create_token(self, session_id, scope="read", ttl_seconds=None):
+        """A Token limited to the session: `read` (a read key or a read token of the session may
+        mint one) or `append` (a write key); `ttl_seconds` defaults to the server's hour."""
+        return self._run(operations.create_token(session_id, scope, ttl_seconds))
+
+    def revoke_token(self, session_id, token_id):
+        """Refuse the token whose `id` this is from now on (a write key; idempotent)."""
+        return self._run(operations.revoke_token(session_id, token_id, self.retry))
+
+    def revoke_tokens(self, session_id):
+        """Refuse every token of the session from now on (a write key; idempotent)."""
+        return self._run(operations.revoke_tokens(session_id, self.retry))
 
     def append_events(self, session_id, events):
         return self._run(operations.append_events(session_id, events, self.retry))
@@ -108,8 +134,10 @@ class Operations:
         raise NotImplementedError
 
 
-def configured(base_url: str, api_key: str | None, timeout: float) -> dict[str, Any]:
-    headers = {"X-API-Key": api_key} if api_key else {}
+def configured(
+    base_url: str, api_key: str | None, token: str | None, timeout: float
+) -> dict[str, Any]:
+    headers = credentials.header(api_key, token)
     return {"base_url": server_root(base_url), "headers": headers, "timeout": timeout}
 
 

@@ -1,4 +1,5 @@
-"""The one exception a refusal raises, and the check that turns an answer into a model or it."""
+"""The exception a refusal raises (AuthExpired when a session token is no longer accepted), and the
+check that turns an answer into a model or it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from typing import Any, TypeVar
 
 import httpx
+from httpx_sse import ServerSentEvent
 from pydantic import BaseModel, ValidationError
 
 from session_events_client.models import Problem
@@ -24,6 +26,13 @@ class Refused(Exception):
         self.title = title
         self.detail = detail
         self.response = response
+
+
+class AuthExpired(Refused):
+    """The session token sent is no longer accepted: it expired, was revoked or is forged (its
+    `detail` says which, `status` is 401). Raised for a 401 to a request made with a token, and
+    when a stream read with one ends with `event: auth_expired` (then `response` is None): the
+    access is over, so nothing is retried or reopened; mint a new token to go on."""
 
 
 class Invalid(Refused, ValueError):
@@ -64,12 +73,36 @@ def shown(value: Any, limit: int = 80) -> str:
 
 
 def refusal(response: httpx.Response) -> Refused:
+    kind = AuthExpired if response.status_code == 401 and bearer(response.request) else Refused
     try:
         problem = Problem.model_validate_json(response.content)
     except ValidationError:
         detail = response.text.strip()[:500] or "(no body)"
-        return Refused(response.status_code, response.reason_phrase, detail, response)
-    return Refused(problem.status, problem.title, problem.detail, response)
+        return kind(response.status_code, response.reason_phrase, detail, response)
+    return kind(problem.status, problem.title, problem.detail, response)
+
+
+def bearer(request: httpx.Request) -> bool:
+    """Whether `request` was sent with a session token."""
+    return request.headers.get("Authorization", "").startswith("Bearer ")
+
+
+AUTH_EXPIRED = "auth_expired"  # the last message of a stream whose token expired or was revoked
+
+
+def auth_expired(message: ServerSentEvent | bytes) -> AuthExpired | None:
+    """The end of access a stream's message announces, or None for any other message. An event
+    may have the event_type auth_expired too: the server's own message is the one whose data is a
+    401 Problem, not an Event."""
+    if not isinstance(message, ServerSentEvent) or message.event != AUTH_EXPIRED:
+        return None
+    try:
+        problem = Problem.model_validate_json(message.data)
+    except ValidationError:
+        return None
+    if problem.status != 401:
+        return None
+    return AuthExpired(problem.status, problem.title, problem.detail, None)
 
 
 def answer(response: httpx.Response, status: int, model: type[Model]) -> Model:

@@ -159,7 +159,10 @@ class StreamMessage(BaseModel):
     """
     One message of the event stream, field by field as Server-Sent Events define them. An
     event has `id` (its `seq`), `event` (its `event_type`) and `data` (the Event, exactly as
-    the listing returns it, as one line of JSON); the first message holds only `retry`.
+    the listing returns it, as one line of JSON); the first message holds only `retry`. A
+    stream opened with a session token may end with a message without `id` whose `event` is
+    `auth_expired` and whose `data` is a Problem (status 401) saying whether the token
+    expired or was revoked.
 
     """
 
@@ -198,7 +201,7 @@ class EventCreate(BaseModel):
     )
     event_type: str = Field(
         ...,
-        description="What happened, in snake_case.",
+        description="What happened, in snake_case. `auth_expired` is reserved: it names the message that\nends a stream opened with a session token that expired or was revoked.\n",
         examples=["step_status_changed"],
         max_length=100,
         pattern="^[a-z_]+$",

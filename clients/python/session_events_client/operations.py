@@ -1,8 +1,9 @@
 """The contract's operations and the loops built on them, as generators of steps (steps.py).
 
-Reads, and appends (whose every event carries an id, so a repeat is stored once), are retried
-after connection errors, timeouts and 503s; the other writes are not, since a repeat of one
-that did happen would be refused (a second create, a second change of status).
+Reads, appends (whose every event carries an id, so a repeat is stored once) and revocations
+(a repeat changes nothing) are retried after connection errors, timeouts and 503s; the other
+writes are not, since a repeat of one that did happen would be refused (a second create, a
+second change of status) or mint a second token. A 401 or 403 is never retried.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from datetime import datetime
 from typing import Any
 
 from session_events_client.errors import answer, expect
-from session_events_client.models import EventList, EventPage, Session, SessionPage, SessionStatus
+from session_events_client.models import (
+    CreatedSession,
+    EventList,
+    EventPage,
+    Session,
+    SessionPage,
+    SessionStatus,
+    Token,
+)
 from session_events_client.steps import API, Emit, Retry, Send, sent
 
 # The contract's final statuses, named by the generated enum so a status it renames or drops fails
@@ -30,10 +39,36 @@ def create_session(
     project_path: str | None = None,
     config: Mapping[str, Any] | None = None,
     id: uuid.UUID | str | None = None,
+    tokens: Iterable[str] | None = None,
 ):
-    body = present(session_type=session_type, project_path=project_path, config=config, id=id)
+    scopes = None if tokens is None else [str(scope) for scope in tokens]
+    body = present(
+        session_type=session_type, project_path=project_path, config=config, id=id, tokens=scopes
+    )
     response = yield from sent(Send("POST", f"{API}/sessions", json=body), None)
-    return answer(response, 201, Session)
+    return answer(response, 201, CreatedSession)
+
+
+def create_token(session_id: uuid.UUID | str, scope: str = "read", ttl_seconds: int | None = None):
+    """Not retried: a repeat would mint a second token, the first one lost but alive."""
+    body = present(scope=str(scope), ttl_seconds=ttl_seconds)
+    request = Send("POST", f"{API}/sessions/{session_id}/tokens", json=body)
+    response = yield from sent(request, None)
+    return answer(response, 201, Token)
+
+
+def revoke_token(
+    session_id: uuid.UUID | str, token_id: uuid.UUID | str, retry: Retry | None = RETRY
+):
+    """Retried, as revoking twice changes nothing and a revocation lost would leave it alive."""
+    request = Send("DELETE", f"{API}/sessions/{session_id}/tokens/{token_id}")
+    response = yield from sent(request, retry)
+    expect(response, 204)
+
+
+def revoke_tokens(session_id: uuid.UUID | str, retry: Retry | None = RETRY):
+    response = yield from sent(Send("DELETE", f"{API}/sessions/{session_id}/tokens"), retry)
+    expect(response, 204)
 
 
 def get_session(session_id: uuid.UUID | str, retry: Retry | None = RETRY):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from session_events_client.models import Event, Session, SessionPage
+from session_events_client.models import Event, Session, SessionPage, Token
 from session_events_client.watching import Created, Deleted, Snapshot, Updated
 
 COLUMNS = ("id", "status", "session_type", "event_count", "created_at", "project_path")
@@ -88,3 +88,18 @@ def stored(session_id: str, count: int, seq: int | None = None) -> str:
 
 def deleted(session_id: str) -> str:
     return f"Deleted session {session_id} and all its events."
+
+
+def minted(token: Token) -> str:
+    """What minting did, naming the token by its id (not a secret), which revokes it."""
+    article = "an" if token.scope.startswith(("a", "e", "i", "o", "u")) else "a"
+    return (
+        f"Minted {article} {token.scope} token of session {token.session_id}, good until "
+        f"{local(token.expires_at)}; `revoke {token.session_id} --id {token.id}` revokes it."
+    )
+
+
+def revoked(session_id: str, token_id: str | None) -> str:
+    if token_id is None:
+        return f"Revoked every token of session {session_id}."
+    return f"Revoked token {token_id} of session {session_id}."

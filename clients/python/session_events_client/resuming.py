@@ -1,6 +1,9 @@
 """A stream read as it arrives and opened again, from its cursor, after it broke or the server
 went away: the one reconnect loop of follow(), follow_sessions() and export().
 
+A stream read with a session token that ends with `event: auth_expired` raises AuthExpired: the
+access is over, so it is not opened again (nor is one refused with a 401 or 403).
+
 What differs between the streams (the request, what a message yields, whether a stream that ended
 by itself is done) is a `Resumable`; the loop, its pauses and its give-up are written once here.
 """
@@ -14,6 +17,7 @@ from typing import Any, Protocol
 import httpx
 from httpx_sse import ServerSentEvent
 
+from session_events_client.errors import auth_expired
 from session_events_client.steps import (
     RETRIED,
     RETRIED_STATUS,
@@ -52,7 +56,7 @@ def resumed(stream: Resumable, retry: Retry | None) -> Steps:
     """Emits what `stream` reads, opening it again after it broke, ended by itself (and was not
     `ended()`) or met a 502, 503 or 504, pausing as `retry` says between attempts that got
     nowhere. Returns None once `ended()` said so, or the answer that refused the stream; raises
-    ConnectionError once `retry` gives up."""
+    ConnectionError once `retry` gives up, AuthExpired once the stream's token is no longer good."""
     backoff = Backoff(retry)
     while True:
         response, delivered, opened = None, False, time.monotonic()
@@ -60,6 +64,8 @@ def resumed(stream: Resumable, retry: Retry | None) -> Steps:
             response = yield OpenStream(stream.request(), stream.lines)
             if response.status_code == 200:
                 while (message := (yield NextMessage())) is not None:
+                    if ended := auth_expired(message):
+                        raise ended
                     for item in stream.read(message):
                         delivered = True
                         yield Emit(item)

@@ -282,6 +282,7 @@ def batch(*events: dict) -> bytes:
 REFUSED_WRITES = [
     ("POST", "{events}", b'{"events": []}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": "BAD"}]}', JSON_WRITE),
+    ("POST", "{events}", b'{"events": [{"event_type": "auth_expired"}]}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": "a", "extra": 1}]}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": 5}]}', JSON_WRITE),
     ("POST", "{events}", b'{"events": [{"event_type": "a"}]', JSON_WRITE),
@@ -455,3 +456,54 @@ def test_a_head_of_the_sessions_stream_is_its_head_alone(client, stack_client):
     response = client.head(path, headers=READ)
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.content == b""
+
+
+def _tokens(client, session_id: str) -> dict[str, str]:
+    made = client.post(
+        SESSIONS, json={"session_type": "other", "tokens": ["append"]}, headers=WRITE
+    ).json()
+    minted = {"other": made["tokens"][0]["token"]}
+    for scope in ("append", "read"):
+        body = {"scope": scope}
+        answer = client.post(f"{SESSIONS}/{session_id}/tokens", json=body, headers=WRITE)
+        minted[scope] = answer.json()["token"]
+    head, body, signature = minted["read"].split(".")
+    minted["forged"] = f"{head}.{body}.{signature[::-1]}"
+    return minted
+
+
+AUTHORIZATIONS = [
+    ("append", "Bearer {append}"),
+    ("read", "Bearer {read}"),
+    ("other session", "Bearer {other}"),
+    ("forged", "Bearer {forged}"),
+    ("lower case", "bearer {read}"),
+    ("no token", "Bearer"),
+    ("empty", ""),
+    ("basic", "Basic dXNlcjpwYXNz"),
+    ("not a jwt", "Bearer not-a-token"),
+]
+# Reads, and writes a token may not carry out or the contract refuses once it is through.
+TOKEN_REQUESTS = [
+    ("GET", "{events}", None),
+    ("GET", "{session}", None),
+    ("GET", "{sessions}", None),
+    ("GET", "{unknown}/events", None),
+    ("POST", "{events}", b'{"events": [{"event_type": "BAD"}]}'),
+    ("PATCH", "{session}", b'{"status": "sleeping"}'),
+    ("DELETE", "{session}", None),
+    ("DELETE", "{session}/tokens", None),
+    ("POST", "{session}/tokens", b'{"scope": "append"}'),
+]
+
+
+@pytest.mark.parametrize("authorization", [a for _, a in AUTHORIZATIONS], ids=dict(AUTHORIZATIONS))
+def test_tokens_are_answered_as_connexion_does(client, stack_client, session_id, authorization):
+    """Both apps share the test settings' token secret, so each takes the other's tokens."""
+    minted = _tokens(client, session_id)
+    for key in ({}, READ, {"X-API-Key": "wrong"}):
+        headers = {**key, "Authorization": authorization.format(**minted)}
+        for method, path, content in TOKEN_REQUESTS:
+            if content is not None:
+                headers = {**headers, "Content-Type": "application/json"}
+            assert_same(client, stack_client, _path(path, session_id), headers, method, content)
