@@ -13,8 +13,10 @@ Secrets rotate: the first of EVENTS_TOKEN_SECRETS signs, every one of them verif
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -79,6 +81,10 @@ def generated_secret() -> str:
     return secrets.token_urlsafe(48)
 
 
+# Tokens verified, remembered by digest: a poller's token is decoded once, not on every request.
+VERIFIED_KEPT = 10_000
+
+
 class TokenSigner:
     """Signs with the first secret, verifies with any of them."""
 
@@ -86,6 +92,28 @@ class TokenSigner:
         if not token_secrets:
             raise ValueError("a token signer needs at least one secret")
         self.keys = [secret.encode() for secret in token_secrets]
+        # sha256 of a token -> (its grant, its expiry as a POSIX time): the secrets are fixed
+        # for the process's life, so a token that verified once verifies until it expires.
+        self._verified: dict[bytes, tuple[Grant, float]] = {}
+
+    def verify(self, token: str) -> Grant:
+        """The grant of a token signed by one of the secrets and not expired; TokenRefused
+        saying which it is otherwise. Whether it was revoked is the database's to say."""
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        known = self._verified.get(digest)
+        if known is not None:
+            if time.time() < known[1]:
+                return known[0]
+            del self._verified[digest]
+            raise TokenRefused(EXPIRED)
+        granted = self.decode(token)
+        if len(self._verified) >= VERIFIED_KEPT:
+            now = time.time()
+            self._verified = {d: k for d, k in self._verified.items() if now < k[1]}
+            if len(self._verified) >= VERIFIED_KEPT:
+                self._verified.clear()
+        self._verified[digest] = (granted, granted.expires_at.timestamp())
+        return granted
 
     def sign(self, session_id: uuid.UUID, scope: str, expires_at: datetime) -> tuple[Grant, str]:
         """A new token for `session_id`, and its grant (whose token_id the database keeps)."""
@@ -99,9 +127,8 @@ class TokenSigner:
         }
         return grant, jwt.encode(claims, self.keys[0], algorithm=ALGORITHM)
 
-    def verify(self, token: str) -> Grant:
-        """The grant of a token signed by one of the secrets and not expired; TokenRefused
-        saying which it is otherwise. Whether it was revoked is the database's to say."""
+    def decode(self, token: str) -> Grant:
+        """verify's work, without remembering: PyJWT checks the signature, then the expiry."""
         for key in self.keys:
             try:
                 claims = jwt.decode(

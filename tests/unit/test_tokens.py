@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -113,3 +114,20 @@ def test_secrets_keep_their_order_and_must_be_long_enough():
 def test_the_default_lifetime_may_not_exceed_the_longest():
     with pytest.raises(SettingsError, match="EVENTS_TOKEN_TTL_SECONDS \\(90\\) is longer"):
         load_settings({"EVENTS_TOKEN_TTL_SECONDS": "90", "EVENTS_TOKEN_MAX_TTL_SECONDS": "60"})
+
+
+def test_a_verified_token_is_remembered_until_it_expires():
+    signer = TokenSigner([NEW])
+    expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    granted, token = signer.sign(SESSION, "read", expires_at)
+    assert signer.verify(token) == granted
+    assert signer.verify(token) == granted  # remembered
+    head, body, signature = token.split(".")
+    altered = f"{head}.{body}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+    with pytest.raises(TokenRefused) as forged:
+        signer.verify(altered)  # another string: not what was remembered
+    assert forged.value.detail == FORGED
+    time.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.05)
+    with pytest.raises(TokenRefused) as expired:
+        signer.verify(token)
+    assert expired.value.detail == EXPIRED
