@@ -46,6 +46,11 @@ def looks_like_token(value: object) -> bool:
     return isinstance(value, str) and TOKEN_SHAPE.search(value) is not None
 
 
+def without_tokens(text: str) -> str:
+    """`text` (a path, a parameter's name) with what looks like a token left out, for an error."""
+    return TOKEN_SHAPE.sub("(what looks like a bearer token, not repeated here)", text)
+
+
 class TokenRefused(Exception):
     """A token that grants nothing: `detail` says whether it is expired, forged or revoked."""
 
