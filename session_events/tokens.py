@@ -129,7 +129,7 @@ def _grant(claims: dict) -> Grant:
             raise ValueError(scope)
         expires_at = datetime.fromtimestamp(claims["exp"], UTC)
         return Grant(scope, uuid.UUID(claims["sid"]), uuid.UUID(claims["jti"]), expires_at)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, AttributeError):  # uuid.UUID(12): the last
         # Signed by us, so never seen unless a secret leaked: refused all the same.
         raise TokenRefused(FORGED) from None
 

@@ -20,6 +20,7 @@ from session_events.tokens import (
 
 OLD, NEW, OTHER = "o" * 32, "n" * 32, "x" * 32
 SESSION = uuid.UUID("6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
+LATER = 2**33  # an expiry in the year 2242
 
 
 def _soon() -> datetime:
@@ -67,17 +68,24 @@ def test_expired_is_told_apart_from_forged_and_only_once_the_signature_holds():
         "not-a-token",
         "a.b.c",
         jwt.encode({"sid": str(SESSION)}, NEW, algorithm="HS256"),  # claims missing
+        # The claims below are all there, with an `exp` a datetime holds (2**40 seconds is past
+        # year 9999, a refusal of its own that would hide the one each case is about).
         jwt.encode(
-            {"jti": "x", "sid": str(SESSION), "scope": "read", "iat": 0, "exp": 2**40},
+            {"jti": "x", "sid": str(SESSION), "scope": "read", "iat": 0, "exp": LATER},
             NEW,
             algorithm="HS256",
         ),  # a jti that is no uuid
         jwt.encode(
-            {"jti": str(uuid.uuid4()), "sid": str(SESSION), "scope": "admin", "exp": 2**40}
+            {"jti": str(uuid.uuid4()), "sid": str(SESSION), "scope": "admin", "exp": LATER}
             | {"iat": 0},
             NEW,
             algorithm="HS256",
         ),
+        jwt.encode(
+            {"jti": str(uuid.uuid4()), "sid": 12, "scope": "read", "iat": 0, "exp": LATER},
+            NEW,
+            algorithm="HS256",
+        ),  # a sid that is no string
         jwt.encode({"exp": 2**40}, NEW * 2, algorithm="HS512"),  # another algorithm
         jwt.encode({"exp": 2**40}, None, algorithm="none"),
     ],
