@@ -30,6 +30,7 @@ from session_events.handlers.listing import (
 from session_events.handlers.shapes import json_response, pagination
 from session_events.handlers.waiting import leaving_with_client
 from session_events.hub import SessionHub
+from session_events.security import grant, still_good
 from session_events.watcher import Watcher
 
 
@@ -198,6 +199,7 @@ async def list_events(
                 )
     finally:
         hub.remove(watcher)
+    await still_good(grant())  # revoked or expired while it waited: nothing more is handed over
     return answer.response
 
 

@@ -20,6 +20,7 @@ from starlette.datastructures import Headers
 from session_events.db import json_codec
 from session_events.schemas import first_error
 from session_events.sentences import describe
+from session_events.tokens import without_tokens
 
 NO_BODY = "This operation needs a JSON request body; the request has none."
 NO_CONTENT_TYPE = (
@@ -71,7 +72,8 @@ class ParameterChecks:
             unknown = query.keys() - self.accepted_query
             if unknown:
                 raise BadRequestProblem(
-                    detail=f"Unknown query parameter(s): {', '.join(sorted(unknown))}. "
+                    detail="Unknown query parameter(s): "
+                    f"{without_tokens(', '.join(sorted(unknown)))}. "
                     f"This operation accepts: {self.accepted_text}."
                 )
         sources = {"query": query, "path": path, "header": headers, "cookie": cookies or {}}

@@ -26,6 +26,7 @@ from session_events.db.errors import (
 )
 from session_events.problems import READ_ONLY, RETRY_AFTER_SECONDS, not_allowed
 from session_events.routes import Routes
+from session_events.tokens import without_tokens
 
 log = structlog.get_logger("session_events")
 
@@ -74,8 +75,8 @@ def not_found(routes: Routes):
         return problem(
             status=404,
             title="Not Found",
-            detail=f"Nothing is at {request.url.path}; the API's operations are under "
-            f"{routes.base_path}/ (listed at {routes.base_path}/ui/).",
+            detail=f"Nothing is at {without_tokens(request.url.path)}; the API's operations are "
+            f"under {routes.base_path}/ (listed at {routes.base_path}/ui/).",
         )
 
     return answer

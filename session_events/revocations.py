@@ -51,12 +51,12 @@ class Revocations:
             return
         reading = self._reading.get(grant.token_id)
         if reading is None:
-            self._sessions[grant.token_id] = grant.session_id
             reading = asyncio.ensure_future(self._read(grant.token_id))
             self._reading[grant.token_id] = reading
             reading.add_done_callback(lambda _done: self._reading.pop(grant.token_id, None))
         if not await asyncio.shield(reading):
             raise TokenRefused(REVOKED)
+        self._sessions[grant.token_id] = grant.session_id  # found good: revoked_session finds it
 
     async def _read(self, token_id: uuid.UUID) -> bool:
         async with self.database.read() as conn:
@@ -76,6 +76,8 @@ class Revocations:
                 self._good[token_id] = now
             else:
                 self._good.pop(token_id, None)
+                if token_id not in self._streams:  # refused from now on: nothing to revoke
+                    self._sessions.pop(token_id, None)
 
     def revoked(self, token_ids) -> None:
         """This process revoked these tokens: refused here at once, their streams ended."""
@@ -117,6 +119,8 @@ class Revocations:
 
     def _forget(self, token_id: uuid.UUID) -> None:
         self._streams.pop(token_id, None)
+        if token_id not in self._good:  # nor found good by a request: nothing to revoke
+            self._sessions.pop(token_id, None)
         timer = self._expiries.pop(token_id, None)
         if timer is not None:
             timer.cancel()

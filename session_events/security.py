@@ -13,13 +13,14 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
+from datetime import UTC, datetime
 
 from connexion.exceptions import ProblemException, Unauthorized
 from connexion.security import NO_VALUE, ApiKeySecurityHandler
 from connexion.utils import get_function_from_name
 
 from session_events.app_state import current
-from session_events.tokens import APPEND, Grant, TokenRefused
+from session_events.tokens import APPEND, EXPIRED, Grant, TokenRefused
 
 READ, WRITE = "read", "write"
 MISSING_KEY = "Send an API key in the X-API-Key header; this operation needs one."
@@ -109,6 +110,19 @@ async def verified(token: str) -> Grant:
         raise Unauthorized(detail=refused.detail) from None
     scope[GRANT] = granted
     return granted
+
+
+async def still_good(granted: Grant) -> None:
+    """A 401 if the token a request was let in with has expired or been revoked since: a
+    long-poll answers only what its token still allows when it answers."""
+    if not granted.is_token:
+        return
+    try:
+        if granted.expires_at <= datetime.now(UTC):
+            raise TokenRefused(EXPIRED)
+        await current().state.revocations.check(granted)
+    except TokenRefused as refused:
+        raise Unauthorized(detail=refused.detail) from None
 
 
 def _own_session(granted: Grant, path_params: dict) -> None:

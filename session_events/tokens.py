@@ -30,6 +30,9 @@ SCOPES = (READ, APPEND)
 # HMAC-SHA256 wants a key at least as long as its output (RFC 7518, section 3.2).
 MINIMUM_SECRET_BYTES = 32
 REQUIRED_CLAIMS = ["jti", "sid", "scope", "iat", "exp"]
+# `iat` only records the minting: checking it would refuse, as forged, a token minted by a server
+# whose clock is ahead of this one's, in the second after.
+DECODING = {"require": REQUIRED_CLAIMS, "verify_iat": False}
 
 EXPIRED = "The bearer token sent has expired; ask for a new one."
 FORGED = (
@@ -46,6 +49,11 @@ TOKEN_SHAPE = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
 
 def looks_like_token(value: object) -> bool:
     return isinstance(value, str) and TOKEN_SHAPE.search(value) is not None
+
+
+def without_tokens(text: str) -> str:
+    """`text` (a path, a parameter's name) with what looks like a token left out, for an error."""
+    return TOKEN_SHAPE.sub("(what looks like a bearer token, not repeated here)", text)
 
 
 class TokenRefused(Exception):
@@ -131,9 +139,7 @@ class TokenSigner:
         """verify's work, without remembering: PyJWT checks the signature, then the expiry."""
         for key in self.keys:
             try:
-                claims = jwt.decode(
-                    token, key, algorithms=[ALGORITHM], options={"require": REQUIRED_CLAIMS}
-                )
+                claims = jwt.decode(token, key, algorithms=[ALGORITHM], options=DECODING)
             except jwt.InvalidSignatureError:
                 continue  # perhaps an older secret's
             except jwt.ExpiredSignatureError:  # checked only once the signature holds
@@ -151,7 +157,7 @@ def _grant(claims: dict) -> Grant:
             raise ValueError(scope)
         expires_at = datetime.fromtimestamp(claims["exp"], UTC)
         return Grant(scope, uuid.UUID(claims["sid"]), uuid.UUID(claims["jti"]), expires_at)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, AttributeError):  # uuid.UUID(12): the last
         # Signed by us, so never seen unless a secret leaked: refused all the same.
         raise TokenRefused(FORGED) from None
 

@@ -325,7 +325,8 @@ def test_share_fits_360_px(api, tab):
 
 
 def test_the_access_log_never_holds_a_token(api, share_server, fresh_browser):
-    """Every request of a share link's page, logged: the session's id is there, its token not."""
+    """Every request of a share link's page, logged: the session's id is there, its token not;
+    nor is it in any URL the page asked for."""
     session_id = new_session(api)
     append(api, session_id, {"event_type": "tick"}, {"event_type": "tock"})
     other = new_session(api)
@@ -348,3 +349,8 @@ def test_the_access_log_never_holds_a_token(api, share_server, fresh_browser):
 
     viewer.wait(lambda: {200, 401, 403} <= statuses(), what="the page's requests in the log")
     assert_not_logged(share_server, token)
+    # The log holds no URL, so the URLs the page asked for are read from the page itself.
+    asked = js(viewer, "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert any("/api/v2/sessions/" in url for url in asked), asked
+    signature = token.split(".")[2]
+    assert [url for url in asked if signature in url or token.split(".")[1] in url] == []

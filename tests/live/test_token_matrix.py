@@ -214,8 +214,8 @@ def test_a_token_signed_by_a_retired_secret_still_listed_is_accepted(server):
 
 
 def test_a_token_put_where_it_does_not_belong_is_never_repeated(server):
-    """In a query string, in the path, in a parameter's value, as an API key: refused, and
-    neither the error nor the log repeats it."""
+    """In a query string (as a value or a name), in the path, in a parameter's value, as an API
+    key: refused, and neither the error nor the log repeats it."""
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
         own = _session(http)
         token = own["tokens"][1]["token"]
@@ -226,6 +226,9 @@ def test_a_token_put_where_it_does_not_belong_is_never_repeated(server):
             (f"{SESSIONS}/{token}", WRITE),
             (f"{SESSIONS}/{token}/events", {"Authorization": f"Bearer {token}"}),
             (events, {"X-API-Key": token}),
+            (f"{events}?{token}", WRITE),  # as a parameter's name
+            (f"{SESSIONS}/{own['id']}/{token}", WRITE),  # a path that names nothing
+            (f"/api/v2/{token}", WRITE),
         ]:
             response = http.get(url, headers=headers)
             assert 400 <= response.status_code < 500, response.text

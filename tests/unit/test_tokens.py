@@ -21,6 +21,7 @@ from session_events.tokens import (
 
 OLD, NEW, OTHER = "o" * 32, "n" * 32, "x" * 32
 SESSION = uuid.UUID("6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
+LATER = 2**33  # an expiry in the year 2242
 
 
 def _soon() -> datetime:
@@ -68,17 +69,24 @@ def test_expired_is_told_apart_from_forged_and_only_once_the_signature_holds():
         "not-a-token",
         "a.b.c",
         jwt.encode({"sid": str(SESSION)}, NEW, algorithm="HS256"),  # claims missing
+        # The claims below are all there, with an `exp` a datetime holds (2**40 seconds is past
+        # year 9999, a refusal of its own that would hide the one each case is about).
         jwt.encode(
-            {"jti": "x", "sid": str(SESSION), "scope": "read", "iat": 0, "exp": 2**40},
+            {"jti": "x", "sid": str(SESSION), "scope": "read", "iat": 0, "exp": LATER},
             NEW,
             algorithm="HS256",
         ),  # a jti that is no uuid
         jwt.encode(
-            {"jti": str(uuid.uuid4()), "sid": str(SESSION), "scope": "admin", "exp": 2**40}
+            {"jti": str(uuid.uuid4()), "sid": str(SESSION), "scope": "admin", "exp": LATER}
             | {"iat": 0},
             NEW,
             algorithm="HS256",
         ),
+        jwt.encode(
+            {"jti": str(uuid.uuid4()), "sid": 12, "scope": "read", "iat": 0, "exp": LATER},
+            NEW,
+            algorithm="HS256",
+        ),  # a sid that is no string
         jwt.encode({"exp": 2**40}, NEW * 2, algorithm="HS512"),  # another algorithm
         jwt.encode({"exp": 2**40}, None, algorithm="none"),
     ],
@@ -131,3 +139,12 @@ def test_a_verified_token_is_remembered_until_it_expires():
     with pytest.raises(TokenRefused) as expired:
         signer.verify(token)
     assert expired.value.detail == EXPIRED
+
+
+def test_a_token_minted_by_a_server_whose_clock_is_ahead_is_good_here():
+    """`iat` only records the minting: a server a second behind the one that minted a token
+    takes it at once (PyJWT refuses an `iat` in the future unless told not to check it)."""
+    jti, now = uuid.uuid4(), int(datetime.now(UTC).timestamp())
+    claims = {"jti": str(jti), "sid": str(SESSION), "scope": "read", "iat": now + 2}
+    token = jwt.encode(claims | {"exp": now + 60}, NEW, algorithm="HS256")
+    assert TokenSigner([NEW]).verify(token).token_id == jti
