@@ -45,6 +45,22 @@ class SessionNotFound(DataError):
         super().__init__(f"Session not found: {session_id}")
 
 
+class TokenNotFound(DataError):
+    def __init__(self, session_id, token_id):
+        super().__init__(
+            f"Session {session_id} has no token {token_id}; revoke an id its minting answered, "
+            f"or all of them with DELETE /api/v2/sessions/{session_id}/tokens."
+        )
+
+
+class TooManyTokens(DataError):
+    def __init__(self, session_id, most: int):
+        super().__init__(
+            f"Session {session_id} holds {most} live tokens, the most it may; revoke some "
+            f"(DELETE /api/v2/sessions/{session_id}/tokens) or let them expire."
+        )
+
+
 class SessionAlreadyExists(DataError):
     def __init__(self, session_id):
         super().__init__(

@@ -131,6 +131,8 @@ session_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    # The token it was minted with, if any: revoked with it.
+    Column("minted_by", Uuid, nullable=True),
     # Revoking all of a session's tokens.
     Index("ix_session_tokens_session_id", "session_id"),
     # Pruning the expired.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from connexion.exceptions import ProblemException
 from starlette.responses import Response
 
 from session_events.app_state import database, state
@@ -17,6 +16,8 @@ from session_events.tokens import expiry
 
 # Expired tokens are forgotten this long after they expire (they are refused by their expiry).
 FORGOTTEN_AFTER = timedelta(days=1)
+# A share link's holder may mint more: a bound on what the session keeps.
+MOST_LIVE_TOKENS = 1000
 
 
 async def create_token(session_id, body):
@@ -29,17 +30,21 @@ async def create_token(session_id, body):
         expires_at = min(expires_at, caller.expires_at)
     async with database().write() as conn:
         await db_tokens.lock_session(conn, session_id)
-        [token] = await mint(conn, session_id, [scope], expires_at)
+        await db_tokens.make_room(conn, session_id, MOST_LIVE_TOKENS)
+        [token] = await mint(conn, session_id, [scope], expires_at, caller.token_id)
     return json_response(token, 201)
 
 
-async def mint(conn, session_id: uuid.UUID, scopes, expires_at: datetime) -> list[dict]:
-    """Tokens of `scopes` for a session the caller has locked, as the contract's Token."""
+async def mint(
+    conn, session_id: uuid.UUID, scopes, expires_at: datetime, minted_by: uuid.UUID | None = None
+) -> list[dict]:
+    """Tokens of `scopes` for a session the caller has locked, as the contract's Token;
+    `minted_by`: the token of the request, revoked with them."""
     signer = state().token_signer
     minted = []
     for scope in scopes:
         granted, token = signer.sign(session_id, scope, expires_at)
-        await db_tokens.add_token(conn, granted.token_id, session_id, scope, expires_at)
+        await db_tokens.add_token(conn, granted.token_id, session_id, scope, expires_at, minted_by)
         minted.append(
             {
                 "id": str(granted.token_id),
@@ -66,13 +71,6 @@ async def revoke_token(session_id, token_id):
     session_id, token_id = uuid.UUID(session_id), uuid.UUID(token_id)
     async with database().write() as conn:
         await db_tokens.lock_session(conn, session_id)
-        found = await db_tokens.revoke_token(conn, session_id, token_id)
-    if not found:
-        raise ProblemException(
-            status=404,
-            title="Not Found",
-            detail=f"Session {session_id} has no token {token_id}; list the ids its minting "
-            "answered, or revoke them all with DELETE .../tokens.",
-        )
-    state().revocations.revoked([token_id])
+        revoked = await db_tokens.revoke_token(conn, session_id, token_id)
+    state().revocations.revoked(revoked)
     return Response(status_code=204)

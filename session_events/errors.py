@@ -22,6 +22,8 @@ from session_events.db.errors import (
     ForbiddenTransition,
     SessionAlreadyExists,
     SessionNotFound,
+    TokenNotFound,
+    TooManyTokens,
     is_unavailable,
 )
 from session_events.problems import READ_ONLY, RETRY_AFTER_SECONDS, not_allowed
@@ -32,7 +34,9 @@ log = structlog.get_logger("session_events")
 
 STATUS_OF_ERROR = {
     SessionNotFound: 404,
+    TokenNotFound: 404,
     SessionAlreadyExists: 409,
+    TooManyTokens: 409,
     EventIdConflict: 409,
     ForbiddenTransition: 409,
 }

@@ -53,10 +53,15 @@ class Revocations:
         if reading is None:
             reading = asyncio.ensure_future(self._read(grant.token_id))
             self._reading[grant.token_id] = reading
-            reading.add_done_callback(lambda _done: self._reading.pop(grant.token_id, None))
+            reading.add_done_callback(self._read_done)
         if not await asyncio.shield(reading):
             raise TokenRefused(REVOKED)
         self._sessions[grant.token_id] = grant.session_id  # found good: revoked_session finds it
+
+    def _read_done(self, reading: asyncio.Task) -> None:
+        self._reading = {k: t for k, t in self._reading.items() if t is not reading}
+        if not reading.cancelled():
+            reading.exception()  # seen by its waiters, if any are left; never "never retrieved"
 
     async def _read(self, token_id: uuid.UUID) -> bool:
         async with self.database.read() as conn:
@@ -80,7 +85,8 @@ class Revocations:
                     self._sessions.pop(token_id, None)
 
     def revoked(self, token_ids) -> None:
-        """This process revoked these tokens: refused here at once, their streams ended."""
+        """This process revoked these tokens: refused here from now on (but by a check whose
+        read began before the revocation committed), their streams ended."""
         self._remember(False, token_ids)
         for token_id in token_ids:
             self._end(token_id, REVOKED)

@@ -20,9 +20,9 @@ from connexion.security import NO_VALUE, ApiKeySecurityHandler
 from connexion.utils import get_function_from_name
 
 from session_events.app_state import current
-from session_events.tokens import APPEND, EXPIRED, Grant, TokenRefused
+from session_events.tokens import APPEND, EXPIRED, READ, Grant, TokenRefused
 
-READ, WRITE = "read", "write"
+WRITE = "write"  # a key's access beside READ, which a read key and a read token share
 MISSING_KEY = "Send an API key in the X-API-Key header; this operation needs one."
 UNKNOWN_KEY = (
     "The X-API-Key sent is not a known key; check it against EVENTS_READ_KEYS or EVENTS_WRITE_KEYS."

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("expires_at", UTCDateTime(), nullable=False),
         sa.Column("revoked_at", UTCDateTime(), nullable=True),
+        sa.Column("minted_by", sa.Uuid(), nullable=True),
     )
     op.create_index("ix_session_tokens_session_id", "session_tokens", ["session_id"])
     op.create_index("ix_session_tokens_expires_at", "session_tokens", ["expires_at"])
