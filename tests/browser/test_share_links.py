@@ -347,7 +347,7 @@ def test_the_access_log_never_holds_a_token(api, share_server, fresh_browser):
         ours = (session_id, other)
         return {line.get("status") for line in lines if line.get("session_id") in ours}
 
-    viewer.wait(lambda: {200, 401, 403} <= statuses(), what="the page's requests in the log")
+    viewer.wait(lambda: {200, 401, 403} <= statuses(), 30, "the page's requests in the log")
     assert_not_logged(share_server, token)
     # The log holds no URL, so the URLs the page asked for are read from the page itself.
     asked = js(viewer, "return performance.getEntriesByType('resource').map(e => e.name)")
