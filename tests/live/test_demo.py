@@ -53,9 +53,17 @@ def test_the_made_keys_are_kept_beside_the_embedded_database(tmp_path):
         return server, re.search(r"X-API-Key: (\S+)", output).group(1)
 
     server, key = start()
+    sessions = f"{server.base_url}/api/v2/sessions"
+    made = httpx.post(
+        sessions, json={"session_type": "b", "tokens": ["read"]}, headers={"X-API-Key": key}
+    ).json()
     first = server.output()
     server.stop()
     assert "keys were made and kept in .data/" in first
+    assert "session tokens are signed with .data/token-secret" in first
+    secret = tmp_path / ".data" / "token-secret"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert len(secret.read_text().strip()) >= 32
     read_key = re.search(r"read:  X-API-Key: (\S+)  \(.data/read-key\)", first).group(1)
     for name, value in (("write-key", key), ("read-key", read_key)):
         kept = tmp_path / ".data" / name
@@ -68,6 +76,9 @@ def test_the_made_keys_are_kept_beside_the_embedded_database(tmp_path):
         sessions = f"{server.base_url}/api/v2/sessions"
         assert httpx.get(sessions, headers={"X-API-Key": key}).status_code == 200
         assert httpx.get(sessions, headers={"X-API-Key": read_key}).status_code == 200
+        # A token of the first start is still good: its secret was kept.
+        bearer = {"Authorization": f"Bearer {made['tokens'][0]['token']}"}
+        assert httpx.get(f"{sessions}/{made['id']}", headers=bearer).status_code == 200
         refused = httpx.post(sessions, json={"session_type": "b"}, headers={"X-API-Key": read_key})
         assert refused.status_code == 403
         unknown = httpx.get(sessions, headers={"X-API-Key": "dev-read-key"})
