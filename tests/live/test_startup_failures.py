@@ -89,7 +89,7 @@ def test_prune_on_a_database_never_migrated_says_to_migrate(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"session-events prune: EVENTS_DATABASE_URL names {url}, whose tables are at revision "
-        "(none), not 0005: run session-events migrate"
+        "(none), not 0006: run session-events migrate"
     )
 
 
