@@ -12,6 +12,7 @@ this process, and one timer per token at its expiry, end them with `event: auth_
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -53,13 +54,13 @@ class Revocations:
         if reading is None:
             reading = asyncio.ensure_future(self._read(grant.token_id))
             self._reading[grant.token_id] = reading
-            reading.add_done_callback(self._read_done)
+            reading.add_done_callback(functools.partial(self._read_done, grant.token_id))
         if not await asyncio.shield(reading):
             raise TokenRefused(REVOKED)
         self._sessions[grant.token_id] = grant.session_id  # found good: revoked_session finds it
 
-    def _read_done(self, reading: asyncio.Task) -> None:
-        self._reading = {k: t for k, t in self._reading.items() if t is not reading}
+    def _read_done(self, token_id: uuid.UUID, reading: asyncio.Task) -> None:
+        self._reading.pop(token_id, None)
         if not reading.cancelled():
             reading.exception()  # seen by its waiters, if any are left; never "never retrieved"
 
