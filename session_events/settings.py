@@ -47,6 +47,18 @@ def keys_from_file(path: str) -> frozenset[str]:
     return keys
 
 
+def database_urls(text: str) -> tuple[str, ...]:
+    """PostgreSQL URLs separated by commas, in order, each read as EVENTS_DATABASE_URL is."""
+    listed = tuple(dict.fromkeys(entry.strip() for entry in text.split(",") if entry.strip()))
+    if not listed:
+        raise ValueError(f"holds no entry ({text!r}): list them separated by commas, or unset it")
+    urls = tuple(normalise_database_url(url) for url in listed)
+    for url in urls:
+        if not url.startswith("postgresql"):
+            raise ValueError("lists a URL that is not postgresql://: replicas are PostgreSQL's")
+    return urls
+
+
 def comma_list(text: str) -> frozenset[str]:
     """The entries of a comma-separated list, stripped of spaces; a list of none is refused
     (an empty variable counts as unset, so only commas and spaces get here)."""
@@ -163,6 +175,23 @@ class Settings:
     token_ttl_seconds: int = setting(3600, "EVENTS_TOKEN_TTL_SECONDS", minimum=1)
     token_max_ttl_seconds: int = setting(30 * 86400, "EVENTS_TOKEN_MAX_TTL_SECONDS", minimum=1)
 
+    # The direct connection of each process that LISTENs for appends; a transaction pooler
+    # cannot carry LISTEN. Unset: EVENTS_DATABASE_URL.
+    listen_database_url: str = setting(
+        "", "EVENTS_LISTEN_DATABASE_URL", parse=normalise_database_url
+    )
+    # `transaction`: EVENTS_DATABASE_URL leads to PgBouncer (or another pooler) in transaction
+    # mode, which shares each server connection between clients transaction by transaction.
+    database_pooler: str = setting(
+        "none", "EVENTS_DATABASE_POOLER", choices=("none", "transaction")
+    )
+    # Streaming replicas that serve reads, in order of preference.
+    replica_urls: tuple[str, ...] = setting((), "EVENTS_REPLICA_URLS", parse=database_urls)
+    # A replica further behind the primary than this is not read from.
+    replica_max_lag_seconds: float = setting(5.0, "EVENTS_REPLICA_MAX_LAG_SECONDS", minimum=0.01)
+    # How long a read that must see a position waits for a replica before it reads the primary.
+    replica_wait_seconds: float = setting(0.1, "EVENTS_REPLICA_WAIT_SECONDS", minimum=0)
+
     def __post_init__(self):
         if self.token_ttl_seconds > self.token_max_ttl_seconds:
             raise SettingsError(
@@ -170,6 +199,30 @@ class Settings:
                 f"EVENTS_TOKEN_MAX_TTL_SECONDS ({self.token_max_ttl_seconds}); shorten the first "
                 "or lengthen the second"
             )
+        postgres = self.database_url.startswith("postgresql")
+        beyond_one = {
+            "EVENTS_LISTEN_DATABASE_URL": self.listen_database_url,
+            "EVENTS_REPLICA_URLS": self.replica_urls,
+            "EVENTS_DATABASE_POOLER": self.database_pooler != "none",
+        }
+        for variable, value in beyond_one.items():
+            if value and not postgres:
+                raise SettingsError(
+                    f"{variable} needs a PostgreSQL EVENTS_DATABASE_URL; the embedded SQLite "
+                    "database has no listener, pooler or replicas"
+                )
+        if self.database_pooler == "transaction" and not self.listen_database_url:
+            raise SettingsError(
+                "EVENTS_DATABASE_POOLER=transaction needs EVENTS_LISTEN_DATABASE_URL: LISTEN "
+                "does not pass through a transaction pooler, so name the primary itself there"
+            )
+        if self.listen_database_url and not self.listen_database_url.startswith("postgresql"):
+            raise SettingsError("EVENTS_LISTEN_DATABASE_URL must be a postgresql:// URL")
+
+    @property
+    def listen_url(self) -> str:
+        """Where this process LISTENs: EVENTS_LISTEN_DATABASE_URL, else EVENTS_DATABASE_URL."""
+        return self.listen_database_url or self.database_url
 
     @property
     def every_read_key(self) -> frozenset[str]:
