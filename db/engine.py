@@ -129,6 +129,12 @@ class Database:
         """An engine whose every connection is its own, outside any pool, for readiness."""
         return cls.engine(url, poolclass=NullPool, connect_args=cls.probe_options(timeout))
 
+    def replica_status(self) -> list[dict]:
+        """Each replica's state, for /readyz and /metrics: `name` (host:port/database),
+        `in_use` (reads may go to it now), `lag_seconds` (None while unknown) and `error` (why
+        it is not in use, or None). Empty without replicas."""
+        return []
+
     def pool_in_use(self) -> int:
         """Connections checked out of the pools right now."""
         pools = {id(engine.pool): engine.pool for engine in (self.writer, self.reader)}
