@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -146,3 +147,11 @@ def test_workers_gauges_merge_by_their_mode_and_leave_with_the_worker(tmp_path):
     assert scraped[("testboost_db_pool_in_use", ())] == 2
     assert (lag, (("pid", second), ("replica", UP["name"]))) not in scraped
     assert scraped[("testboost_api_requests_total", requests)] == 2  # what it served stays
+
+
+def test_files_not_named_by_the_variable_are_refused(tmp_path, monkeypatch):
+    """prometheus_client chose memory or files when imported, from PROMETHEUS_MULTIPROC_DIR; a
+    directory it does not name would be scraped empty while the figures stayed in memory."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    with pytest.raises(RuntimeError, match="PROMETHEUS_MULTIPROC_DIR"):
+        Metrics(str(tmp_path))
