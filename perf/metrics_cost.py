@@ -1,13 +1,14 @@
 """What prometheus_client's multiprocess mode (`serve --workers N`) costs on the request path:
 values kept in mmap'd files against values in memory, in one alternating run.
 
-Two parts. `observe`: Metrics.observe (a histogram and a counter, once per request) timed in a
-fresh process per round, alternating memory, files, files, memory, ... (the mode is chosen when
-prometheus_client is imported, so each round is a process of its own). `server`: two one-process
-`session-events serve` on one throwaway PostgreSQL, alike but for PROMETHEUS_MULTIPROC_DIR (the
-files one's counters and histograms then live in the files, as a worker's do), both pinned to
-CPU 0 and wrk to CPU 1 as in perf/compare, alternating wrk runs of the poll (`per_page=20`, 200)
-and the unchanged poll (304). Printed: per round and of the medians, files/memory.
+Two parts. `observe`: Metrics.observe (a histogram and a counter, once per request), its CPU time
+per call (which a busy machine's preemption leaves out), in a fresh process per round
+alternating memory, files, files, memory, ... (the mode is chosen when prometheus_client is
+imported, so each round is a process of its own). `server`: two one-process `session-events
+serve` on one throwaway PostgreSQL, alike but for PROMETHEUS_MULTIPROC_DIR (the files one's
+counters and histograms then live in the files, as a worker's do), both pinned to CPU 0 and wrk
+to CPU 1 as in perf/compare, alternating wrk runs of the poll (`per_page=20`, 200) and the
+unchanged poll (304). Printed: per round and of the medians, files/memory.
 
     .venv/bin/python -m perf.metrics_cost [--rounds 6] [--calls 200000] [--duration 5]
                                           [--warm-up 2] [--events 200] [--connections 50]
@@ -37,7 +38,7 @@ SERVER_CPU, WRK_CPU = "0", "1"
 MODES = ("memory", "files")
 ROOT = Path(__file__).resolve().parents[1]
 
-# One round of `observe`: ns per call, over label sets as varied as a server's few routes.
+# One round of `observe`: CPU ns per call, over label sets as varied as a server's few routes.
 OBSERVE = """
 import sys, time
 from session_events.observability import Metrics
@@ -46,10 +47,10 @@ calls = int(sys.argv[1])
 routes = [("GET", f"/api/v2/route{n}", 200) for n in range(8)]
 for route in routes:
     metrics.observe(*route, 0.003)
-started = time.perf_counter_ns()
+started = time.process_time_ns()  # CPU time: a busy machine preempts
 for n in range(calls):
     metrics.observe(*routes[n % 8], 0.003)
-print((time.perf_counter_ns() - started) / calls)
+print((time.process_time_ns() - started) / calls)
 """
 
 
