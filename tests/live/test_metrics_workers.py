@@ -11,7 +11,9 @@ import collections
 import os
 import signal
 import socket
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -68,14 +70,15 @@ def socket_owners(port: int, pids: list[int]) -> dict[int, int]:
     return owners
 
 
-def spread(server, pids: list[int], path: str) -> list[Connection]:
-    """Connections, each asked `path` once, opened until every worker holds EACH of them."""
+def spread(server, pids: list[int], use: Callable[[Connection], object]) -> list[Connection]:
+    """Connections, each put to `use` at once (an idle one would meet the keep-alive timeout),
+    opened until every worker holds EACH of them."""
     connections: list[Connection] = []
     held = collections.Counter()
     while min(held[pid] for pid in pids) < EACH:
         assert len(connections) < 150, f"the kernel kept handing connections to a few: {held}"
         connection = Connection(server)
-        connection.get(path)
+        use(connection)
         connection.worker = socket_owners(server.port, pids)[connection.port]
         held[connection.worker] += 1
         connections.append(connection)
@@ -118,26 +121,32 @@ def test_one_scrape_in_any_worker_counts_the_requests_of_all(live_server):
     assert len(pids) == WORKERS
     files = metrics_dir(pids[0])
     path = f"/api/v2/sessions/{new_session(server)}"
-    connections = spread(server, pids, path)
-    for connection in connections:
-        for _ in range(MORE):
+
+    def ask(connection: Connection) -> None:
+        for _ in range(1 + MORE):
             connection.get(path)
+
+    connections = spread(server, pids, ask)
+    for connection in connections:
+        connection.sock.close()
     served = collections.Counter(connection.worker for connection in connections)
     served = {pid: count * (1 + MORE) for pid, count in served.items()}
     total = sum(served.values())
     assert max(served.values()) < total  # no one worker's figures make the whole
 
-    for pid in pids:  # a scrape answered by each worker in turn
-        (asking,) = [connection for connection in connections if connection.worker == pid][:1]
-        text = asking.get("/metrics", key=None).decode()
-        labels = {"method": "GET", "status": "200"}
-        assert figure(text, "testboost_api_requests_total", endpoint=ENDPOINT, **labels) == total
-        count = "testboost_api_request_duration_seconds_count"
-        assert figure(text, count, endpoint=ENDPOINT, **labels) == total
-    for connection in connections:
+    scrapes = []  # (worker, text): scraped until each worker has answered one
+    while len({worker for worker, _ in scrapes}) < WORKERS:
+        assert len(scrapes) < 150, "the kernel kept handing scrapes to a few workers"
+        connection = Connection(server)
+        text = connection.get("/metrics", key=None).decode()
+        scrapes.append((socket_owners(server.port, pids)[connection.port], text))
         connection.sock.close()
+    for _, text in scrapes:
+        labels = {"endpoint": ENDPOINT, "method": "GET", "status": "200"}
+        assert figure(text, "testboost_api_requests_total", **labels) == total
+        assert figure(text, "testboost_api_request_duration_seconds_count", **labels) == total
 
-    assert files.is_dir() and str(files).startswith("/tmp/session-events-metrics-")
+    assert files.parent == Path(tempfile.gettempdir()) and files.is_dir()
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=30) == 0
     assert not files.exists()  # removed with the server
@@ -151,9 +160,12 @@ def test_a_killed_workers_streams_leave_the_gauges_and_its_counts_stay(live_serv
     server = live_server("--workers", str(WORKERS))
     pids = worker_pids(server.process.pid)
     session = f"/api/v2/sessions/{new_session(server)}"
-    connections = spread(server, pids, session)
-    for connection in connections:
+
+    def watch(connection: Connection) -> None:
+        connection.get(session)
         connection.open_stream(f"{session}/events/stream")
+
+    connections = spread(server, pids, watch)
     streams = collections.Counter(connection.worker for connection in connections)
     gauge, kind = "testboost_active_connections", {"kind": "stream"}
     text = scrape_once_it_shows(server, gauge, len(connections), **kind)
