@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             rows += measure_server(servers, args)
         finally:
             stop_all(list(servers.values()), pg)
+    shutil.rmtree(work, ignore_errors=True)
     header = ["measure", "memory", "files (multiprocess)", "files/memory", "rounds files/memory"]
     print(
         f"\n{facts['date']}, {facts['nproc']} CPUs ({facts['cpu']}); median of {args.rounds} "
