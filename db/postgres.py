@@ -119,7 +119,9 @@ class PostgresDatabase(Database):
 
     @classmethod
     def probe_options(cls, timeout):
-        return {"timeout": timeout}
+        # A probe's connection is its own, used once: nothing to keep prepared, and nothing that
+        # a transaction pooler could hand to another client's statement of the same name.
+        return {"timeout": timeout, "statement_cache_size": 0, "prepared_statement_cache_size": 0}
 
     def notifier(self):
         return PostgresNotifier(self.listen_url, measure=self.replicas is not None)

@@ -148,6 +148,10 @@ class Replicas:
             with contextlib.suppress(Exception):  # the primary's outage is told elsewhere
                 self.sample(time.monotonic(), await self.primary_position())
         await asyncio.gather(*(self.check_one(replica) for replica in self.replicas))
+        self.hand_over()
+
+    def hand_over(self) -> None:
+        """Give each waiting read a replica that has caught up with it, if one has."""
         for after, future in list(self.waiting):
             replica = self.caught_up(after)
             if replica is not None and not future.done():
