@@ -48,13 +48,25 @@ def pytest_configure(config):
 @pytest.hookimpl(tryfirst=True)  # before pytest reads the parametrize marks it adds
 def pytest_generate_tests(metafunc):
     definition = metafunc.definition
-    if "database_url" not in metafunc.fixturenames or not definition.get_closest_marker(TOPOLOGY):
+    if not definition.get_closest_marker(TOPOLOGY):
         return
-    pinned = any("database_url" in mark.args[0] for mark in definition.iter_markers("parametrize"))
-    if not pinned:  # a test pinned to one backend stays there
+    pinned = " ".join(mark.args[0] for mark in definition.iter_markers("parametrize"))
+    if "database_url" in metafunc.fixturenames and "database_url" not in pinned:
+        # A test pinned to one backend stays there.
         definition.add_marker(
             pytest.mark.parametrize("database_url", [*BACKENDS, TOPOLOGY], indirect=True)
         )
+    if "own_postgres" in metafunc.fixturenames and "own_postgres" not in pinned:
+        definition.add_marker(
+            pytest.mark.parametrize("own_postgres", ["postgresql", TOPOLOGY], indirect=True)
+        )
+
+
+def on_topology(request) -> bool:
+    """Whether the test runs on the topology (through database_url or own_postgres)."""
+    callspec = getattr(request.node, "callspec", None)
+    params = callspec.params if callspec else {}
+    return TOPOLOGY in (params.get("database_url"), params.get("own_postgres"))
 
 
 class Postgres:
@@ -139,14 +151,49 @@ def postgres():
     pg.stop()
 
 
+class OwnTopology:
+    """A topology of the test's own, seen as the PostgreSQL server of `own_postgres`: its
+    databases are reached through PgBouncer, and stopping the server stops the primary behind
+    PgBouncer and the replica with it (the whole database goes away, as on the plain server).
+
+    Servers the test starts (support.live_server.LiveServer, which copies os.environ) get the
+    rest of the topology's settings from the environment, set by `create_database`.
+    """
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch = monkeypatch
+        self.topology = Topology().start()
+
+    def create_database(self, name: str) -> str:
+        self.topology.create_database(name)
+        for variable, value in self.topology.env(name).items():
+            self.monkeypatch.setenv(variable, value)
+        return self.topology.bouncer_url(name)
+
+    def stop_server(self, mode: str = "fast") -> None:
+        self.topology.replica.stop_server(mode)
+        self.topology.primary.stop_server(mode)
+
+    def start_server(self) -> None:
+        self.topology.primary.start_server()
+        self.topology.replica.start_server()
+
+    def stop(self) -> None:
+        self.topology.stop()
+
+
 @pytest.fixture
-def own_postgres(postgres):
-    """A PostgreSQL server of the test's own, which it may stop and start."""
+def own_postgres(request, postgres, monkeypatch):
+    """A PostgreSQL server of the test's own, which it may stop and start (in modules marked
+    `topology`, also a topology of its own: OwnTopology)."""
     postgres.require()  # same rules as every PostgreSQL test: fail in CI, skip elsewhere
     if postgres.server is None:
         pytest.skip("needs a throwaway server it may stop (EVENTS_TEST_DATABASE_URL is set)")
     try:
-        server = PostgresServer().start()
+        if getattr(request, "param", None) == TOPOLOGY:
+            server = OwnTopology(monkeypatch)
+        else:
+            server = PostgresServer().start()
     except PostgresUnavailable as error:
         pytest.fail(str(error))
     yield server
@@ -197,8 +244,7 @@ def database_url(request, sqlite_url, postgres) -> str:
 def database_env(request, database_url) -> dict[str, str]:
     """The settings a server needs beyond EVENTS_DATABASE_URL=database_url: on the topology,
     writes through PgBouncer, LISTEN on the primary, reads from the replica."""
-    callspec = getattr(request.node, "callspec", None)
-    if callspec is None or callspec.params.get("database_url") != TOPOLOGY:
+    if not on_topology(request):
         return {}
     return request.getfixturevalue("topology").require().env(TopologyOfRun.DATABASE)
 
