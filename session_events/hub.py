@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING
 import structlog
 
 from session_events.db import filters as db_filters
+from session_events.db import lagging, pages_in_memory
 from session_events.db import pages as db_pages
-from session_events.db import pages_in_memory
 from session_events.db import sessions as db_sessions
 from session_events.db.documents import format_timestamp
 from session_events.db.errors import is_unavailable
 from session_events.db.json_codec import dumps, loads
+from session_events.db.positions import PRIMARY
 from session_events.handlers.sse import sse_comment, sse_event
 from session_events.watcher import SLOW, WRITTEN, Watcher
 
@@ -175,11 +176,18 @@ class SessionHub:
         and identity (a status change is an event, so the page tells of it too)."""
         if self.cursor is None:
             return await self.first_read()
-        async with self.hubs.database.read_direct(self.news()) as runner:
+        return await self.read_at(stamp, self.news())
+
+    async def read_at(self, stamp: float | None, after: int) -> bool:
+        """`read` where position `after` is seen; the session gone there is believed only
+        from the primary (a replica may not have replayed it made again, say)."""
+        async with self.hubs.database.read_direct(after) as runner:
             while True:
                 query = db_pages.events_between(self.session_id, {}, self.cursor, None, BATCH)
                 page = await db_pages.read_page(runner, query)
                 if page is None or page.version.created_at != self.identity:
+                    if self.hubs.database.replicas is not None and after < PRIMARY:
+                        break
                     self.end_all(DELETED)
                     return True
                 if not page.count:
@@ -189,6 +197,7 @@ class SessionHub:
                 self.cursor = documents[-1]["seq"]
                 if not page.more:
                     return False
+        return await self.read_at(stamp, PRIMARY)
 
     async def finished_at(self, documents: list[dict]) -> int | None:
         """Where in `documents` the session reached its terminal status (the index after the
@@ -202,8 +211,12 @@ class SessionHub:
 
     async def first_read(self) -> bool:
         """Where the hub starts: the session's counter; and whether it is finished already."""
-        async with self.hubs.database.read(self.news()) as conn:
-            session = await db_sessions.read_session(conn, self.session_id)
+
+        async def read(after: int):
+            async with self.hubs.database.read(after) as conn:
+                return await db_sessions.read_session(conn, self.session_id)
+
+        session = await lagging.found(self.hubs.database, read, self.news())
         if session is None:
             self.end_all(DELETED)
             return True
