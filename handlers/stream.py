@@ -20,8 +20,9 @@ from session_events.handlers.listing import read_filters
 from session_events.handlers.sse import EventStream, auth_expired, sse_event
 from session_events.handlers.waiting import leaving_with_client
 from session_events.http_protocol import BODY_WRITER
-from session_events.hub import DELETED, WAITING, outage_pause
+from session_events.hub import DELETED
 from session_events.security import grant
+from session_events.stream_outage import WAITING, outage_pause
 from session_events.watcher import Watcher, delay_since
 
 RETRY_MS = 3000  # how long a browser waits before reconnecting

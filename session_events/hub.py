@@ -35,6 +35,7 @@ from session_events.db.errors import is_unavailable
 from session_events.db.json_codec import dumps, loads
 from session_events.db.positions import PRIMARY
 from session_events.handlers.sse import sse_comment, sse_event
+from session_events.stream_outage import OUTAGE_RETRY_MAX, OUTAGE_RETRY_SECONDS, WAITING
 from session_events.watcher import SLOW, WRITTEN, Watcher
 
 if TYPE_CHECKING:
@@ -45,23 +46,8 @@ log = structlog.get_logger("session_events")
 BATCH = 500  # events read per statement when a hub catches up
 # The newest events a hub holds for long-polls: at most this many, of about this many bytes.
 HELD_EVENTS, HELD_BYTES = 1000, 4 * 1024 * 1024
-OUTAGE_RETRY_SECONDS = 1.0  # the first pause before the database is tried again; doubled to
-OUTAGE_RETRY_MAX = 5.0  # at most this
 DELETED = sse_comment("the session was deleted")
-WAITING_TEXT = "the database is out of reach; the stream goes on when it is back"
-WAITING = sse_comment(WAITING_TEXT)
 HEARTBEAT = b": heartbeat\n\n"
-
-
-def outage_pause(error: Exception, said: bool) -> float:
-    """A stream's read the database could not answer: the pause before it tries again, spread
-    over a second either side so that streams do not all try at once. Logged at the first
-    failure of an outage (`said`: already logged); an error that is not an outage is raised."""
-    if not is_unavailable(error):
-        raise error
-    if not said:
-        log.warning("stream_waiting_for_database", error=type(error).__name__)
-    return OUTAGE_RETRY_SECONDS * (0.5 + random.random())
 
 
 class StampedEvent(asyncio.Event):
