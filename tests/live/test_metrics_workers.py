@@ -7,6 +7,7 @@ only some workers' figures.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import os
 import signal
@@ -20,6 +21,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from support.live_server import LiveServer
+from tests.conftest import TopologyOfRun, reset_topology
 from tests.live.conftest import new_session
 from tests.live.raw_http import READ_KEY, Responses, connect, request
 from tests.live.test_workers import worker_pids
@@ -182,3 +185,45 @@ def test_a_killed_workers_streams_leave_the_gauges_and_its_counts_stay(live_serv
     for connection in connections:
         connection.sock.shutdown(socket.SHUT_RDWR)
         connection.sock.close()
+
+
+def replica_readings(text: str, name: str) -> dict[str, float]:
+    """The worker pid -> value of a replica gauge in a scrape (one replica)."""
+    return {
+        sample.labels["pid"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+def test_each_live_worker_shows_its_own_view_of_the_replica(topology, tmp_path):
+    """Each worker measures the replica and routes to it itself: one reading per live worker
+    (a `pid` label), the killed worker's gone; /readyz lists the replica."""
+    found = topology.require()
+    asyncio.run(reset_topology(found, TopologyOfRun.DATABASE))
+    url = found.primary_url(TopologyOfRun.DATABASE)
+    env = found.env(TopologyOfRun.DATABASE)
+    server = LiveServer(url, tmp_path / "server.log", **env).start("--workers", str(WORKERS))
+    try:
+        pids = {str(pid) for pid in worker_pids(server.process.pid)}
+        in_use, lag = "testboost_replica_in_use", "testboost_replica_lag_seconds"
+        deadline = time.monotonic() + 20
+        while replica_readings(text := scrape(server), in_use) != dict.fromkeys(pids, 1.0):
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
+        assert replica_readings(text, lag).keys() == pids
+        assert all(0 <= seconds < 60 for seconds in replica_readings(text, lag).values())
+        ready = httpx.get(f"{server.base_url}/readyz").json()
+        (replica,) = ready["replicas"]
+        assert replica["name"].endswith(f":{found.replica.port}/{TopologyOfRun.DATABASE}")
+        assert (replica["in_use"], replica["error"]) == (True, None)
+
+        victim = min(pids)
+        os.kill(int(victim), signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while replica_readings(text := scrape(server), lag).keys() != pids - {victim}:
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
+    finally:
+        server.stop()
