@@ -39,7 +39,7 @@ from session_events.handlers.sessions_feed import (
     instant_of,
 )
 from session_events.handlers.sse import sse_comment, sse_message
-from session_events.hub import OUTAGE_RETRY_SECONDS, WAITING
+from session_events.stream_outage import OUTAGE_RETRY_SECONDS, WAITING
 from session_events.watcher import TOO_SLOW
 
 log = structlog.get_logger("session_events")
@@ -215,7 +215,7 @@ class SessionsHub:
         """The changes of these sessions (and of every session changed since the margin before
         the cursor, on a rescan), oldest first; None if a rescan finds more than RESCAN_MAX."""
         rows, gone = [], []
-        async with self._database.read() as conn:
+        async with self._database.read(self._notifier.latest) as conn:
             if rescan:
                 since = instant_of(self._cursor) - RESUME_MARGIN
                 rows, gone = await db_sessions.changed_since(conn, since, limit=RESCAN_MAX + 1)

@@ -48,7 +48,8 @@ def free_port() -> int:
 class PostgresServer:
     """initdb + pg_ctl start in a temp dir; `url` is a postgresql:// URL for the `events` user."""
 
-    def __init__(self, bindir: Path | None = None):
+    def __init__(self, bindir: Path | None = None, options: str = ""):
+        self.options = options  # more `-c name=value` for this server (a replica's delay, say)
         self.bindir = bindir or find_bindir()
         if self.bindir is None:
             raise PostgresUnavailable("no PostgreSQL binaries (initdb, pg_ctl) found")
@@ -64,20 +65,29 @@ class PostgresServer:
             command = ["runuser", "-u", "postgres", "--", *command]
         return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
 
-    def start(self) -> PostgresServer:
+    def start(self, replica_of: PostgresServer | None = None) -> PostgresServer:
+        """A new cluster, or with `replica_of` a streaming replica of that running server (its
+        base backup, with the standby.signal and primary_conninfo that -R writes)."""
         if self.as_root:
             shutil.chown(self.root, "postgres", "postgres")
         try:
-            self._run(
-                self.bindir / "initdb",
-                "-D",
-                self.datadir,
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-sync",
-            )
+            if replica_of is None:
+                self._run(
+                    self.bindir / "initdb",
+                    "-D",
+                    self.datadir,
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-sync",
+                )
+            else:  # initdb's pg_hba.conf lets 127.0.0.1 replicate with trust
+                self._run(
+                    self.bindir / "pg_basebackup", "-D", self.datadir, "-R", "-X", "stream",
+                    "--checkpoint=fast", "--no-sync", "-h", "127.0.0.1",
+                    "-p", str(replica_of.port), "-U", "postgres",
+                )  # fmt: skip
             self.start_server()
         except (subprocess.CalledProcessError, OSError) as error:
             output = getattr(error, "stderr", "") or str(error)
@@ -88,7 +98,8 @@ class PostgresServer:
     def start_server(self) -> None:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
+            + self.options
         )
         self._run(
             self.bindir / "pg_ctl", "-D", self.datadir, "-l", self.root / "server.log", "-w",

@@ -3,12 +3,19 @@
 PostgreSQL: EVENTS_TEST_DATABASE_URL if set, otherwise a throwaway server started from the
 machine's binaries (support/pg_server.py). Without one, PostgreSQL tests fail when
 EVENTS_REQUIRE_POSTGRES=1 (CI sets it) and are skipped with the reason otherwise.
+
+A module marked `pytest.mark.topology` runs each of its tests that takes `database_url` on a
+third backend too: a primary, a replica lagging 1.5 s and PgBouncer in transaction mode
+(support/pg_topology.py), started once per run when the first such test needs it. There
+`database_url` is the primary's (resets and checks go to it directly) and `live_server` starts
+servers with the topology's settings (`database_env`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import pytest
 import structlog
@@ -21,11 +28,45 @@ from session_events.db.tables import metadata
 from session_events.settings import Settings, load_settings
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer
 from support.pg_server import PostgresServer, PostgresUnavailable
+from support.pg_topology import Topology
 
 TOKEN_SECRET = "test-token-secret-of-at-least-32-bytes"
 READ = {"X-API-Key": READ_KEY}
 WRITE = {"X-API-Key": WRITE_KEY}
 BACKENDS = ["sqlite", "postgresql"]
+TOPOLOGY = "topology"  # the third backend of modules marked `topology`
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "topology: the module's tests that take database_url also run on a primary, a lagging "
+        "replica and PgBouncer in transaction mode (support/pg_topology.py)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest reads the parametrize marks it adds
+def pytest_generate_tests(metafunc):
+    definition = metafunc.definition
+    if not definition.get_closest_marker(TOPOLOGY):
+        return
+    pinned = " ".join(mark.args[0] for mark in definition.iter_markers("parametrize"))
+    if "database_url" in metafunc.fixturenames and "database_url" not in pinned:
+        # A test pinned to one backend stays there.
+        definition.add_marker(
+            pytest.mark.parametrize("database_url", [*BACKENDS, TOPOLOGY], indirect=True)
+        )
+    if "own_postgres" in metafunc.fixturenames and "own_postgres" not in pinned:
+        definition.add_marker(
+            pytest.mark.parametrize("own_postgres", ["postgresql", TOPOLOGY], indirect=True)
+        )
+
+
+def on_topology(request) -> bool:
+    """Whether the test runs on the topology (through database_url or own_postgres)."""
+    callspec = getattr(request.node, "callspec", None)
+    params = callspec.params if callspec else {}
+    return TOPOLOGY in (params.get("database_url"), params.get("own_postgres"))
 
 
 class Postgres:
@@ -55,6 +96,45 @@ class Postgres:
             self.server.stop()
 
 
+class TopologyOfRun:
+    """The topology of this test run (support/pg_topology.py), or why there is none."""
+
+    DATABASE = "events_test"
+
+    def __init__(self):
+        self.topology: Topology | None = None
+        self.reason = ""
+        started = time.monotonic()
+        try:
+            self.topology = Topology().start()
+            self.topology.create_database(self.DATABASE)
+        except PostgresUnavailable as error:
+            self.stop()
+            self.reason = str(error)
+        self.start_seconds = time.monotonic() - started
+
+    def require(self) -> Topology:
+        if self.topology:
+            return self.topology
+        message = f"the PostgreSQL topology is not available: {self.reason}"
+        if os.environ.get("EVENTS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " (EVENTS_REQUIRE_POSTGRES=1)")
+        pytest.skip(message + " -- install PostgreSQL and pgbouncer")
+
+    def stop(self):
+        if self.topology:
+            self.topology.stop()
+            self.topology = None
+
+
+@pytest.fixture(scope="session")
+def topology():
+    """The run's primary, lagging replica and PgBouncer, started when a test first needs them."""
+    of_run = TopologyOfRun()
+    yield of_run
+    of_run.stop()
+
+
 @pytest.fixture
 def service_logs():
     """The lines the service's own (structlog) loggers write during the test, as dicts with the
@@ -71,14 +151,49 @@ def postgres():
     pg.stop()
 
 
+class OwnTopology:
+    """A topology of the test's own, seen as the PostgreSQL server of `own_postgres`: its
+    databases are reached through PgBouncer, and stopping the server stops the primary behind
+    PgBouncer and the replica with it (the whole database goes away, as on the plain server).
+
+    Servers the test starts (support.live_server.LiveServer, which copies os.environ) get the
+    rest of the topology's settings from the environment, set by `create_database`.
+    """
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch = monkeypatch
+        self.topology = Topology().start()
+
+    def create_database(self, name: str) -> str:
+        self.topology.create_database(name)
+        for variable, value in self.topology.env(name).items():
+            self.monkeypatch.setenv(variable, value)
+        return self.topology.bouncer_url(name)
+
+    def stop_server(self, mode: str = "fast") -> None:
+        self.topology.replica.stop_server(mode)
+        self.topology.primary.stop_server(mode)
+
+    def start_server(self) -> None:
+        self.topology.primary.start_server()
+        self.topology.replica.start_server()
+
+    def stop(self) -> None:
+        self.topology.stop()
+
+
 @pytest.fixture
-def own_postgres(postgres):
-    """A PostgreSQL server of the test's own, which it may stop and start."""
+def own_postgres(request, postgres, monkeypatch):
+    """A PostgreSQL server of the test's own, which it may stop and start (in modules marked
+    `topology`, also a topology of its own: OwnTopology)."""
     postgres.require()  # same rules as every PostgreSQL test: fail in CI, skip elsewhere
     if postgres.server is None:
         pytest.skip("needs a throwaway server it may stop (EVENTS_TEST_DATABASE_URL is set)")
     try:
-        server = PostgresServer().start()
+        if getattr(request, "param", None) == TOPOLOGY:
+            server = OwnTopology(monkeypatch)
+        else:
+            server = PostgresServer().start()
     except PostgresUnavailable as error:
         pytest.fail(str(error))
     yield server
@@ -106,12 +221,32 @@ def sqlite_url(tmp_path_factory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/events.db"
 
 
+async def reset_topology(topology: Topology, database: str) -> None:
+    await reset_database(topology.primary_url(database))
+    # A replica still showing the last test's rows would serve them to this one.
+    await asyncio.to_thread(topology.wait_for_replay)
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, sqlite_url, postgres) -> str:
-    """An empty, migrated database of each backend (one per backend per run, emptied per test)."""
+    """An empty, migrated database of each backend (one per backend per run, emptied per test);
+    on the topology, the primary's."""
+    if request.param == TOPOLOGY:
+        topology = request.getfixturevalue("topology").require()
+        asyncio.run(reset_topology(topology, TopologyOfRun.DATABASE))
+        return topology.primary_url(TopologyOfRun.DATABASE)
     url = sqlite_url if request.param == "sqlite" else postgres.require()
     asyncio.run(reset_database(url))
     return url
+
+
+@pytest.fixture
+def database_env(request, database_url) -> dict[str, str]:
+    """The settings a server needs beyond EVENTS_DATABASE_URL=database_url: on the topology,
+    writes through PgBouncer, LISTEN on the primary, reads from the replica."""
+    if not on_topology(request):
+        return {}
+    return request.getfixturevalue("topology").require().env(TopologyOfRun.DATABASE)
 
 
 @pytest.fixture
@@ -156,12 +291,13 @@ async def database(database_url):
 
 
 @pytest.fixture
-def live_server(database_url, tmp_path):
+def live_server(database_url, database_env, tmp_path):
     """A running server on the test's database; call it with extra serve arguments if needed."""
     servers = []
 
     def start(*args: str, **env: str) -> LiveServer:
-        server = LiveServer(database_url, tmp_path / f"server-{len(servers)}.log", **env)
+        log = tmp_path / f"server-{len(servers)}.log"
+        server = LiveServer(database_url, log, **{**database_env, **env})
         servers.append(server)
         return server.start(*args)
 

@@ -6,9 +6,56 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import READ, WRITE
+from tests.conftest import READ, WRITE, on_topology
 
 SESSIONS = "/api/v2/sessions"
+POSITION = "Events-Position"
+
+
+def position_number(position: str) -> int:
+    """`X/Y` as the contract says to compare positions: X * 2^32 + Y, both hexadecimal."""
+    high, low = position.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+@pytest.fixture(autouse=True)
+def read_your_writes(request, monkeypatch):
+    """On the topology, the test's HTTP calls act as one client that sends back the highest
+    Events-Position it was answered, as the contract tells clients to: without it a read right
+    after a write may be served, correctly, by the lagging replica that has not replayed it.
+
+    httpx's send is wrapped for the test (monkeypatch): the suites' own clients, unchanged.
+    A header the test sets itself is left as it is.
+    """
+    if not on_topology(request):
+        return
+    highest: list[str] = []
+
+    def before(http_request: httpx.Request) -> None:
+        if highest and POSITION not in http_request.headers:
+            http_request.headers[POSITION] = highest[-1]
+
+    def after(response: httpx.Response) -> None:
+        position = response.headers.get(POSITION)
+        if position and (not highest or position_number(position) > position_number(highest[-1])):
+            highest.append(position)
+
+    sync_send, async_send = httpx.Client.send, httpx.AsyncClient.send
+
+    def send(client, http_request, **options):
+        before(http_request)
+        response = sync_send(client, http_request, **options)
+        after(response)
+        return response
+
+    async def send_async(client, http_request, **options):
+        before(http_request)
+        response = await async_send(client, http_request, **options)
+        after(response)
+        return response
+
+    monkeypatch.setattr(httpx.Client, "send", send)
+    monkeypatch.setattr(httpx.AsyncClient, "send", send_async)
 
 
 @pytest.fixture

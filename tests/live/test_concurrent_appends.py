@@ -6,11 +6,14 @@ import asyncio
 import itertools
 
 import httpx
+import pytest
 
 from tests.conftest import READ, WRITE
 
 WRITERS = 8
 EVENTS_PER_WRITER = 50
+
+pytestmark = pytest.mark.topology
 
 
 async def test_eight_writers_give_seq_1_to_400_with_increasing_timestamps(live_server):

@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import READ, WRITE
 
+pytestmark = pytest.mark.topology  # on a replica and PgBouncer too (tests/conftest.py)
+
 WAIT = 10
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from tests.conftest import READ
 from tests.live.conftest import SESSIONS, no_traceback
 from tests.live.fanout import TIMEOUT, Producer, new_session, open_count
+
+pytestmark = pytest.mark.topology  # on a replica and PgBouncer too (tests/conftest.py)
 
 POLLS = 200
 

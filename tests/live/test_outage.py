@@ -14,11 +14,14 @@ import time
 import uuid
 
 import httpx
+import pytest
 
-from session_events.hub import WAITING_TEXT as WAITING
+from session_events.stream_outage import WAITING_TEXT as WAITING
 from support.live_server import LiveServer
 from tests.conftest import READ, WRITE
 from tests.live.sse import sse_messages
+
+pytestmark = pytest.mark.topology  # on a replica and PgBouncer too (tests/conftest.py)
 
 TIMEOUTS = {
     "EVENTS_DB_CONNECT_TIMEOUT": "2",

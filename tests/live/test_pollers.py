@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import READ, WRITE
 
+pytestmark = pytest.mark.topology  # on a replica and PgBouncer too (tests/conftest.py)
+
 WRITERS = 4
 EVENTS_PER_WRITER = 250
 TOTAL = WRITERS * EVENTS_PER_WRITER

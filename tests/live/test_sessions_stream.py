@@ -19,6 +19,8 @@ from tests.live.dashboard import (
     set_status,
 )
 
+pytestmark = pytest.mark.topology  # on a replica and PgBouncer too (tests/conftest.py)
+
 
 @pytest.fixture
 async def api(live_server):

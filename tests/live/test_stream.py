@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import READ, WRITE
 from tests.live.sse import read_events, sse_messages
 
+pytestmark = pytest.mark.topology  # on a replica and PgBouncer too (tests/conftest.py)
+
 TIMEOUT = 60
 
 

@@ -29,6 +29,8 @@ from tests.live.fanout import (
     stream_request,
 )
 
+pytestmark = pytest.mark.topology  # on a replica and PgBouncer too (tests/conftest.py)
+
 STREAMS = 1000
 WAVES = 20  # the streams open in this many waves, appends going on all the while
 TYPES = ("a", "b", "c", "d")
