@@ -4,9 +4,9 @@ the requests it was sent (method, path with query, headers).
 
 A stand-in for a server that reads from replicas: the live server sends no position until
 replicas are configured. An append answers the position named by its first event's `message`,
-and, when that event's `event_data` names another position as `after`, only once the append that
-answered that one was answered, so a test can have writes finish out of order. Every other write
-answers `position` (None: no header).
+and, when that event's `event_data` names another position as `after`, only once a read came in
+after that one was answered (so the client had it), so a test can have writes finish out of
+order for certain. Every other write answers `position` (None: no header).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class ScriptedApi:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.position: str | None = None
         self.statuses = list(statuses)  # a session's status, read after read, the last repeated
-        self.answered: dict[str, threading.Event] = {}
+        self.read_after: dict[str, threading.Event] = {}  # by position: a read came after it
         self.order: list[str] = []  # the positions answered, in the order they were
         self.lock = threading.Lock()
         script = self
@@ -79,6 +79,8 @@ class ScriptedApi:
         body = json.loads(handler.rfile.read(length)) if length else None
         with self.lock:
             self.requests.append((method, path, headers))
+            for answered in self.order if method == "GET" else []:
+                self.read_after.setdefault(answered, threading.Event()).set()
         status, media, content, position, extra = self.answer(method, path, headers, body)
         handler.send_response(status)
         if position is not None:
@@ -95,7 +97,6 @@ class ScriptedApi:
         if position is not None:
             with self.lock:
                 self.order.append(position)
-                self.answered.setdefault(position, threading.Event()).set()
 
     def answer(self, method, path, headers, body):
         route = path.split("?")[0]
@@ -111,8 +112,8 @@ class ScriptedApi:
             after = (first.get("event_data") or {}).get("after")
             if after is not None:
                 with self.lock:
-                    before = self.answered.setdefault(after, threading.Event())
-                before.wait(10)  # only catches a hang: the test's other append answers at once
+                    read = self.read_after.setdefault(after, threading.Event())
+                read.wait(10)  # only catches a hang: the test reads right after the other append
             return (
                 201,
                 *self.json("POST", "/sessions/{session_id}/events"),

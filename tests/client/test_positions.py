@@ -21,7 +21,8 @@ HIGH, LOW = "10/0", "9/FFFFFFFF"  # LOW is the higher as text: compared as numbe
 
 
 def write(position: str, after: str | None = None) -> list[dict]:
-    """A batch whose append the scripted server answers with `position`, once `after` was."""
+    """A batch whose append the scripted server answers with `position`, once a read came
+    after the append answered `after`."""
     return [{"event_type": "log", "message": position, "event_data": {"after": after}}]
 
 
@@ -118,12 +119,13 @@ def test_writes_that_finish_out_of_order_leave_the_highest():
         lower = threading.Thread(
             target=client.append_events, args=(SESSION_ID, write(LOW, after=HIGH))
         )
-        lower.start()  # answered only after the higher one, which is sent after it
+        lower.start()  # answered only after the higher one and a read with it
         client.append_events(SESSION_ID, write(HIGH))
+        client.get_session(SESSION_ID)
         lower.join()
         client.get_session(SESSION_ID)
     assert server.order == [HIGH, LOW]
-    assert sent(server) == [HIGH]
+    assert sent(server) == [HIGH, HIGH]
 
 
 def test_positions_never_cross_between_two_clients_even_on_one_http_client():
@@ -155,9 +157,13 @@ async def test_the_async_client_keeps_and_sends_positions_the_same_way():
     with ScriptedApi() as server:
         async with AsyncClient(server.base_url, api_key="k") as client:
             await client.get_session(SESSION_ID)
-            await asyncio.gather(  # the higher answered first, the lower last
-                client.append_events(SESSION_ID, write(LOW, after=HIGH)),
-                client.append_events(SESSION_ID, write(HIGH)),
+
+            async def higher_then_read():
+                await client.append_events(SESSION_ID, write(HIGH))
+                await client.get_session(SESSION_ID)
+
+            await asyncio.gather(  # the higher answered first, the lower after a read
+                client.append_events(SESSION_ID, write(LOW, after=HIGH)), higher_then_read()
             )
             await client.append_events(SESSION_ID, write("zz/1"))
             await aread_everything(client, server)
