@@ -42,3 +42,11 @@ def note_written(position: int) -> None:
     holder = written.get()
     if holder is not None and position > holder[0]:
         holder[0] = position
+
+
+def detach() -> None:
+    """The current task outlives the request that started it (a hub): it copied the request's
+    positions with its context, and must neither read at one a client sent for its own reads
+    (maybe far ahead) nor tell a finished request where it wrote."""
+    requested.set(NONE)
+    written.set(None)

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from session_events.db import positions
 from session_events.db import sessions as db_sessions
 from session_events.db.engine import Database
 from session_events.db.errors import is_unavailable
@@ -158,6 +159,7 @@ class SessionsHub:
         self._wake.set()
 
     async def _run(self) -> None:
+        positions.detach()  # started by a request, it serves every sessions stream
         last_read = float("-inf")
         waiting = False
         try:

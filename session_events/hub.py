@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from session_events.db import filters as db_filters
-from session_events.db import lagging, pages_in_memory
+from session_events.db import lagging, pages_in_memory, positions
 from session_events.db import pages as db_pages
 from session_events.db import sessions as db_sessions
 from session_events.db.documents import format_timestamp
@@ -107,6 +107,7 @@ class SessionHub:
             del self.hubs.hubs[self.session_id]
 
     async def run(self) -> None:
+        positions.detach()  # started by a request, it serves every watcher of the session
         with self.hubs.notifier.watch(self.session_id, "hub", event=self.woken):
             failures = 0
             woke, stamp = True, None

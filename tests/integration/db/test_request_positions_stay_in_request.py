@@ -1,0 +1,94 @@
+"""A request's Events-Position is its own: a session's hub that a request starts (a task that
+outlives it, copying its context) reads at the positions its wake-ups need, never at the one
+the request that started it sent (which any client may set as far ahead as it likes).
+
+Real parts: the run's topology (primary, lagging replica), a Database with the replica, and the
+service's own hubs; a read waits for ever for a position no one has written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from session_events.db import positions
+from session_events.db import sessions as db_sessions
+from session_events.db.notify import Notifier
+from session_events.db.postgres import PostgresDatabase
+from session_events.db.urls import parse_database_url
+from session_events.handlers.sessions_feed import Feed, Filters
+from session_events.handlers.sessions_hub import SessionsHub
+from session_events.hubs import Hubs
+from session_events.watcher import Watcher
+from tests.conftest import TopologyOfRun, reset_topology
+
+HANG = 30  # seconds: only a hang takes this long
+
+
+@pytest.fixture
+def topology_database(topology):
+    found = topology.require()
+    asyncio.run(reset_topology(found, TopologyOfRun.DATABASE))
+    return found
+
+
+def replicated_database(topology) -> PostgresDatabase:
+    """The topology's primary with its replica, where a read waits as long as it takes for a
+    replica to reach its position."""
+    return PostgresDatabase(
+        parse_database_url(topology.primary_url(TopologyOfRun.DATABASE)),
+        replica_urls=(topology.replica_url(TopologyOfRun.DATABASE),),
+        replica_wait=10 * HANG,
+        pool_size=2,
+        pool_timeout=5,
+        statement_timeout=5,
+        connect_timeout=5,
+    )
+
+
+def test_a_hub_started_by_a_request_does_not_read_at_the_requests_position(topology_database):
+    topology = topology_database
+
+    async def run():
+        database = replicated_database(topology)
+        await database.start()
+        try:
+            hubs = Hubs(database, Notifier(), heartbeat=30, queue_bytes=1 << 20)
+            # As RequestContext does for a request whose header names a position never reached.
+            positions.requested.set(positions.PRIMARY - 1)
+            hub = hubs.join(uuid.uuid4(), Watcher(None, 0, 0))
+            positions.requested.set(positions.NONE)
+            # The session does not exist: the hub's first read ends it, if it reads at all.
+            await asyncio.wait_for(asyncio.shield(hub.task), HANG)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
+def test_the_sessions_hub_started_by_a_request_does_not_read_at_its_position(topology_database):
+    topology = topology_database
+
+    async def run():
+        database = replicated_database(topology)
+        await database.start()
+        try:
+            async with database.write() as conn:
+                session = await db_sessions.create_session(conn, session_type="b")
+            await asyncio.to_thread(topology.wait_for_replay)
+            notifier = Notifier()
+            hub = SessionsHub(database, notifier, queue_bytes=1 << 20)
+            positions.requested.set(positions.PRIMARY - 1)  # as in the test above
+            with hub.subscribe(Feed(Filters(None, frozenset()))) as subscriber:
+                positions.requested.set(positions.NONE)
+                subscriber.join()
+                notifier.wake(session["id"])  # its hub reads it and hands it on, if it reads
+                await asyncio.wait_for(subscriber.ready.wait(), HANG)
+                assert str(session["id"]).encode() in b"".join(subscriber.take())
+            await hub.stop()
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
