@@ -204,29 +204,33 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def write(self):
-        async with super().write() as conn:
-            yield conn
-        await self.note_written()
+        async with self._turn(), self.writer.connect() as conn:
+            async with conn.begin():
+                yield conn
+            if self.noting():
+                positions.note_written(self.position_in(await conn.scalar(text(INSERTED))))
+                await conn.rollback()  # the question's own transaction: nothing to keep
 
     @asynccontextmanager
     async def write_direct(self):
         async with self.connections.runner() as runner:
             yield runner
-        await self.note_written()
+            if self.noting():
+                positions.note_written(self.position_in(await runner.value(INSERTED)))
 
-    async def note_written(self) -> None:
-        """Tell the current request where the primary stands now that its write committed
-        (only with replicas: the position is what a later read may ask them for)."""
-        if self.replicas is not None and positions.written.get() is not None:
-            positions.note_written(await self.inserted_position())
+    def noting(self) -> bool:
+        """Whether a write tells the current request where it left the primary: only with
+        replicas (a later read may ask them for it), asked once the write has committed, on
+        its own connection, so that a committed write never waits for the pool again."""
+        return self.replicas is not None and positions.written.get() is not None
 
-    async def inserted_position(self) -> int:
-        async with self.connections.runner() as runner:
-            return positions.parse(await runner.value(INSERTED)) or positions.NONE
+    @staticmethod
+    def position_in(text_found: str | None) -> int:
+        return positions.parse(text_found) or positions.NONE
 
     async def flushed_position(self) -> int:
         async with self.connections.runner() as runner:
-            return positions.parse(await runner.value(FLUSHED)) or positions.NONE
+            return self.position_in(await runner.value(FLUSHED))
 
 
 class FailoverRunner(Runner):

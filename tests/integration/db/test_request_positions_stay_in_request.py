@@ -12,6 +12,7 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import text
 
 from session_events.db import positions
 from session_events.db import sessions as db_sessions
@@ -34,15 +35,15 @@ def topology_database(topology):
     return found
 
 
-def replicated_database(topology) -> PostgresDatabase:
+def replicated_database(topology, pool_size: int = 2, pool_timeout: float = 5) -> PostgresDatabase:
     """The topology's primary with its replica, where a read waits as long as it takes for a
     replica to reach its position."""
     return PostgresDatabase(
         parse_database_url(topology.primary_url(TopologyOfRun.DATABASE)),
         replica_urls=(topology.replica_url(TopologyOfRun.DATABASE),),
         replica_wait=10 * HANG,
-        pool_size=2,
-        pool_timeout=5,
+        pool_size=pool_size,
+        pool_timeout=pool_timeout,
         statement_timeout=5,
         connect_timeout=5,
     )
@@ -88,6 +89,43 @@ def test_the_sessions_hub_started_by_a_request_does_not_read_at_its_position(top
                 await asyncio.wait_for(subscriber.ready.wait(), HANG)
                 assert str(session["id"]).encode() in b"".join(subscriber.take())
             await hub.stop()
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("kind", ["write", "write_direct"])
+def test_a_committed_write_answers_its_position_without_another_turn_at_the_pool(
+    topology_database, kind
+):
+    """The position is asked on the write's own connection: a write that committed is not
+    failed afterwards by a pool every connection of which others hold (pool_timeout)."""
+    topology = topology_database
+
+    async def run():
+        database = replicated_database(topology, pool_size=1, pool_timeout=1)
+        await database.start()
+        try:
+            written = [positions.NONE]
+            positions.written.set(written)  # as RequestContext does for a request
+            holding = asyncio.Event()
+
+            async def hold_the_pool():  # queued behind the write, then holds past pool_timeout
+                async with database.write_direct():
+                    holding.set()
+                    await asyncio.sleep(3)
+
+            async with getattr(database, kind)() as conn:
+                other = asyncio.create_task(hold_the_pool())
+                await asyncio.sleep(0.2)  # `other` waits for the pool's one turn
+                if kind == "write":
+                    await conn.execute(text("CREATE TEMP TABLE written (n int)"))
+                else:
+                    await conn.value("SELECT txid_current()::text")
+            await asyncio.wait_for(holding.wait(), HANG)
+            assert written[0] > positions.NONE
+            await other
         finally:
             await database.dispose()
 
