@@ -192,7 +192,9 @@ class SessionHub:
         ends = [n for n, document in enumerate(documents) if db_sessions.may_end_session(document)]
         if not ends or self.finished:
             return None
-        async with self.hubs.database.read(self.news()) as conn:
+        # The primary's word: a replica behind the one (or the primary) that gave `documents`
+        # would deny it, and nothing appended after a finish wakes the hub to look again.
+        async with self.hubs.database.read(PRIMARY) as conn:
             finished = await db_sessions.is_finished(conn, self.session_id)
         return ends[-1] + 1 if finished else None
 

@@ -1,9 +1,11 @@
-"""A request's Events-Position is its own: a session's hub that a request starts (a task that
-outlives it, copying its context) reads at the positions its wake-ups need, never at the one
-the request that started it sent (which any client may set as far ahead as it likes).
+"""Where reads and writes stand with replicas, on the service's own Database and hubs:
+- a request's Events-Position is its own: a hub a request starts (a task that copies its
+  context and outlives it) never reads at the position that one client sent (any position);
+- a committed write answers its position without another turn at the pool;
+- a hub that reads a session's finish believes it, whichever replica it asks next.
 
-Real parts: the run's topology (primary, lagging replica), a Database with the replica, and the
-service's own hubs; a read waits for ever for a position no one has written.
+Real parts: the run's topology (primary, lagging replica; a second replica where needed); a
+read may wait for ever for a position no one has written, so waiting would hang the test.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from session_events.handlers.sessions_feed import Feed, Filters
 from session_events.handlers.sessions_hub import SessionsHub
 from session_events.hubs import Hubs
 from session_events.watcher import Watcher
+from support.pg_server import PostgresServer
 from tests.conftest import TopologyOfRun, reset_topology
 
 HANG = 30  # seconds: only a hang takes this long
@@ -35,12 +38,15 @@ def topology_database(topology):
     return found
 
 
-def replicated_database(topology, pool_size: int = 2, pool_timeout: float = 5) -> PostgresDatabase:
-    """The topology's primary with its replica, where a read waits as long as it takes for a
-    replica to reach its position."""
+def replicated_database(
+    topology, pool_size: int = 2, pool_timeout: float = 5, also: tuple[str, ...] = ()
+) -> PostgresDatabase:
+    """The topology's primary with its replica (and `also` these), where a read waits as long
+    as it takes for a replica to reach its position, and none is too far behind to be read."""
     return PostgresDatabase(
         parse_database_url(topology.primary_url(TopologyOfRun.DATABASE)),
-        replica_urls=(topology.replica_url(TopologyOfRun.DATABASE),),
+        replica_urls=(topology.replica_url(TopologyOfRun.DATABASE), *also),
+        replica_max_lag=10 * HANG,
         replica_wait=10 * HANG,
         pool_size=pool_size,
         pool_timeout=pool_timeout,
@@ -126,6 +132,54 @@ def test_a_committed_write_answers_its_position_without_another_turn_at_the_pool
             await asyncio.wait_for(holding.wait(), HANG)
             assert written[0] > positions.NONE
             await other
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def second_replica(topology_database):
+    """Another replica of the topology's primary, replaying at once."""
+    replica = PostgresServer().start(replica_of=topology_database.primary)
+    yield replica
+    replica.stop()
+
+
+def test_a_hub_that_reads_a_session_finish_ends_its_streams_whatever_replica_it_asks(
+    topology_database, second_replica
+):
+    """The finish read from one replica is not denied by another one further behind: a stream
+    of a finished session ends, as nothing appended later would wake its hub to look again."""
+    topology = topology_database
+
+    async def run():
+        url = topology.replica_url(TopologyOfRun.DATABASE)
+        behind = url.replace(str(topology.replica.port), str(second_replica.port))
+        database = replicated_database(topology, also=(behind,))
+        await database.start()
+        try:
+            async with database.write() as conn:
+                session = await db_sessions.create_session(conn, session_type="b")
+            session_id = session["id"]
+            await asyncio.to_thread(topology.wait_for_replay)
+            notifier = Notifier()
+            hubs = Hubs(database, notifier, heartbeat=30, queue_bytes=1 << 20)
+            watcher = Watcher(None, 0, limit=1 << 20)
+            hub = hubs.join(session_id, watcher)
+            while hub.cursor is None:  # its first read: the session, pending
+                await asyncio.sleep(0.05)
+            second_replica.psql("SELECT pg_wal_replay_pause()")
+            async with database.write() as conn:
+                await db_sessions.update_session_status(conn, session_id, "completed")
+            # The topology's own replica has the finish, once its delay is over.
+            await asyncio.to_thread(topology.wait_for_replay)
+            for _ in range(6):  # reads go round both replicas
+                notifier.wake(session_id)
+                await asyncio.sleep(0.3)
+            assert hub.cursor >= 1
+            assert watcher.last is not None  # ended: the session is finished
+            second_replica.psql("SELECT pg_wal_replay_resume()")
         finally:
             await database.dispose()
 
