@@ -144,12 +144,14 @@ class PostgresNotifier(Notifier):
         self._positions: OrderedDict[uuid.UUID, int] = OrderedDict()
         self._floor = 0
         self._latest = 0
+        self._unasked: set[uuid.UUID] = set()  # woken to read the primary: not measured
         self._unmeasured: set[uuid.UUID] = set()
         self._measuring: asyncio.Task | None = None
         self._asking = asyncio.Lock()  # one statement at a time on the connection
 
     def position_of(self, session_id):
-        return self._positions.get(session_id, self._floor)
+        # The floor too: a measure begun before the listener came back may be kept after it.
+        return max(self._positions.get(session_id, self._floor), self._floor)
 
     @property
     def latest(self):
@@ -204,8 +206,17 @@ class PostgresNotifier(Notifier):
         return positions.parse(text) or positions.PRIMARY
 
     def _keep(self, session_id: uuid.UUID, position: int) -> None:
-        if position < positions.PRIMARY:  # not asked: this wake-up alone reads the primary
+        if position >= positions.PRIMARY:  # not asked: these read the primary until one is
+            self._unasked.add(session_id)
+        else:
             self._latest = max(self._latest, position)
+            # Asked after the commits of the unasked, so enough for them; else, forgotten,
+            # they would set the floor beyond every position and no read would be a replica's.
+            for unasked in self._unasked & self._positions.keys():
+                self._positions[unasked] = min(self._positions[unasked], position)
+            self._unasked.clear()
+            if self._floor >= positions.PRIMARY:  # unasked ones forgotten before: as above
+                self._floor = position
         self._positions[session_id] = position
         self._positions.move_to_end(session_id)
         while len(self._positions) > POSITIONS_KEPT:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from session_events.db import notify, positions
 from session_events.db.engine import open_database
 from session_events.db.notify import Notifier, PostgresNotifier
 from session_events.settings import Settings
@@ -82,3 +83,27 @@ async def test_on_postgresql_a_follower_hears_the_notified_session():
     with notifier.follow(told.append):
         notifier._on_notification(None, 0, "session_events", f"{A}:0")
     assert told == [A]
+
+
+def test_a_wake_up_whose_position_was_not_asked_reads_the_primary_until_one_is(monkeypatch):
+    """A measure that failed sends the woken to the primary; the next one that succeeds was
+    asked after that commit, so it is enough for them, and forgetting them (the oldest go past
+    POSITIONS_KEPT) never sends every session's wake-ups to the primary."""
+    monkeypatch.setattr(notify, "POSITIONS_KEPT", 2)
+    notifier = PostgresNotifier("postgresql://nowhere/db", measure=True)
+    notifier._keep(A, positions.PRIMARY)  # the listener could not be asked
+    assert notifier.position_of(A) == positions.PRIMARY
+    notifier._keep(B, 100)
+    assert notifier.position_of(A) == 100
+    for n, session_id in enumerate([uuid.uuid4(), uuid.uuid4()], start=1):
+        notifier._keep(session_id, 100 + n)  # A and B are forgotten
+    assert notifier.position_of(A) == notifier.position_of(uuid.uuid4()) == 100
+
+
+def test_a_position_kept_below_the_floor_is_read_at_the_floor():
+    """A measure made before the listener came back may land after it: the floor set then
+    (everything committed before it) still holds for that session."""
+    notifier = PostgresNotifier("postgresql://nowhere/db", measure=True)
+    notifier._floor = 200  # as _keep_listening sets it on connecting
+    notifier._keep(A, 150)
+    assert notifier.position_of(A) == 200
