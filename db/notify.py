@@ -32,7 +32,6 @@ from session_events.db import positions
 
 CHANNEL = "session_events"  # the one channel: appends NOTIFY on it (db/dialects.py)
 POSITIONS_KEPT = 100_000  # sessions whose last wake-up's position is remembered
-INSERTED = "SELECT pg_current_wal_insert_lsn()::text"  # past every commit made before
 log = structlog.get_logger("session_events.notify")
 
 
@@ -200,7 +199,7 @@ class PostgresNotifier(Notifier):
             if connection is None:
                 raise ConnectionError("no listening connection")
             async with self._asking:
-                text = await asyncio.wait_for(connection.fetchval(INSERTED), 5)
+                text = await asyncio.wait_for(connection.fetchval(positions.INSERTED), 5)
         except Exception:  # whatever keeps it from answering: the woken read the primary
             return positions.PRIMARY
         return positions.parse(text) or positions.PRIMARY
@@ -235,7 +234,7 @@ class PostgresNotifier(Notifier):
                 self._connection.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await self._connection.add_listener(CHANNEL, self._on_notification)
                 if self._measure:  # commits before now were never notified here: all past
-                    text = await asyncio.wait_for(self._connection.fetchval(INSERTED), 5)
+                    text = await asyncio.wait_for(self._connection.fetchval(positions.INSERTED), 5)
                     self._floor = self._latest = positions.parse(text) or 0
                     self._positions.clear()
                 self.connected.set()

@@ -17,6 +17,9 @@ from contextvars import ContextVar
 
 NONE = 0  # any replica close enough may answer
 PRIMARY = 1 << 64  # beyond any position: only the primary answers
+# Where the primary stands, asked once a commit has returned (or its NOTIFY has come): past that
+# commit, inserted in the log if maybe not yet flushed (synchronous_commit off).
+INSERTED = "SELECT pg_current_wal_insert_lsn()::text"
 
 _TEXT = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
 

@@ -32,9 +32,8 @@ from session_events.db.urls import parse_database_url, url_text
 # Held while migrating so that several server processes starting at once migrate one at a time.
 PG_MIGRATION_LOCK = 7_004_231_977
 APPLICATION_NAME = "session-events"
-# Where the primary stands: past every commit made before (inserted, maybe not yet flushed),
-# for positions reads must see; and what it has flushed, which a replica can reach, for lags.
-INSERTED = "SELECT pg_current_wal_insert_lsn()::text"
+# What the primary has flushed, which a replica can reach, for lags (positions.INSERTED for
+# what reads must see).
 FLUSHED = "SELECT pg_current_wal_flush_lsn()::text"
 
 
@@ -208,7 +207,8 @@ class PostgresDatabase(Database):
             async with conn.begin():
                 yield conn
             if self.noting():
-                positions.note_written(self.position_in(await conn.scalar(text(INSERTED))))
+                found = await conn.scalar(text(positions.INSERTED))
+                positions.note_written(self.position_in(found))
                 await conn.rollback()  # the question's own transaction: nothing to keep
 
     @asynccontextmanager
@@ -216,7 +216,7 @@ class PostgresDatabase(Database):
         async with self.connections.runner() as runner:
             yield runner
             if self.noting():
-                positions.note_written(self.position_in(await runner.value(INSERTED)))
+                positions.note_written(self.position_in(await runner.value(positions.INSERTED)))
 
     def noting(self) -> bool:
         """Whether a write tells the current request where it left the primary: only with
