@@ -237,10 +237,11 @@ class DriverConnections:
             try:
                 yield runner
             except BaseException as error:
-                if runner.broken or not isinstance(error, Exception):
-                    runner.broken = True
-                    pooled.invalidate()  # terminated: the statement may still be running on it
+                if not isinstance(error, Exception):
+                    runner.broken = True  # cancelled: the statement may still be running on it
                 raise
             finally:
-                if not runner.broken:
+                if runner.broken:  # failed as a connection (maybe caught by a failover)
+                    pooled.invalidate()  # terminated, never back in the pool
+                else:
                     pooled.close()

@@ -11,6 +11,10 @@ a lost or extra one costs nothing but latency.
   fans the notification out to its own waiters. If that connection is lost, every waiter is woken
   once a second until it is back, and once more when it is, so no one waits on a signal that
   cannot come.
+- With replicas, a wake-up carries where the primary stood once the notified commit was made
+  (asked on the listening connection as notifications come, one question for a burst of them),
+  and `position_of(session)` keeps it: the woken reads that session's news only from a replica
+  that has replayed that far (db/replicas.py), so no wake-up is lost to a replica's lag.
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 
 import asyncpg
 import structlog
 
+from session_events.db import positions
+
 CHANNEL = "session_events"  # the one channel: appends NOTIFY on it (db/dialects.py)
+POSITIONS_KEPT = 100_000  # sessions whose last wake-up's position is remembered
+INSERTED = "SELECT pg_current_wal_insert_lsn()::text"  # past every commit made before
 log = structlog.get_logger("session_events.notify")
 
 
@@ -67,6 +75,15 @@ class Notifier:
         finally:
             self._followers.remove(told)
 
+    def position_of(self, session_id: uuid.UUID) -> int:
+        """The position a read of the session's news must see (0: none; see PostgresNotifier)."""
+        return 0
+
+    @property
+    def latest(self) -> int:
+        """The position a read of any session's news must see."""
+        return 0
+
     @property
     def watching(self) -> int:
         return sum(len(watchers) for watchers in self._watchers.values())
@@ -106,7 +123,14 @@ class Notifier:
 class PostgresNotifier(Notifier):
     """One LISTEN connection per process, kept alive and re-established when lost."""
 
-    def __init__(self, dsn: str, *, check_every: float = 5.0, retry_every: float = 1.0):
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        check_every: float = 5.0,
+        retry_every: float = 1.0,
+        measure: bool = False,
+    ):
         super().__init__()
         self._dsn = dsn
         self._check_every = check_every
@@ -114,6 +138,22 @@ class PostgresNotifier(Notifier):
         self._connection: asyncpg.Connection | None = None
         self._task: asyncio.Task | None = None
         self.connected = asyncio.Event()
+        # With replicas: where each notified session's last commit left the primary (the
+        # newest POSITIONS_KEPT), and below it all, `floor`: what a session not kept needs.
+        self._measure = measure
+        self._positions: OrderedDict[uuid.UUID, int] = OrderedDict()
+        self._floor = 0
+        self._latest = 0
+        self._unmeasured: set[uuid.UUID] = set()
+        self._measuring: asyncio.Task | None = None
+        self._asking = asyncio.Lock()  # one statement at a time on the connection
+
+    def position_of(self, session_id):
+        return self._positions.get(session_id, self._floor)
+
+    @property
+    def latest(self):
+        return self._latest
 
     def committed(self, session_id: uuid.UUID) -> None:
         """Nothing to do: the NOTIFY of the transaction reaches this process's listener too."""
@@ -134,7 +174,43 @@ class PostgresNotifier(Notifier):
             session_id = uuid.UUID(payload.split(":", 1)[0])
         except ValueError:
             return
-        self.wake(session_id)
+        if not self._measure:
+            return self.wake(session_id)
+        self._unmeasured.add(session_id)
+        if self._measuring is None or self._measuring.done():
+            self._measuring = asyncio.create_task(self._wake_measured())
+
+    async def _wake_measured(self) -> None:
+        """Wake the sessions notified, each with where the primary stands now (past their
+        commits, which were made before their notifications came); a burst asks once."""
+        while self._unmeasured:
+            sessions, self._unmeasured = self._unmeasured, set()
+            position = await self._position()
+            for session_id in sessions:
+                self._keep(session_id, position)
+                self.wake(session_id)
+
+    async def _position(self) -> int:
+        """Where the primary stands; beyond every position if it cannot be asked (the woken
+        then read the primary)."""
+        connection = self._connection
+        try:
+            if connection is None:
+                raise ConnectionError("no listening connection")
+            async with self._asking:
+                text = await asyncio.wait_for(connection.fetchval(INSERTED), 5)
+        except Exception:  # whatever keeps it from answering: the woken read the primary
+            return positions.PRIMARY
+        return positions.parse(text) or positions.PRIMARY
+
+    def _keep(self, session_id: uuid.UUID, position: int) -> None:
+        if position < positions.PRIMARY:  # not asked: this wake-up alone reads the primary
+            self._latest = max(self._latest, position)
+        self._positions[session_id] = position
+        self._positions.move_to_end(session_id)
+        while len(self._positions) > POSITIONS_KEPT:
+            _, dropped = self._positions.popitem(last=False)
+            self._floor = max(self._floor, dropped)
 
     async def _keep_listening(self) -> None:
         while True:
@@ -147,6 +223,10 @@ class PostgresNotifier(Notifier):
                 )
                 self._connection.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await self._connection.add_listener(CHANNEL, self._on_notification)
+                if self._measure:  # commits before now were never notified here: all past
+                    text = await asyncio.wait_for(self._connection.fetchval(INSERTED), 5)
+                    self._floor = self._latest = positions.parse(text) or 0
+                    self._positions.clear()
                 self.connected.set()
                 log.info("listener_connected")
                 self.wake_all()  # what was appended while we were away is read again
@@ -155,7 +235,8 @@ class PostgresNotifier(Notifier):
                         await asyncio.wait_for(lost.wait(), self._check_every)
                     if lost.is_set():
                         raise ConnectionError("the listener connection was closed")
-                    await asyncio.wait_for(self._connection.fetchval("SELECT 1"), 5)
+                    async with self._asking:
+                        await asyncio.wait_for(self._connection.fetchval("SELECT 1"), 5)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # any failure means: reconnect

@@ -90,6 +90,15 @@ class Runner:
         rows = await self.rows(compiled, values)
         return rows[0] if rows else None
 
+    async def value(self, sql: str) -> Any:
+        """The first value of a statement of fixed SQL (one without parameters)."""
+        rows = await self._fetch(sql, ())
+        return rows[0][0] if rows else None
+
+    async def fetch_raw(self, sql: str, parameters: tuple) -> Sequence[Sequence]:
+        """The driver's rows of a statement already compiled, its values not processed."""
+        return await self._fetch(sql, parameters)
+
     def transaction(self) -> AbstractAsyncContextManager:
         """A transaction around several statements (a no-op inside the caller's own)."""
         return nullcontext()

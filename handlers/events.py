@@ -19,6 +19,7 @@ from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db import pages_in_memory
 from session_events.db.errors import SessionNotFound
+from session_events.db.positions import NONE, PRIMARY
 from session_events.handlers import export
 from session_events.handlers.listing import (
     LISTING_CACHING,
@@ -89,13 +90,16 @@ class Listing:
             version.created_at, version.latest_seq, *[getattr(self, name) for name in _FIELDS]
         )
 
-    async def read(self, if_none_match: str | None, previous: Answer | None = None) -> Answer:
-        """The answer as of now; `previous` is reused if the session has not changed since.
+    async def read(
+        self, if_none_match: str | None, previous: Answer | None = None, after: int = NONE
+    ) -> Answer:
+        """The answer as of now (from a replica that has replayed `after`, if any); `previous`
+        is reused if the session has not changed since.
 
         With a tag to compare (or a previous answer), the session row alone decides first, so an
         unchanged listing costs one primary-key read; otherwise one statement reads it all.
         """
-        async with database().read_direct() as conn:
+        async with database().read_direct(after) as conn:
             if if_none_match or previous is not None:
                 version = await db_pages.read_version(conn, self.session_id)
                 if version is None:
@@ -186,7 +190,7 @@ async def list_events(
     hub = hubs().join(listing.session_id, watcher)
     try:
         with leaving_with_client(watcher):
-            answer = await listing.read(if_none_match)
+            answer = await listing.read(if_none_match, after=news(hub, None))
             while answer.nothing_new and watcher.last is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -195,12 +199,21 @@ async def list_events(
                 if watcher.gone:  # the client left, or the server stops
                     break
                 answer = listing.from_hub(hub, if_none_match, answer) or await listing.read(
-                    if_none_match, previous=answer
+                    if_none_match, previous=answer, after=news(hub, answer)
                 )
     finally:
         hub.remove(watcher)
     await still_good(grant())  # revoked or expired while it waited: nothing more is handed over
     return answer.response
+
+
+def news(hub: SessionHub, answer: Answer | None) -> int:
+    """The position a long-poll's read must see: the session's latest wake-up; the primary's
+    if the hub has read further than that read found (a replica can be behind what the
+    primary gave the hub)."""
+    if answer is not None and hub.cursor is not None and hub.cursor > answer.latest_seq:
+        return PRIMARY
+    return hub.news()
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:

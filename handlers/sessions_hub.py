@@ -215,7 +215,7 @@ class SessionsHub:
         """The changes of these sessions (and of every session changed since the margin before
         the cursor, on a rescan), oldest first; None if a rescan finds more than RESCAN_MAX."""
         rows, gone = [], []
-        async with self._database.read() as conn:
+        async with self._database.read(self._notifier.latest) as conn:
             if rescan:
                 since = instant_of(self._cursor) - RESUME_MARGIN
                 rows, gone = await db_sessions.changed_since(conn, since, limit=RESCAN_MAX + 1)

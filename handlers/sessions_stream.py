@@ -93,7 +93,7 @@ async def _first_read(feed: Feed, limit: int, cursor: int | None) -> list[bytes]
             "are kept (EVENTS_SESSION_TOMBSTONE_SECONDS); this is the current state."
         )
         return [await _snapshot(feed, limit, reason)]
-    async with database().read() as conn:
+    async with database().read(notifier().latest) as conn:
         rows, gone = await db_sessions.changed_since(
             conn,
             resumed_at - RESUME_MARGIN,
@@ -122,7 +122,7 @@ async def _first_read(feed: Feed, limit: int, cursor: int | None) -> list[bytes]
 async def _snapshot(feed: Feed, limit: int, reason: str | None) -> bytes:
     """The matching sessions, newest first, as of now (the snapshot's cursor)."""
     now = datetime.now(UTC)
-    async with database().read() as conn:
+    async with database().read(notifier().latest) as conn:
         chosen = SessionFilters(
             status=feed.filters.status, session_types=sorted(feed.filters.session_types)
         )

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from session_events.app_state import current, database, hubs, request_header, state
+from session_events.app_state import current, database, hubs, notifier, request_header, state
 from session_events.db import filters as db_filters
 from session_events.db import pages as db_pages
 from session_events.db.errors import SessionNotFound
 from session_events.db.json_codec import loads
+from session_events.db.positions import PRIMARY
 from session_events.handlers.listing import read_filters
 from session_events.handlers.sse import EventStream, auth_expired, sse_event
 from session_events.handlers.waiting import leaving_with_client
@@ -100,9 +101,8 @@ async def _replay(session_id, created_at: str, cursor: int, watcher: Watcher, fi
     batch, waiting = FIRST_BATCH, False
     while cursor < watcher.start and not watcher.gone:
         try:
-            async with database().read_direct() as runner:
-                query = db_pages.events_between(session_id, filters, cursor, watcher.start, batch)
-                page = await db_pages.read_page(runner, query)
+            query = db_pages.events_between(session_id, filters, cursor, watcher.start, batch)
+            page = await _read_through(session_id, query, watcher.start)
         except Exception as error:
             pause = outage_pause(error, waiting)
             waiting = True
@@ -124,6 +124,17 @@ async def _replay(session_id, created_at: str, cursor: int, watcher: Watcher, fi
         cursor = documents[-1]["seq"]
         if not page.more:
             return
+
+
+async def _read_through(session_id: uuid.UUID, query, upto: int):
+    """The page of a replay, from a source that holds the events up to `upto`, which the hub
+    has read (maybe from the primary): a replica behind it is passed for the primary."""
+    async with database().read_direct(notifier().position_of(session_id)) as runner:
+        page = await db_pages.read_page(runner, query)
+    if page is None or page.version.latest_seq >= upto:
+        return page
+    async with database().read_direct(PRIMARY) as runner:
+        return await db_pages.read_page(runner, query)
 
 
 def direct_writer():

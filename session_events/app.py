@@ -52,8 +52,9 @@ CORS_SENT = [
     "If-None-Match",
     "Last-Event-ID",
     "X-Request-ID",
+    "Events-Position",
 ]
-CORS_READ = ["ETag", "Link", "Location", "X-Request-ID", "Retry-After"]
+CORS_READ = ["ETag", "Link", "Location", "X-Request-ID", "Retry-After", "Events-Position"]
 
 
 def cors_options(settings: Settings, routes: Routes) -> dict:
@@ -121,6 +122,7 @@ def _lifespan(
         try:
             if settings.auto_migrate:
                 await migrate.upgrade(database)
+            await database.start()
             await notifier.start()
             log.info("database_ready", backend=database.backend)
             hubs = Hubs(

@@ -153,6 +153,10 @@ class SessionHub:
             return False, None
         return True, self.woken.take()
 
+    def news(self) -> int:
+        """The position a read must see to hold the session's latest wake-up (replicas)."""
+        return self.hubs.notifier.position_of(self.session_id)
+
     async def wait_out(self, failures: int) -> None:
         """The pause before the next try: growing with the failures in a row, spread so that
         the hubs of many sessions do not all try at once, said to the streams once a second."""
@@ -171,7 +175,7 @@ class SessionHub:
         and identity (a status change is an event, so the page tells of it too)."""
         if self.cursor is None:
             return await self.first_read()
-        async with self.hubs.database.read_direct() as runner:
+        async with self.hubs.database.read_direct(self.news()) as runner:
             while True:
                 query = db_pages.events_between(self.session_id, {}, self.cursor, None, BATCH)
                 page = await db_pages.read_page(runner, query)
@@ -192,13 +196,13 @@ class SessionHub:
         ends = [n for n, document in enumerate(documents) if db_sessions.may_end_session(document)]
         if not ends or self.finished:
             return None
-        async with self.hubs.database.read() as conn:
+        async with self.hubs.database.read(self.news()) as conn:
             finished = await db_sessions.is_finished(conn, self.session_id)
         return ends[-1] + 1 if finished else None
 
     async def first_read(self) -> bool:
         """Where the hub starts: the session's counter; and whether it is finished already."""
-        async with self.hubs.database.read() as conn:
+        async with self.hubs.database.read(self.news()) as conn:
             session = await db_sessions.read_session(conn, self.session_id)
         if session is None:
             self.end_all(DELETED)

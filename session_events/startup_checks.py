@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -61,6 +62,23 @@ def _cause(error: BaseException) -> str:
     )
 
 
+async def _check_listen_url(settings: Settings) -> None:
+    """The direct connection LISTEN takes can be made (a wrong one would leave every waiter
+    to its timeout)."""
+    url = parse_database_url(settings.listen_database_url)
+    try:
+        connection = await asyncpg.connect(
+            url.set(drivername="postgresql").render_as_string(hide_password=False),
+            timeout=settings.db_connect_timeout,
+        )
+        await connection.close()
+    except (asyncpg.PostgresError, OSError, TimeoutError) as error:
+        where = url.render_as_string(hide_password=True)
+        raise StartupError(
+            f"EVENTS_LISTEN_DATABASE_URL names {where}, which cannot be used: {_cause(error)}"
+        ) from error
+
+
 async def check_database(settings: Settings, *, migrated: bool = False) -> None:
     """One query on the configured database, or StartupError naming EVENTS_DATABASE_URL; with
     `migrated`, its tables must be at the newest revision too."""
@@ -84,6 +102,8 @@ async def check_database(settings: Settings, *, migrated: bool = False) -> None:
         ) from error
     finally:
         await database.dispose()
+    if settings.listen_database_url:
+        await _check_listen_url(settings)
     if migrated and revision != migrate.head_revision():
         raise StartupError(
             f"EVENTS_DATABASE_URL names {where}, whose tables are at revision "

@@ -23,7 +23,7 @@ def test_a_preflight_from_an_allowed_origin_is_answered_with_what_the_page_may_s
     assert preflight.headers["Access-Control-Allow-Origin"] == DASHBOARD
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     allowed = preflight.headers["Access-Control-Allow-Headers"].lower()
-    assert {"x-api-key", "content-type", "if-none-match", "last-event-id"} <= {
+    assert {"x-api-key", "content-type", "if-none-match", "last-event-id", "events-position"} <= {
         h.strip() for h in allowed.split(",")
     }
 
@@ -38,7 +38,7 @@ def test_answers_to_an_allowed_origin_expose_the_headers_clients_read(live_serve
     exposed = {
         h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")
     }
-    assert {"etag", "link", "location", "x-request-id", "retry-after"} <= exposed
+    assert {"etag", "link", "location", "x-request-id", "retry-after", "events-position"} <= exposed
     refused = httpx.get(f"{server.base_url}/api/v2/sessions", headers={"Origin": DASHBOARD})
     assert refused.status_code == 401  # a refusal the page can read
     assert refused.headers["Access-Control-Allow-Origin"] == DASHBOARD

@@ -1,0 +1,255 @@
+"""PostgreSQL: any number of server processes on one primary, maybe behind a transaction pooler,
+maybe with streaming replicas that serve reads.
+
+- The pool's hot statements run on the driver (db/fast_pg.py), reached through turns.
+- Waiters are woken by LISTEN/NOTIFY on a direct connection of each process (db/notify.py).
+- Behind a transaction pooler (EVENTS_DATABASE_POOLER=transaction) nothing outlives a
+  transaction: no statement stays prepared (asyncpg's cache is off, and with it SQLAlchemy's
+  statements are unnamed), and no startup parameter but application_name is sent, which is all
+  PgBouncer passes on, so the statement timeout is the driver's (it cancels the statement).
+- With replicas (db/replicas.py) a read goes to one that has replayed what the read must see,
+  else to the primary; a replica that fails a read is left for the primary on the spot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from session_events.db import positions
+from session_events.db.database import Database
+from session_events.db.errors import STATEMENT_TIMEOUT, is_unavailable, sqlstate
+from session_events.db.fast_pg import DriverConnections
+from session_events.db.notify import PostgresNotifier
+from session_events.db.replicas import Replica, Replicas
+from session_events.db.statements import Runner
+from session_events.db.urls import parse_database_url, url_text
+
+# Held while migrating so that several server processes starting at once migrate one at a time.
+PG_MIGRATION_LOCK = 7_004_231_977
+APPLICATION_NAME = "session-events"
+# Where the primary stands: past every commit made before (inserted, maybe not yet flushed),
+# for positions reads must see; and what it has flushed, which a replica can reach, for lags.
+INSERTED = "SELECT pg_current_wal_insert_lsn()::text"
+FLUSHED = "SELECT pg_current_wal_flush_lsn()::text"
+
+
+def connect_args(pooler: str, statement_timeout: float, connect_timeout: float) -> dict:
+    """asyncpg's options for a pool's connections, direct or through a transaction pooler."""
+    if pooler == "transaction":
+        return {
+            "timeout": connect_timeout,
+            "command_timeout": statement_timeout,
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,  # SQLAlchemy's own cache of prepared ones
+            "server_settings": {"application_name": APPLICATION_NAME},
+        }
+    return {
+        "timeout": connect_timeout,
+        "command_timeout": statement_timeout + 1,  # the client's backstop
+        "server_settings": {
+            "application_name": APPLICATION_NAME,
+            "statement_timeout": str(int(statement_timeout * 1000)),
+        },
+    }
+
+
+class PostgresDatabase(Database):
+    backend = "postgresql"
+    driver = "postgresql+asyncpg"
+    wakes_other_processes = True
+
+    def __init__(
+        self,
+        url: URL,
+        *,
+        pooler: str = "none",
+        listen_url: str | None = None,
+        replica_urls: tuple[str, ...] = (),
+        replica_max_lag: float = 5.0,
+        replica_wait: float = 0.1,
+        **common,
+    ):
+        self.pooler = pooler
+        self.listen_url = listen_url or url_text(url)
+        super().__init__(url, **common)
+        self.replicas: Replicas | None = None
+        if replica_urls:
+            found = [self.replica(replica_url, common) for replica_url in replica_urls]
+            self.replicas = Replicas(
+                found, self.flushed_position, max_lag=replica_max_lag, wait=replica_wait
+            )
+
+    @classmethod
+    def options_of(cls, settings):
+        return {
+            "pooler": settings.database_pooler,
+            "listen_url": settings.listen_url,
+            "replica_urls": settings.replica_urls,
+            "replica_max_lag": settings.replica_max_lag_seconds,
+            "replica_wait": settings.replica_wait_seconds,
+        }
+
+    def replica(self, replica_url: str, common: dict) -> Replica:
+        url = parse_database_url(replica_url)
+        name = f"{url.host}:{url.port or 5432}/{url.database}"
+        return Replica(name, PostgresDatabase(url, pooler=self.pooler, **common))
+
+    def connect(self, statement_timeout, connect_timeout):
+        options = connect_args(self.pooler, statement_timeout, connect_timeout)
+        writer = self.pooled_engine(pool_size=self.pool_size, connect_args=options)
+        self.connections = DriverConnections(writer, self.pool_size, self.pool_timeout)
+        return writer, writer.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def start(self):
+        if self.replicas:
+            await self.replicas.start()
+
+    async def dispose(self):
+        if self.replicas:
+            await self.replicas.stop()
+        await super().dispose()
+
+    def replica_status(self):
+        return self.replicas.status() if self.replicas else []
+
+    @classmethod
+    def probe_options(cls, timeout):
+        # A probe's connection is its own, used once: nothing to keep prepared, and nothing that
+        # a transaction pooler could hand to another client's statement of the same name.
+        return {"timeout": timeout, "statement_cache_size": 0, "prepared_statement_cache_size": 0}
+
+    def notifier(self):
+        return PostgresNotifier(self.listen_url, measure=self.replicas is not None)
+
+    async def take_migration_turn(self, conn):
+        await conn.execute(text(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})"))
+        await conn.execute(text("SET LOCAL statement_timeout = 0"))  # DDL may take long
+
+    @staticmethod
+    def timed_out(error):
+        # The server's statement_timeout, or the driver's deadline behind a pooler.
+        return sqlstate(error) == STATEMENT_TIMEOUT or isinstance(
+            getattr(error, "orig", None), TimeoutError
+        )
+
+    def _turn(self):
+        return self.connections.turn()
+
+    # -- where a read goes, and where a write left the primary --------------------------------
+
+    @asynccontextmanager
+    async def read(self, after=positions.NONE):
+        async with AsyncExitStack() as stack:
+            replica = await self.chosen(after)
+            conn = await self.replica_connection(replica, stack) if replica else None
+            if conn is None:
+                replica = None
+                conn = await stack.enter_async_context(self.primary_read())
+            try:
+                yield conn
+            except Exception as error:
+                if replica is not None and is_unavailable(error):
+                    replica.failed(error)
+                raise
+
+    @asynccontextmanager
+    async def primary_read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._turn(), self.reader.connect() as conn:
+            yield conn
+
+    @staticmethod
+    async def replica_connection(replica: Replica, stack: AsyncExitStack):
+        """A connection of the replica's pool, or None if it is out of reach (it is then out
+        of use until a check finds it again)."""
+        try:
+            conn = await stack.enter_async_context(replica.database.read())
+            if (await conn.get_raw_connection()).driver_connection.is_closed():
+                raise ConnectionError("the replica closed the connection (it stopped?)")
+        except Exception as error:
+            if not is_unavailable(error) and not isinstance(error, ConnectionError):
+                raise
+            replica.failed(error)
+            await stack.aclose()
+            return None
+        return conn
+
+    @asynccontextmanager
+    async def read_direct(self, after=positions.NONE) -> AsyncIterator[Runner]:
+        replica = await self.chosen(after)
+        if replica is None:
+            async with self.connections.runner() as runner:
+                yield runner
+            return
+        async with AsyncExitStack() as stack:
+            try:
+                runner = await stack.enter_async_context(replica.database.connections.runner())
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                replica.failed(error)
+                runner = None
+            yield FailoverRunner(replica, runner, self.connections.runner, stack)
+
+    async def chosen(self, after: int) -> Replica | None:
+        """The replica to read from (None: the primary): one that has replayed `after` and
+        what the current request must see."""
+        if self.replicas is None:
+            return None
+        return await self.replicas.choose(max(after, positions.requested.get()))
+
+    @asynccontextmanager
+    async def write(self):
+        async with super().write() as conn:
+            yield conn
+        await self.note_written()
+
+    @asynccontextmanager
+    async def write_direct(self):
+        async with self.connections.runner() as runner:
+            yield runner
+        await self.note_written()
+
+    async def note_written(self) -> None:
+        """Tell the current request where the primary stands now that its write committed
+        (only with replicas: the position is what a later read may ask them for)."""
+        if self.replicas is not None and positions.written.get() is not None:
+            positions.note_written(await self.inserted_position())
+
+    async def inserted_position(self) -> int:
+        async with self.connections.runner() as runner:
+            return positions.parse(await runner.value(INSERTED)) or positions.NONE
+
+    async def flushed_position(self) -> int:
+        async with self.connections.runner() as runner:
+            return positions.parse(await runner.value(FLUSHED)) or positions.NONE
+
+
+class FailoverRunner(Runner):
+    """Runs statements on a replica; once one fails there (or the replica could not be reached),
+    it and the rest run on the primary, so a replica going away costs no read. Reads only: each
+    statement stands alone, so running it again elsewhere is safe."""
+
+    def __init__(self, replica: Replica, runner: Runner | None, primary, stack: AsyncExitStack):
+        super().__init__(replica.database.writer.dialect)
+        self.replica = replica
+        self.runner = runner
+        self.primary = primary  # () -> the primary's runner, as a context manager
+        self.stack = stack
+        self.fallen_back: Runner | None = None
+
+    async def _fetch(self, sql, parameters):
+        if self.fallen_back is None and self.runner is not None:
+            try:
+                return await self.runner.fetch_raw(sql, parameters)
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                self.replica.failed(error)
+        if self.fallen_back is None:
+            self.fallen_back = await self.stack.enter_async_context(self.primary())
+        return await self.fallen_back.fetch_raw(sql, parameters)
