@@ -12,6 +12,11 @@ PgBouncer's pools are sized on purpose:
   that can be open, so that pooling is really exercised, and enough that transactions queue
   only briefly. `reserve_pool_size` 0 and `min_pool_size` 0, so the primary never holds more
   than 20 connections of PgBouncer's per database (tests/live/test_topology_connections.py).
+- `server_login_retry` 1 s instead of 15: after a failed login to the primary PgBouncer turns
+  clients away until it may try again, so the default keeps the service out for up to 15 s
+  after the primary is back (the outage tests would wait that long each time).
+The rest are PgBouncer 1.18's defaults; note `query_wait_timeout` (120 s): a query sent while
+the primary is down waits in PgBouncer, so only the service's own timeouts fail it fast.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ max_client_conn = {MAX_CLIENT_CONN}
 default_pool_size = {self.pool_size}
 min_pool_size = 0
 reserve_pool_size = 0
+server_login_retry = 1
 """
         )
 
