@@ -7,10 +7,11 @@ the read waits up to EVENTS_REPLICA_WAIT_SECONDS for one to catch up, then reads
 Reads that any replica may answer go round the ones in use.
 
 One task per process asks each replica how far it has replayed (`pg_last_wal_replay_lsn()`)
-every CHECK_EVERY seconds, and every HURRY_EVERY while a read waits; the primary's position is
-sampled at the slow pace. A replica's lag is the age of the oldest sample it has not replayed:
-zero once it has replayed them all, so an idle primary does not make its replicas look behind
-(as `now() - pg_last_xact_replay_timestamp()` would).
+every CHECK_EVERY seconds, and every HURRY_EVERY while a read waits; another samples the
+primary's position every CHECK_EVERY, apart, so that a primary pool busy with requests never
+holds up what the waiting reads need to know. A replica's lag is the age of the oldest sample
+it has not replayed: zero once it has replayed them all, so an idle primary does not make its
+replicas look behind (as `now() - pg_last_xact_replay_timestamp()` would).
 """
 
 from __future__ import annotations
@@ -81,18 +82,22 @@ class Replicas:
         self.samples: deque[tuple[float, int]] = deque()  # (when, the primary's position)
         self.waiting: list[tuple[int, asyncio.Future]] = []
         self.hurry = asyncio.Event()
-        self.task: asyncio.Task | None = None
+        self.tasks: list[asyncio.Task] = []
         self.fallbacks = 0  # reads that waited in vain and went to the primary
 
     async def start(self) -> None:
-        await self.check(primary=True)  # the first reads know where the replicas stand
-        self.task = asyncio.create_task(self.run(), name="session-events-replicas")
+        await self.sample_primary()  # the first reads know where the replicas stand
+        await self.check()
+        self.tasks = [
+            asyncio.create_task(self.run(), name="session-events-replicas"),
+            asyncio.create_task(self.follow_primary(), name="session-events-primary-position"),
+        ]
 
     async def stop(self) -> None:
-        if self.task:
-            self.task.cancel()
+        for task in self.tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+                await task
         for replica in self.replicas:
             await replica.database.dispose()
 
@@ -125,7 +130,6 @@ class Replicas:
         return ready[next(self.turn) % len(ready)] if ready else None
 
     async def run(self) -> None:
-        last_full = time.monotonic()
         while True:
             if self.waiting:
                 await asyncio.sleep(HURRY_EVERY)
@@ -133,20 +137,23 @@ class Replicas:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.hurry.wait(), CHECK_EVERY)
             self.hurry.clear()
-            full = time.monotonic() - last_full >= CHECK_EVERY
-            if full:
-                last_full = time.monotonic()
             try:
-                await self.check(primary=full)
+                await self.check()
             except Exception:  # a check that fails is tried again; reads go to the primary
                 log.exception("replica_check_failed")
 
-    async def check(self, *, primary: bool) -> None:
-        """Ask every replica how far it has replayed (and the primary where it stands), then
-        hand the waiting reads the replicas that have caught up with them."""
-        if primary:
-            with contextlib.suppress(Exception):  # the primary's outage is told elsewhere
-                self.sample(time.monotonic(), await self.primary_position())
+    async def follow_primary(self) -> None:
+        while True:
+            await asyncio.sleep(CHECK_EVERY)
+            await self.sample_primary()
+
+    async def sample_primary(self) -> None:
+        with contextlib.suppress(Exception):  # the primary's outage is told elsewhere
+            self.sample(time.monotonic(), await self.primary_position())
+
+    async def check(self) -> None:
+        """Ask every replica how far it has replayed, then hand the waiting reads the replicas
+        that have caught up with them."""
         await asyncio.gather(*(self.check_one(replica) for replica in self.replicas))
         self.hand_over()
 

@@ -16,8 +16,8 @@ from starlette.responses import Response
 from session_events.app_state import base_path, database, hubs, notifier, request_header, state
 from session_events.db import appends as db_appends
 from session_events.db import filters as db_filters
+from session_events.db import lagging, pages_in_memory
 from session_events.db import pages as db_pages
-from session_events.db import pages_in_memory
 from session_events.db.errors import SessionNotFound
 from session_events.db.positions import NONE, PRIMARY
 from session_events.handlers import export
@@ -99,19 +99,32 @@ class Listing:
         With a tag to compare (or a previous answer), the session row alone decides first, so an
         unchanged listing costs one primary-key read; otherwise one statement reads it all.
         """
-        async with database().read_direct(after) as conn:
-            if if_none_match or previous is not None:
-                version = await db_pages.read_version(conn, self.session_id)
-                if version is None:
-                    raise SessionNotFound(self.session_id)
-                if previous is not None and previous.latest_seq == version.latest_seq:
-                    return previous
-                tag = self.etag(version)
-                if etag_matches(if_none_match, tag):
-                    return self.not_modified(version, tag)
-            page = await db_pages.read_page(conn, self.query)
-        if page is None:
+        answer = await lagging.found(database(), self.reading(if_none_match, previous), after)
+        if answer is None:
             raise SessionNotFound(self.session_id)
+        return answer
+
+    def reading(self, if_none_match: str | None, previous: Answer | None):
+        """A read of the answer at a position: None if the session is not there, or is behind
+        `previous` there (a replica that has not replayed it yet)."""
+
+        async def read(after: int) -> Answer | None:
+            async with database().read_direct(after) as conn:
+                if if_none_match or previous is not None:
+                    version = await db_pages.read_version(conn, self.session_id)
+                    if version is None or (previous and version.latest_seq < previous.latest_seq):
+                        return None
+                    if previous is not None and previous.latest_seq == version.latest_seq:
+                        return previous
+                    tag = self.etag(version)
+                    if etag_matches(if_none_match, tag):
+                        return self.not_modified(version, tag)
+                page = await db_pages.read_page(conn, self.query)
+            return None if page is None else self.page_answer(page, if_none_match)
+
+        return read
+
+    def page_answer(self, page: db_pages.Page, if_none_match: str | None) -> Answer:
         tag = self.etag(page.version)
         if etag_matches(if_none_match, tag):  # appended to between the two reads, then matched
             return self.not_modified(page.version, tag)

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from session_events.app_state import current, database, request_header
 from session_events.db import filters as db_filters
+from session_events.db import lagging
 from session_events.db import pages as db_pages
 from session_events.db.errors import SessionNotFound, is_unavailable
 from session_events.db.json_codec import dumps, loads
@@ -86,8 +87,12 @@ async def export_events(session_id: uuid.UUID, filters: dict) -> Response:
     """`filters`: the request's filters as db_filters.requested gives them."""
     _refuse_paging()
     read_filters(filters)  # a refusal is a 400 before the stream starts
-    async with database().read_direct() as runner:
-        version = await db_pages.read_version(runner, session_id)
+
+    async def read(after: int):
+        async with database().read_direct(after) as runner:
+            return await db_pages.read_version(runner, session_id)
+
+    version = await lagging.found(database(), read)
     if version is None:
         raise SessionNotFound(session_id)
     tag = etag(MEDIA_TYPE, version.created_at, version.latest_seq, filters)
@@ -107,9 +112,8 @@ async def _lines(session_id: uuid.UUID, created_at: str, filters: dict, after: i
     cursor = after
     while cursor < upto:
         try:
-            async with database().read_direct() as runner:
-                query = db_pages.events_between(session_id, filters, cursor, upto, PAGE)
-                page = await db_pages.read_page(runner, query)
+            query = db_pages.events_between(session_id, filters, cursor, upto, PAGE)
+            page = await lagging.page_reaching(database(), query, upto)
         except Exception as error:
             if not is_unavailable(error):
                 raise

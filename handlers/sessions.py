@@ -9,6 +9,7 @@ from connexion.exceptions import BadRequestProblem
 from starlette.responses import Response
 
 from session_events.app_state import base_path, database, notifier, state
+from session_events.db import lagging
 from session_events.db import sessions as db_sessions
 from session_events.db.documents import parse_timestamp
 from session_events.db.errors import SessionNotFound
@@ -40,8 +41,12 @@ async def create_session(body):
 
 async def get_session(session_id):
     session_id = uuid.UUID(session_id)
-    async with database().read() as conn:
-        session = await db_sessions.read_session(conn, session_id)
+
+    async def read(after: int):
+        async with database().read(after) as conn:
+            return await db_sessions.read_session(conn, session_id)
+
+    session = await lagging.found(database(), read)
     if session is None:
         raise SessionNotFound(session_id)
     return json_response(session_json(session))

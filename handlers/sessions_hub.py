@@ -39,7 +39,7 @@ from session_events.handlers.sessions_feed import (
     instant_of,
 )
 from session_events.handlers.sse import sse_comment, sse_message
-from session_events.hub import OUTAGE_RETRY_SECONDS, WAITING
+from session_events.stream_outage import OUTAGE_RETRY_SECONDS, WAITING
 from session_events.watcher import TOO_SLOW
 
 log = structlog.get_logger("session_events")

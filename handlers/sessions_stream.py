@@ -25,7 +25,7 @@ from session_events.handlers.sessions_hub import Subscriber
 from session_events.handlers.sse import EventStream, sse_comment, sse_data, sse_message
 from session_events.handlers.stream import RETRY_MS
 from session_events.handlers.waiting import Sleeper, Woke
-from session_events.hub import WAITING, outage_pause
+from session_events.stream_outage import WAITING, outage_pause
 
 HEARTBEAT = sse_comment("heartbeat")
 RESUME_MAX = 1000  # sessions a resume re-sends at most; beyond, a fresh snapshot is cheaper

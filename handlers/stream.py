@@ -12,16 +12,17 @@ import uuid
 
 from session_events.app_state import current, database, hubs, notifier, request_header, state
 from session_events.db import filters as db_filters
+from session_events.db import lagging
 from session_events.db import pages as db_pages
 from session_events.db.errors import SessionNotFound
 from session_events.db.json_codec import loads
-from session_events.db.positions import PRIMARY
 from session_events.handlers.listing import read_filters
 from session_events.handlers.sse import EventStream, auth_expired, sse_event
 from session_events.handlers.waiting import leaving_with_client
 from session_events.http_protocol import BODY_WRITER
-from session_events.hub import DELETED, WAITING, outage_pause
+from session_events.hub import DELETED
 from session_events.security import grant
+from session_events.stream_outage import WAITING, outage_pause
 from session_events.watcher import Watcher, delay_since
 
 RETRY_MS = 3000  # how long a browser waits before reconnecting
@@ -39,8 +40,12 @@ async def stream_events(session_id, **filters):
     last_event_id = request_header(b"last-event-id")
     cursor = int(last_event_id) if last_event_id is not None else filters.get("after_seq", 0)
     read_filters(filters)  # read once here, so that a refusal is a 400 before the stream starts
-    async with database().read_direct() as runner:
-        version = await db_pages.read_version(runner, session_id)
+
+    async def read(after: int):
+        async with database().read_direct(after) as runner:
+            return await db_pages.read_version(runner, session_id)
+
+    version = await lagging.found(database(), read)
     if version is None:
         raise SessionNotFound(session_id)  # answered before the stream starts
     events = _events(session_id, version.created_at, cursor, filters, grant())
@@ -102,7 +107,8 @@ async def _replay(session_id, created_at: str, cursor: int, watcher: Watcher, fi
     while cursor < watcher.start and not watcher.gone:
         try:
             query = db_pages.events_between(session_id, filters, cursor, watcher.start, batch)
-            page = await _read_through(session_id, query, watcher.start)
+            news = notifier().position_of(session_id)
+            page = await lagging.page_reaching(database(), query, watcher.start, news)
         except Exception as error:
             pause = outage_pause(error, waiting)
             waiting = True
@@ -124,17 +130,6 @@ async def _replay(session_id, created_at: str, cursor: int, watcher: Watcher, fi
         cursor = documents[-1]["seq"]
         if not page.more:
             return
-
-
-async def _read_through(session_id: uuid.UUID, query, upto: int):
-    """The page of a replay, from a source that holds the events up to `upto`, which the hub
-    has read (maybe from the primary): a replica behind it is passed for the primary."""
-    async with database().read_direct(notifier().position_of(session_id)) as runner:
-        page = await db_pages.read_page(runner, query)
-    if page is None or page.version.latest_seq >= upto:
-        return page
-    async with database().read_direct(PRIMARY) as runner:
-        return await db_pages.read_page(runner, query)
 
 
 def direct_writer():

@@ -8,6 +8,7 @@ import orjson
 from starlette.responses import Response
 
 from session_events.app_state import database, request_header
+from session_events.db import lagging
 from session_events.db import sessions as db_sessions
 from session_events.db import summary as db_summary
 from session_events.db.documents import format_timestamp
@@ -18,10 +19,19 @@ from session_events.handlers.shapes import json_response, session_json
 
 async def get_summary(session_id):
     session_id = uuid.UUID(session_id)
-    async with database().read() as conn:
+    answer = await lagging.found(database(), lambda after: _summary(session_id, after))
+    if answer is None:
+        raise SessionNotFound(session_id)
+    return answer
+
+
+async def _summary(session_id: uuid.UUID, after: int):
+    """The summary's response (or 304) as the database read at `after` has it; None if the
+    session is not there."""
+    async with database().read(after) as conn:
         session = await db_sessions.read_session(conn, session_id)
         if session is None:
-            raise SessionNotFound(session_id)
+            return None
         document = session_json(session)
         # The session row says all the body depends on (events are only ever appended to it).
         headers = {"ETag": etag("summary", document), "Cache-Control": "no-cache"}

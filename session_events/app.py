@@ -43,6 +43,9 @@ CONNEXION_OPTIONS = {
 }
 
 
+# Seconds between a worker's live gauges (open streams, pool...) written for the others' scrapes.
+GAUGES_PUBLISHED_EVERY = 1.0
+
 # What a page on another origin needs: the API key, JSON bodies, conditional and resumed reads
 # sent; cursors, links, ids and back-off read.
 CORS_SENT = [
@@ -73,18 +76,21 @@ def create_app(
     shutdown: asyncio.Event | None = None,
     *,
     fast_route: bool = True,
+    metrics_dir: str | None = None,
 ) -> AsyncApp:
     """The ASGI application. The database is opened (and migrated) by the lifespan.
 
     Setting `shutdown` tells waiting long-polls to answer and streams to end, so that a stopping
     server can finish its requests (the `serve` command sets it on SIGTERM). `fast_route` off
     sends every request through Connexion's middleware stack (the tests compare the two).
+    `metrics_dir` (a worker of `serve --workers N`) keeps the metrics in prometheus_client's
+    multiprocess files there, so that /metrics in any worker shows the whole server.
     """
     configure_logging(settings.log_format, settings.log_level)
     keyring = keyring or KeyRing(settings.every_read_key, settings.every_write_key)
     contract = load_contract(settings)
     routes = Routes(contract)
-    metrics = Metrics()
+    metrics = Metrics(metrics_dir)
     app = AsyncApp(
         __name__,
         lifespan=_lifespan(settings, keyring, metrics, shutdown),
@@ -116,7 +122,7 @@ def _lifespan(
         database = open_database(settings)
         notifier = database.notifier()
         sessions_hub = SessionsHub(database, notifier, settings.stream_queue_bytes)
-        watching = revocations = None
+        watching = revocations = publishing = None
         # An app made without secrets (tests, tools) signs with one of its own.
         signer = TokenSigner(settings.token_secrets or (generated_secret(),))
         try:
@@ -150,10 +156,14 @@ def _lifespan(
                 token_ttl_seconds=settings.token_ttl_seconds,
             )
             metrics.bind(state)
+            if metrics.multiprocess_dir:  # the other workers' scrapes read this one's gauges
+                publishing = asyncio.create_task(metrics.publish_every(GAUGES_PUBLISHED_EVERY))
             yield {STATE_KEY: state}
         finally:
             if watching:
                 watching.cancel()
+            if publishing:
+                publishing.cancel()
             if revocations:
                 revocations.close()
             await sessions_hub.stop()

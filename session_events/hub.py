@@ -27,13 +27,15 @@ from typing import TYPE_CHECKING
 import structlog
 
 from session_events.db import filters as db_filters
+from session_events.db import lagging, pages_in_memory
 from session_events.db import pages as db_pages
-from session_events.db import pages_in_memory
 from session_events.db import sessions as db_sessions
 from session_events.db.documents import format_timestamp
 from session_events.db.errors import is_unavailable
 from session_events.db.json_codec import dumps, loads
+from session_events.db.positions import PRIMARY
 from session_events.handlers.sse import sse_comment, sse_event
+from session_events.stream_outage import OUTAGE_RETRY_MAX, OUTAGE_RETRY_SECONDS, WAITING
 from session_events.watcher import SLOW, WRITTEN, Watcher
 
 if TYPE_CHECKING:
@@ -44,23 +46,8 @@ log = structlog.get_logger("session_events")
 BATCH = 500  # events read per statement when a hub catches up
 # The newest events a hub holds for long-polls: at most this many, of about this many bytes.
 HELD_EVENTS, HELD_BYTES = 1000, 4 * 1024 * 1024
-OUTAGE_RETRY_SECONDS = 1.0  # the first pause before the database is tried again; doubled to
-OUTAGE_RETRY_MAX = 5.0  # at most this
 DELETED = sse_comment("the session was deleted")
-WAITING_TEXT = "the database is out of reach; the stream goes on when it is back"
-WAITING = sse_comment(WAITING_TEXT)
 HEARTBEAT = b": heartbeat\n\n"
-
-
-def outage_pause(error: Exception, said: bool) -> float:
-    """A stream's read the database could not answer: the pause before it tries again, spread
-    over a second either side so that streams do not all try at once. Logged at the first
-    failure of an outage (`said`: already logged); an error that is not an outage is raised."""
-    if not is_unavailable(error):
-        raise error
-    if not said:
-        log.warning("stream_waiting_for_database", error=type(error).__name__)
-    return OUTAGE_RETRY_SECONDS * (0.5 + random.random())
 
 
 class StampedEvent(asyncio.Event):
@@ -175,11 +162,18 @@ class SessionHub:
         and identity (a status change is an event, so the page tells of it too)."""
         if self.cursor is None:
             return await self.first_read()
-        async with self.hubs.database.read_direct(self.news()) as runner:
+        return await self.read_at(stamp, self.news())
+
+    async def read_at(self, stamp: float | None, after: int) -> bool:
+        """`read` where position `after` is seen; the session gone there is believed only
+        from the primary (a replica may not have replayed it made again, say)."""
+        async with self.hubs.database.read_direct(after) as runner:
             while True:
                 query = db_pages.events_between(self.session_id, {}, self.cursor, None, BATCH)
                 page = await db_pages.read_page(runner, query)
                 if page is None or page.version.created_at != self.identity:
+                    if self.hubs.database.replicas is not None and after < PRIMARY:
+                        break
                     self.end_all(DELETED)
                     return True
                 if not page.count:
@@ -189,6 +183,7 @@ class SessionHub:
                 self.cursor = documents[-1]["seq"]
                 if not page.more:
                     return False
+        return await self.read_at(stamp, PRIMARY)
 
     async def finished_at(self, documents: list[dict]) -> int | None:
         """Where in `documents` the session reached its terminal status (the index after the
@@ -202,8 +197,12 @@ class SessionHub:
 
     async def first_read(self) -> bool:
         """Where the hub starts: the session's counter; and whether it is finished already."""
-        async with self.hubs.database.read(self.news()) as conn:
-            session = await db_sessions.read_session(conn, self.session_id)
+
+        async def read(after: int):
+            async with self.hubs.database.read(after) as conn:
+                return await db_sessions.read_session(conn, self.session_id)
+
+        session = await lagging.found(self.hubs.database, read, self.news())
         if session is None:
             self.end_all(DELETED)
             return True

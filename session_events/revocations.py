@@ -22,6 +22,7 @@ import structlog
 
 from session_events.db import tokens as db_tokens
 from session_events.db.engine import Database
+from session_events.db.positions import PRIMARY
 from session_events.tokens import EXPIRED, REVOKED, Grant, TokenRefused
 
 log = structlog.get_logger("session_events.revocations")
@@ -65,7 +66,8 @@ class Revocations:
             reading.exception()  # seen by its waiters, if any are left; never "never retrieved"
 
     async def _read(self, token_id: uuid.UUID) -> bool:
-        async with self.database.read() as conn:
+        # The primary's word: a replica may not have replayed a token's minting or revocation.
+        async with self.database.read(PRIMARY) as conn:
             good = token_id in await db_tokens.good_tokens(conn, [token_id])
         self._remember(good, [token_id])
         return good
@@ -140,7 +142,7 @@ class Revocations:
             if not watched:
                 break
             try:
-                async with self.database.read() as conn:
+                async with self.database.read(PRIMARY) as conn:
                     good = await db_tokens.good_tokens(conn, watched)
             except Exception as error:  # the database is out: the streams say so themselves
                 log.debug("revocations_unread", error=str(error))

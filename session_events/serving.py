@@ -1,7 +1,9 @@
 """`session-events serve`: uvicorn on uvloop, one process or several sharing one port.
 
 Several workers need PostgreSQL: its LISTEN/NOTIFY wakes long-polls and streams in every process,
-while SQLite's wake-ups stay inside the process that appended.
+while SQLite's wake-ups stay inside the process that appended. They keep their metrics in
+prometheus_client's multiprocess files, in a private directory made for the run, so that a scrape
+of any worker shows them all.
 """
 
 from __future__ import annotations
@@ -13,17 +15,22 @@ import gc
 import importlib.util
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from multiprocessing.connection import wait
 
 import uvicorn
 import uvloop
+from prometheus_client.multiprocess import mark_process_dead
 
 from session_events.app import create_app
 from session_events.banner import Launch, announce, launch
 from session_events.db.engine import database_class
 from session_events.http_protocol import StrictHttpToolsProtocol
+from session_events.observability import MULTIPROC_VARIABLE
 from session_events.settings import Settings
 from session_events.startup_checks import base_url, check_database, listening_socket
 
@@ -32,6 +39,9 @@ DEMO_NEEDS_CLIENT = (
     "--demo runs its demo runs on the Python client, session-events-client, which is not "
     f"installed: in a clone of the repository, {sys.executable} -m pip install ./clients/python"
 )
+
+# uvicorn re-raises the signal it stopped on once it has finished: that exit is a clean one.
+CLEAN_EXITS = (0, -signal.SIGTERM, -signal.SIGINT)
 
 
 def serve(settings: Settings, host: str, port: int, *, demo: bool, workers: int) -> int:
@@ -52,7 +62,14 @@ def serve(settings: Settings, host: str, port: int, *, demo: bool, workers: int)
         if workers == 1:
             _run_worker(settings, start, sock, True)
             return 0
-        return _run_workers(settings, start, workers, sock)
+        # Made anew (so empty) for this run, inherited by the workers through the environment,
+        # which prometheus_client reads as they import it; removed when they have all stopped.
+        metrics_dir = tempfile.mkdtemp(prefix="session-events-metrics-")
+        os.environ[MULTIPROC_VARIABLE] = metrics_dir
+        try:
+            return _run_workers(settings, start, workers, sock, metrics_dir)
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     finally:
         sock.close()
 
@@ -62,14 +79,17 @@ def _refuse(message: str) -> int:
     return 2
 
 
-def _run_workers(settings: Settings, start: Launch, workers: int, sock: socket.socket) -> int:
+def _run_workers(
+    settings: Settings, start: Launch, workers: int, sock: socket.socket, metrics_dir: str
+) -> int:
     """Start `workers` processes serving the one socket, pass SIGTERM/SIGINT on as SIGTERM (each
-    finishes its requests), wait for them all."""
+    finishes its requests), wait for them all; the live gauges of each that exits are dropped."""
     spawn = multiprocessing.get_context("spawn")
     processes = [
         spawn.Process(
             target=_run_worker,
-            args=(settings, start, sock, n == 0),  # the first announces (and runs the demo)
+            # the first announces (and runs the demo)
+            args=(settings, start, sock, n == 0, metrics_dir),
             name=f"session-events-worker-{n}",
         )
         for n in range(workers)
@@ -88,24 +108,46 @@ def _run_workers(settings: Settings, start: Launch, workers: int, sock: socket.s
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for process in processes:
-        process.join()
-    # uvicorn re-raises the signal it stopped on once it has finished: that exit is a clean one.
-    clean = (0, -signal.SIGTERM, -signal.SIGINT)
-    failed = [process.exitcode for process in processes if process.exitcode not in clean]
+    running = {process.sentinel: process for process in processes}
+    while running:
+        for sentinel in wait(list(running)):
+            process = running.pop(sentinel)
+            process.join()
+            # Its open streams and pool are gone; its counters stay (they only ever rise).
+            mark_process_dead(process.pid, metrics_dir)
+            if running and process.exitcode not in CLEAN_EXITS:
+                print(
+                    f"session-events serve: worker {process.pid} exited with status "
+                    f"{process.exitcode}; {len(running)} serve on.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    failed = [process.exitcode for process in processes if process.exitcode not in CLEAN_EXITS]
     return failed[0] if failed else 0
 
 
-def _run_worker(settings: Settings, start: Launch, sock: socket.socket, announces: bool):
+def _run_worker(
+    settings: Settings,
+    start: Launch,
+    sock: socket.socket,
+    announces: bool,
+    metrics_dir: str | None = None,
+):
     # uvloop: the event loop uvicorn would pick itself when started by uvicorn.run().
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(settings, start, sock, announces))
+        runner.run(_serve(settings, start, sock, announces, metrics_dir))
 
 
-async def _serve(settings: Settings, start: Launch, sock: socket.socket, announces: bool) -> None:
+async def _serve(
+    settings: Settings,
+    start: Launch,
+    sock: socket.socket,
+    announces: bool,
+    metrics_dir: str | None,
+) -> None:
     stopping = asyncio.Event()
     settings = dataclasses.replace(settings, token_secrets=start.token_secrets)
-    app = create_app(settings, start.keyring, shutdown=stopping)
+    app = create_app(settings, start.keyring, shutdown=stopping, metrics_dir=metrics_dir)
     config = uvicorn.Config(
         app,
         host=start.host,

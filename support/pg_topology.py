@@ -157,7 +157,8 @@ class Topology:
 
     def wait_for_replay(self, timeout: float = 60) -> None:
         """Until the replica has replayed all the primary has written so far."""
-        position = self.primary.psql("SELECT pg_current_wal_lsn()")
+        # The insert position: with synchronous_commit off, a commit may not be written yet.
+        position = self.primary.psql("SELECT pg_current_wal_insert_lsn()")
         query = f"SELECT pg_last_wal_replay_lsn() >= '{position}'::pg_lsn"
         deadline = time.monotonic() + timeout
         while self.replica.psql(query) != "t":

@@ -16,7 +16,7 @@ import uuid
 import httpx
 import pytest
 
-from session_events.hub import WAITING_TEXT as WAITING
+from session_events.stream_outage import WAITING_TEXT as WAITING
 from support.live_server import LiveServer
 from tests.conftest import READ, WRITE
 from tests.live.sse import sse_messages

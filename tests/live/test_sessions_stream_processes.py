@@ -10,7 +10,7 @@ import random
 import httpx
 import pytest
 
-from session_events.hub import WAITING_TEXT
+from session_events.stream_outage import WAITING_TEXT
 from support.live_server import LiveServer
 from tests.conftest import WRITE
 from tests.live.conftest import no_traceback

@@ -18,6 +18,7 @@ from session_events_client import (
     exporting,
     following,
     operations,
+    positions,
     producer,
     steps,
     watching,
@@ -37,6 +38,9 @@ class Operations:
     are retried as `retry` says (None: never); a failure that outlasts it is raised as httpx
     raised it (httpx.TransportError), a refusal as Refused. `http` is an httpx client of your own
     to use instead of a new one (its base URL and headers are then yours to set).
+
+    Every read sends back the highest `Events-Position` a response to this client answered
+    (`position`), so a server that reads from replicas shows it its own writes.
     """
 
     HTTP: type = httpx.Client  # the kind of httpx client a driver runs its requests on
@@ -56,6 +60,12 @@ class Operations:
         self.retry = retry
         self.http = http or self.HTTP(**configured(base_url, api_key, token, timeout))
         self._owned = http is None
+        self._position = positions.Position()  # this client's own: never shared with another
+
+    @property
+    def position(self) -> str | None:
+        """The `Events-Position` its reads send (`16/B374D848`); None before any was answered."""
+        return self._position.text
 
     def create_session(self, session_type, project_path=None, config=None, *, id=None, tokens=None):
         """The new session (a CreatedSession); `tokens`, scopes such as ["append", "read"],
@@ -127,6 +137,19 @@ class Operations:
     def wait_until_finished(self, session_id, timeout: float):
         return self._run(operations.wait_until_finished(session_id, timeout, self.retry))
 
+    def _request(self, step: steps.Send) -> httpx.Request:
+        """`step` as a request of this client: a read with the position of its writes, allowed
+        the client's timeout plus the step's own (a long-poll's wait, a stream's quiet). Every
+        request of both drivers is built here, and its response `noted` in the position."""
+        return self.http.build_request(
+            step.method,
+            step.path,
+            params=step.params,
+            json=step.json,
+            headers={**step.headers, **self._position.headers(step.method)},
+            timeout=None if self.timeout is None else self.timeout + (step.timeout or 0),
+        )
+
     def _run(self, operation):
         raise NotImplementedError
 
@@ -145,19 +168,6 @@ def server_root(base_url: str) -> str:
     """`base_url` without a trailing slash or the API's path, to which every step's path is
     relative: http://host:8000/api/v2/ is http://host:8000."""
     return base_url.rstrip("/").removesuffix(steps.API)
-
-
-def build_request(http, step: steps.Send, timeout: float | None) -> httpx.Request:
-    """`step` as a request of `http`, allowed the client's timeout plus the step's own (a
-    long-poll's wait, a stream's quiet)."""
-    return http.build_request(
-        step.method,
-        step.path,
-        params=step.params,
-        json=step.json,
-        headers=step.headers,
-        timeout=None if timeout is None else timeout + (step.timeout or 0),
-    )
 
 
 class Client(Operations):
@@ -200,13 +210,14 @@ class Client(Operations):
 
     def _perform(self, step, stream: list):
         if isinstance(step, steps.Send):
-            return self.http.send(build_request(self.http, step, self.timeout))
+            return self._position.noted(self.http.send(self._request(step)))
         if isinstance(step, steps.Sleep):
             return time.sleep(step.seconds)
         if isinstance(step, steps.OpenStream):
             self._perform(steps.CloseStream(), stream)
-            request = build_request(self.http, step.request, self.timeout)
-            response = self.http.send(request, stream=True)
+            response = self._position.noted(
+                self.http.send(self._request(step.request), stream=True)
+            )
             if response.status_code != 200:
                 response.read()  # a refusal: its problem document is wanted whole
                 response.close()
@@ -269,13 +280,13 @@ class AsyncClient(Operations):
 
     async def _perform(self, step, stream: list):
         if isinstance(step, steps.Send):
-            return await self.http.send(build_request(self.http, step, self.timeout))
+            return self._position.noted(await self.http.send(self._request(step)))
         if isinstance(step, steps.Sleep):
             return await asyncio.sleep(step.seconds)
         if isinstance(step, steps.OpenStream):
             await self._perform(steps.CloseStream(), stream)
-            request = build_request(self.http, step.request, self.timeout)
-            response = await self.http.send(request, stream=True)
+            request = self._request(step.request)
+            response = self._position.noted(await self.http.send(request, stream=True))
             if response.status_code != 200:
                 await response.aread()  # a refusal: its problem document is wanted whole
                 await response.aclose()

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from session_events.handlers import sessions_hub, sessions_stream
-from session_events.hub import WAITING
+from session_events.stream_outage import WAITING
 from tests.asgi import request
 from tests.integration.api.test_stream_lifecycle import (
     app_on,

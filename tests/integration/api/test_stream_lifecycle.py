@@ -13,8 +13,8 @@ import pytest
 
 from session_events.app import create_app
 from session_events.db import sessions as db_sessions
-from session_events.hub import WAITING
 from session_events.settings import load_settings
+from session_events.stream_outage import WAITING
 from tests.asgi import request, running
 from tests.conftest import READ_KEY, WRITE_KEY, reset_database
 
