@@ -42,15 +42,16 @@ def read_your_writes(request, monkeypatch):
 
     sync_send, async_send = httpx.Client.send, httpx.AsyncClient.send
 
-    def send(client, http_request, **options):
-        before(http_request)
-        response = sync_send(client, http_request, **options)
+    # httpx passes `request` by keyword.
+    def send(client, request, **options):
+        before(request)
+        response = sync_send(client, request, **options)
         after(response)
         return response
 
-    async def send_async(client, http_request, **options):
-        before(http_request)
-        response = await async_send(client, http_request, **options)
+    async def send_async(client, request, **options):
+        before(request)
+        response = await async_send(client, request, **options)
         after(response)
         return response
 
