@@ -94,9 +94,11 @@ class PostgresDatabase(Database):
         }
 
     def replica(self, replica_url: str, common: dict) -> Replica:
+        # Replicas are reached directly: their statements stay prepared, which makes a read
+        # cost the service 2 to 3 times less CPU than one through a transaction pooler.
         url = parse_database_url(replica_url)
         name = f"{url.host}:{url.port or 5432}/{url.database}"
-        return Replica(name, PostgresDatabase(url, pooler=self.pooler, **common))
+        return Replica(name, PostgresDatabase(url, **common))
 
     def connect(self, statement_timeout, connect_timeout):
         options = connect_args(self.pooler, statement_timeout, connect_timeout)
@@ -140,26 +142,40 @@ class PostgresDatabase(Database):
         return self.connections.turn()
 
     # -- where a read goes, and where a write left the primary --------------------------------
+    # Without replicas each is the primary's own, with nothing added on the way.
+
+    def read(self, after=positions.NONE):
+        return super().read() if self.replicas is None else self.replicated_read(after)
+
+    def read_direct(self, after=positions.NONE):
+        if self.replicas is None:
+            return self.connections.runner()
+        return self.replicated_read_direct(after)
+
+    # With replicas a write tells the current request where it left the primary (what a later
+    # read may ask them for), asked once it has committed, on its own connection, so that a
+    # committed write never waits for a turn at the pool again (and fails after its commit).
+
+    def write(self):
+        return super().write() if self.replicas is None else self.noting_write()
+
+    def write_direct(self):
+        return self.connections.runner() if self.replicas is None else self.noting_write_direct()
 
     @asynccontextmanager
-    async def read(self, after=positions.NONE):
+    async def replicated_read(self, after: int) -> AsyncIterator[AsyncConnection]:
         async with AsyncExitStack() as stack:
             replica = await self.chosen(after)
             conn = await self.replica_connection(replica, stack) if replica else None
             if conn is None:
                 replica = None
-                conn = await stack.enter_async_context(self.primary_read())
+                conn = await stack.enter_async_context(super().read())
             try:
                 yield conn
             except Exception as error:
                 if replica is not None and is_unavailable(error):
                     replica.failed(error)
                 raise
-
-    @asynccontextmanager
-    async def primary_read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._turn(), self.reader.connect() as conn:
-            yield conn
 
     @staticmethod
     async def replica_connection(replica: Replica, stack: AsyncExitStack):
@@ -178,7 +194,7 @@ class PostgresDatabase(Database):
         return conn
 
     @asynccontextmanager
-    async def read_direct(self, after=positions.NONE) -> AsyncIterator[Runner]:
+    async def replicated_read_direct(self, after: int) -> AsyncIterator[Runner]:
         replica = await self.chosen(after)
         if replica is None:
             async with self.connections.runner() as runner:
@@ -197,32 +213,25 @@ class PostgresDatabase(Database):
     async def chosen(self, after: int) -> Replica | None:
         """The replica to read from (None: the primary): one that has replayed `after` and
         what the current request must see."""
-        if self.replicas is None:
-            return None
-        return await self.replicas.choose(max(after, positions.requested.get()))
+        after = max(after, positions.requested.get())
+        return self.replicas.caught_up(after) or await self.replicas.choose(after)
 
     @asynccontextmanager
-    async def write(self):
+    async def noting_write(self) -> AsyncIterator[AsyncConnection]:
         async with self._turn(), self.writer.connect() as conn:
             async with conn.begin():
                 yield conn
-            if self.noting():
+            if positions.written.get() is not None:  # in a request
                 found = await conn.scalar(text(positions.INSERTED))
                 positions.note_written(self.position_in(found))
                 await conn.rollback()  # the question's own transaction: nothing to keep
 
     @asynccontextmanager
-    async def write_direct(self):
+    async def noting_write_direct(self) -> AsyncIterator[Runner]:
         async with self.connections.runner() as runner:
             yield runner
-            if self.noting():
+            if positions.written.get() is not None:  # in a request
                 positions.note_written(self.position_in(await runner.value(positions.INSERTED)))
-
-    def noting(self) -> bool:
-        """Whether a write tells the current request where it left the primary: only with
-        replicas (a later read may ask them for it), asked once the write has committed, on
-        its own connection, so that a committed write never waits for the pool again."""
-        return self.replicas is not None and positions.written.get() is not None
 
     @staticmethod
     def position_in(text_found: str | None) -> int:

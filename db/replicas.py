@@ -126,8 +126,13 @@ class Replicas:
                 self.waiting.remove(entry)
 
     def caught_up(self, after: int) -> Replica | None:
+        """A replica in use that has replayed `after`, taking turns; None if there is none."""
+        if after >= PRIMARY:
+            return None
         ready = [r for r in self.replicas if r.in_use and r.replayed >= after]
-        return ready[next(self.turn) % len(ready)] if ready else None
+        if len(ready) < 2:
+            return ready[0] if ready else None
+        return ready[next(self.turn) % len(ready)]
 
     async def run(self) -> None:
         while True:

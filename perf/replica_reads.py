@@ -2,12 +2,13 @@
 (Events-Position) costs, in one alternating run (issue 27).
 
 A topology of support/pg_topology.py (a primary, a streaming replica replaying at once, PgBouncer
-in transaction mode) and two `session-events serve` on it, each pinned to CPU 0 with wrk on
-CPU 1 as in perf/token_cost.py: `primary` has no replica (reads go through PgBouncer to the
-primary), `replica` has the replica (EVENTS_REPLICA_URLS). One session of `--events` events,
-replayed by the replica before the rounds. Rounds alternate primary, replica, replica with the
-position of the last append (one the replica has replayed), in turn reversed: one wrk run each
-on the poll (`per_page=20`, 200). Printed: req/s and p50 per round, the ratios of the medians,
+in transaction mode) and three `session-events serve` on it, each pinned to CPU 0 with wrk on
+CPU 1 as in perf/token_cost.py: `primary` reads and writes the primary directly, `pgbouncer`
+through PgBouncer (EVENTS_DATABASE_POOLER=transaction), `replica` as `pgbouncer` with the replica
+(EVENTS_REPLICA_URLS). One session of `--events` events, replayed by the replica before the
+rounds. Rounds alternate the three, and the replica's server with the position of the last
+append (one the replica has replayed), in turn reversed: one wrk run each on the poll
+(`per_page=20`, 200). Printed: req/s and p50 per round, the ratios of the medians,
 and each server's CPU time per request.
 
     .venv/bin/python -m perf.replica_reads [--rounds 6] [--duration 5] [--events 200]
@@ -35,7 +36,7 @@ from support.processes import cpu_seconds
 SERVER_CPU, WRK_CPU = "0", "1"
 QUERY = "per_page=20"
 DATABASE = "replica_reads"
-VARIANTS = ("primary", "replica", "replica+position")
+VARIANTS = ("primary", "pgbouncer", "replica", "replica+position")
 
 
 def prepare(server: LiveServer, events: int) -> tuple[str, str]:
@@ -71,6 +72,7 @@ def run(server: LiveServer, path: str, position: str | None, duration: int, args
 def measure(servers: dict[str, LiveServer], path: str, position: str, args) -> list[str]:
     setups = {
         "primary": (servers["primary"], None),
+        "pgbouncer": (servers["pgbouncer"], None),
         "replica": (servers["replica"], None),
         "replica+position": (servers["replica"], position),
     }
@@ -98,6 +100,7 @@ def measure(servers: dict[str, LiveServer], path: str, position: str, args) -> l
     }
     return [
         *(f"{median[v]:,.0f}" for v in VARIANTS),
+        f"{median['pgbouncer'] / median['primary']:.2f}",
         f"{median['replica'] / median['primary']:.2f}",
         f"{median['replica+position'] / median['replica']:.2f}",
         *(f"{p50[v]:.1f}" for v in VARIANTS),
@@ -126,10 +129,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         topology.create_database(DATABASE)
         env = topology.env(DATABASE)
-        for name in ("primary", "replica"):
-            settings = dict(env) if name == "replica" else {
-                k: v for k, v in env.items() if k != "EVENTS_REPLICA_URLS"
-            }  # fmt: skip
+        pooled = {k: v for k, v in env.items() if k != "EVENTS_REPLICA_URLS"}
+        for name, settings in (("primary", {}), ("pgbouncer", pooled), ("replica", env)):
             servers[name] = LiveServer(
                 topology.primary_url(DATABASE), work / f"server-{name}.log",
                 command=("taskset", "-c", SERVER_CPU, sys.executable, "-m", "session_events.cli"),
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         stop_all(list(servers.values()), None)
         topology.stop()
     header = [
-        *(f"{v} req/s" for v in VARIANTS), "replica/primary", "position/none",
+        *(f"{v} req/s" for v in VARIANTS), "pgbouncer/primary", "replica/primary", "position/none",
         *(f"{v} p50 ms" for v in VARIANTS), *(f"{v} CPU us/req" for v in VARIANTS),
     ]  # fmt: skip
     print(

@@ -12,6 +12,11 @@ PgBouncer's pools are sized on purpose:
   that can be open, so that pooling is really exercised, and enough that transactions queue
   only briefly. `reserve_pool_size` 0 and `min_pool_size` 0, so the primary never holds more
   than 20 connections of PgBouncer's per database (tests/live/test_topology_connections.py).
+- `server_login_retry` 1 s instead of 15: after a failed login to the primary PgBouncer turns
+  clients away until it may try again, so the default keeps the service out for up to 15 s
+  after the primary is back (the outage tests would wait that long each time).
+The rest are PgBouncer 1.18's defaults; note `query_wait_timeout` (120 s): a query sent while
+the primary is down waits in PgBouncer, so only the service's own timeouts fail it fast.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from support.pg_server import PostgresServer, PostgresUnavailable, free_port
@@ -62,6 +69,7 @@ max_client_conn = {MAX_CLIENT_CONN}
 default_pool_size = {self.pool_size}
 min_pool_size = 0
 reserve_pool_size = 0
+server_login_retry = 1
 """
         )
 
@@ -168,18 +176,32 @@ class Topology:
             "EVENTS_DATABASE_POOLER": "transaction",
         }
 
-    def client_backends(self) -> dict[str, int]:
-        """The primary's client backends by application_name, leaving out the one asking."""
+    def client_backends(self) -> dict[int, str]:
+        """The primary's client backends, pid to application_name, leaving out the one asking."""
         rows = self.primary.psql(
-            "SELECT application_name, count(*) FROM pg_stat_activity "
-            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() "
-            "GROUP BY application_name ORDER BY 1"
+            "SELECT pid, application_name FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
         )
-        counts = {}
+        pids = {}
         for row in rows.splitlines():
-            name, count = row.rsplit("|", 1)
-            counts[name] = int(count)
-        return counts
+            pid, name = row.split("|", 1)
+            pids[int(pid)] = name
+        return pids
+
+    def client_backend_counts(self) -> dict[str, int]:
+        """How many client backends the primary has, by application_name."""
+        return dict(Counter(self.client_backends().values()))
+
+    def bouncer_show(self, what: str) -> list[dict[str, str]]:
+        """The rows of PgBouncer's `SHOW what` (POOLS, SERVERS, CLIENTS), as dicts."""
+        result = subprocess.run(
+            [str(self.primary.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.bouncer.port),
+             "-U", "postgres", "-d", "pgbouncer", "-AF", "\t", "-c", f"SHOW {what}"],
+            check=True, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        header, *rows = result.stdout.splitlines()[:-1]  # the last line is "(N rows)"
+        names = header.split("\t")
+        return [dict(zip(names, row.split("\t"), strict=True)) for row in rows]
 
 
 def main() -> None:
@@ -188,6 +210,8 @@ def main() -> None:
     parser.add_argument("--database", default="events", help="the database to create")
     parser.add_argument("--pool-size", type=int, default=POOL_SIZE, help="PgBouncer's pool")
     arguments = parser.parse_args()
+    # SIGTERM (kill, a supervisor) cleans up as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     started = time.monotonic()
     topology = Topology(arguments.delay, arguments.pool_size).start()
     try:

@@ -6,16 +6,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from session_events.db.positions import parse
 from tests.conftest import READ, WRITE, on_topology
 
 SESSIONS = "/api/v2/sessions"
 POSITION = "Events-Position"
-
-
-def position_number(position: str) -> int:
-    """`X/Y` as the contract says to compare positions: X * 2^32 + Y, both hexadecimal."""
-    high, low = position.split("/")
-    return (int(high, 16) << 32) + int(low, 16)
 
 
 @pytest.fixture(autouse=True)
@@ -37,12 +32,12 @@ def read_your_writes(request, monkeypatch):
 
     def after(response: httpx.Response) -> None:
         position = response.headers.get(POSITION)
-        if position and (not highest or position_number(position) > position_number(highest[-1])):
+        if position and (not highest or parse(position) > parse(highest[-1])):
             highest.append(position)
 
     sync_send, async_send = httpx.Client.send, httpx.AsyncClient.send
 
-    # httpx calls send(request=...) itself (stream does): the wrappers take the same name.
+    # httpx passes `request` by keyword.
     def send(client, request, **options):
         before(request)
         response = sync_send(client, request, **options)

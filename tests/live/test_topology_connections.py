@@ -55,7 +55,7 @@ async def long_poll(http: httpx.AsyncClient, base_url: str, session_id: str) -> 
 
 
 async def all_seqs(http: httpx.AsyncClient, base_url: str, session_id: str) -> list[int]:
-    url = f"{base_url}/api/v2/sessions/{session_id}/events?order=asc&per_page=200"
+    url = f"{base_url}/api/v2/sessions/{session_id}/events?order=asc&per_page=100"
     response = await http.get(url, headers=READ)
     assert response.status_code == 200, response.text
     return [event["seq"] for event in response.json()["items"]]
@@ -116,6 +116,13 @@ async def test_eight_processes_hold_at_most_the_pool_and_a_listener_each(live_se
             if row["database"] == TopologyOfRun.DATABASE
         ]
         assert len(clients) > POOL_SIZE, len(clients)
+        print(
+            peak.most,
+            peak.samples,
+            len(backends),
+            len(servers_of_bouncer),
+            len(clients),
+        )
 
         # Every process answers every session completely (read once the replica caught up).
         await asyncio.to_thread(topology.wait_for_replay)
