@@ -35,7 +35,8 @@ log = structlog.get_logger("session_events.replicas")
 
 CHECK_EVERY = 0.5  # seconds between two checks of every replica and of the primary
 HURRY_EVERY = 0.01  # between two checks while a read waits for a replica to catch up
-REPLAYED = "SELECT pg_last_wal_replay_lsn()::text"
+# How far a standby has replayed; NULL once promoted (its replay position stays set then).
+REPLAYED = "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END"
 
 
 class Replica:

@@ -208,7 +208,10 @@ async def list_events(
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                await watcher.wait(remaining)
+                # A hub that has read further than a lagging replica told this read will not
+                # offer it those events again: read again at once instead of sleeping.
+                if not hub_ahead(hub, answer):
+                    await watcher.wait(remaining)
                 if watcher.gone:  # the client left, or the server stops
                     break
                 answer = listing.from_hub(hub, if_none_match, answer) or await listing.read(
@@ -224,9 +227,12 @@ def news(hub: SessionHub, answer: Answer | None) -> int:
     """The position a long-poll's read must see: the session's latest wake-up; the primary's
     if the hub has read further than that read found (a replica can be behind what the
     primary gave the hub)."""
-    if answer is not None and hub.cursor is not None and hub.cursor > answer.latest_seq:
-        return PRIMARY
-    return hub.news()
+    return PRIMARY if answer is not None and hub_ahead(hub, answer) else hub.news()
+
+
+def hub_ahead(hub: SessionHub, answer: Answer) -> bool:
+    """Whether the hub has read past what the answer found (which a lagging replica gave)."""
+    return hub.cursor is not None and hub.cursor > answer.latest_seq
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from session_events.db import sessions as db_sessions
 from session_events.db.engine import Database
+from session_events.db.positions import PRIMARY
 
 UNITS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -68,7 +69,8 @@ async def prune(
     sessions = events = 0
     last = None
     while True:
-        async with database.read() as conn:
+        # The primary's: the candidates are deleted there, and a replica may be behind.
+        async with database.read(PRIMARY) as conn:
             page = await db_sessions.list_finished_before(
                 conn, cutoff, statuses, limit=batch, after=last
             )
