@@ -19,6 +19,7 @@ from session_events_client import Client
 
 from session_events.db import positions
 from support.live_server import LiveServer
+from support.pg_topology import Topology
 from tests.conftest import READ, WRITE, TopologyOfRun, reset_topology
 from tests.live.sse import read_events
 from tests.live.test_stream_endings import open_stream_count
@@ -185,3 +186,27 @@ async def test_a_stopped_replica_moves_reads_to_the_primary_without_an_error(rep
         assert time.monotonic() < deadline, "the replica never came back into use"
         await asyncio.sleep(0.2)
     assert "Traceback" not in server.output()
+
+
+def test_a_promoted_replica_is_no_longer_read_from(tmp_path):
+    """A topology of its own: promoting its replica cannot be undone."""
+    own = Topology(delay=0).start()
+    try:
+        own.create_database("promoted")
+        url = own.primary_url("promoted")
+        server = LiveServer(url, tmp_path / "server.log", **own.env("promoted")).start()
+        try:
+            assert replicas_in_use(server) == [True]
+            own.replica.psql("SELECT pg_promote()")
+            deadline = time.monotonic() + 30
+            while replicas_in_use(server) != [False]:
+                assert time.monotonic() < deadline, "the promoted replica is still read from"
+                time.sleep(0.2)
+            [replica] = httpx.get(f"{server.base_url}/readyz").json()["replicas"]
+            assert replica["in_use"] is False and "not a standby" in replica["error"]
+            session_id = new_session(server)
+            assert httpx.get(f"{server.base_url}{SESSIONS}/{session_id}", headers=READ).is_success
+        finally:
+            server.stop()
+    finally:
+        own.stop()
