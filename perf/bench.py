@@ -45,7 +45,7 @@ from pathlib import Path
 
 from perf.generate import generate
 from perf.load import combine, error_count, run_wrk, wrk_binary
-from perf.machine import load_average, machine_facts
+from perf.machine import announced_facts, load_average
 from perf.paths import events_path, poll_paths, unchanged_paths
 from perf.soak import print_soak, soak
 from perf.tables import print_markdown, print_table
@@ -344,8 +344,7 @@ def start_server(args, url: str, logs: Path, name: str, **env: str) -> LiveServe
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     wrk_binary()
-    facts = machine_facts()
-    print("Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), flush=True)
+    facts = announced_facts()
     logs = Path(tempfile.mkdtemp(prefix="perf-bench-"))
     pg = None
     servers: list[LiveServer] = []

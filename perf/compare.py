@@ -56,7 +56,7 @@ from pathlib import Path
 
 from perf import api_load
 from perf.load import error_count, run_wrk, wrk_binary
-from perf.machine import load_average, machine_facts
+from perf.machine import announced_facts, load_average
 from perf.paths import cursor_poll_paths, events_path, unchanged_paths
 from perf.tables import print_markdown, print_table
 from perf.trees import export_tree, imported_from, tree_label
@@ -269,8 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         sys.exit(f"no such scenario: {', '.join(sorted(unknown))}")
     scenarios = [s for s in SCENARIOS if s.name in chosen]
-    facts = machine_facts()
-    print("Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), flush=True)
+    facts = announced_facts()
     work = Path(tempfile.mkdtemp(prefix="perf-compare-"))
     trees = {"old": work / "baseline", "new": work / "new" if args.new else ROOT}
     pg = None

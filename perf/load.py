@@ -88,3 +88,13 @@ def combine(runs: list[dict]) -> dict:
 def error_count(stats: dict) -> int:
     """Responses outside 2xx/3xx plus socket errors (connect, read, write, timeout)."""
     return sum(stats["errors"].values())
+
+
+def add_round_arguments(parser, per: str) -> None:
+    """The arguments of an alternating run of wrk rounds: how many rounds, of how long, after
+    what warm-up, with how many connections and threads (`per`: what a round runs one of)."""
+    parser.add_argument("--rounds", type=int, default=6, help=f"runs per {per}")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--warm-up", type=int, default=2, help=f"seconds per {per}")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")

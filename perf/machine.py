@@ -37,3 +37,10 @@ def machine_facts() -> dict:
 def _first_line(command: list[str]) -> str:
     result = subprocess.run(command, capture_output=True, text=True)
     return (result.stdout or result.stderr).splitlines()[0].strip()
+
+
+def announced_facts() -> dict:
+    """The machine's facts, printed first, as every run's figures are read against them."""
+    facts = machine_facts()
+    print("Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), flush=True)
+    return facts

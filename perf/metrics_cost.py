@@ -26,10 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from perf.load import wrk_binary, wrk_command, wrk_result
-from perf.machine import load_average, machine_facts
+from perf.load import add_round_arguments, wrk_binary, wrk_command, wrk_result
+from perf.machine import announced_facts, load_average
 from perf.paths import events_path
-from perf.tables import print_markdown, print_table
+from perf.tables import print_both
 from perf.token_cost import prepare
 from support.live_server import READ_KEY, LiveServer, stop_all
 from support.pg_server import PostgresServer
@@ -123,13 +123,9 @@ def row(what: str, results: dict[str, list[float]], shown) -> list[str]:
 
 def parse_args(argv: list[str] | None):
     parser = argparse.ArgumentParser(prog="perf.metrics_cost", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=6, help="runs per mode")
+    add_round_arguments(parser, per="mode")
     parser.add_argument("--calls", type=int, default=200_000, help="observe calls per round")
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--warm-up", type=int, default=2, help="seconds per server")
     parser.add_argument("--events", type=int, default=200, help="events in the polled session")
-    parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--skip-server", action="store_true", help="only the observe part")
     return parser.parse_args(argv)
 
@@ -137,8 +133,7 @@ def parse_args(argv: list[str] | None):
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     wrk_binary()  # fails early when wrk is missing
-    facts = machine_facts()
-    print("Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), flush=True)
+    facts = announced_facts()
     work = Path(tempfile.mkdtemp(prefix="perf-metrics-cost-"))
     rows = [measure_observe(args, work)]
     pg, servers = None, {}
@@ -168,9 +163,7 @@ def main(argv: list[str] | None = None) -> None:
         f"CPU {SERVER_CPU}, log level warning; load average before {facts['load average']}, "
         f"after {load_average()}"
     )
-    print_table([header, *rows])
-    print("\nMarkdown:\n")
-    print_markdown([header, *rows])
+    print_both([header, *rows])
 
 
 if __name__ == "__main__":

@@ -38,3 +38,16 @@ def unchanged_paths(base_url: str, sessions: list[dict], per_page: int = 100) ->
             response.raise_for_status()
             paths.append(f"{path} {response.headers['etag']}")
     return paths
+
+
+def seeded_session(http, events: int) -> tuple[str, object]:
+    """A new session of `events` events, appended in batches of 100 with `http` (an
+    httpx.Client holding a write key); its id and the last append's response."""
+    session_id = http.post("/api/v2/sessions", json={"session_type": "perf"}).json()["id"]
+    appended = None
+    for start in range(0, events, 100):
+        count = min(100, events - start)
+        batch = [{"event_type": "tick", "message": f"event {start + i}"} for i in range(count)]
+        appended = http.post(f"/api/v2/sessions/{session_id}/events", json={"events": batch})
+        appended.raise_for_status()
+    return session_id, appended

@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 
 from perf.load import WRK_DIR, wrk_command, wrk_result
-from perf.machine import load_average, machine_facts
+from perf.machine import announced_facts, load_average
 from perf.paths import events_path
 from perf.primary_probes import (
     STATS_SQL,
@@ -44,7 +44,7 @@ from perf.primary_probes import (
     postmaster_pid,
     query,
 )
-from perf.tables import print_markdown, print_table
+from perf.tables import print_both
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer
 from support.pg_server import PostgresServer
 from support.processes import cpu_seconds, rss_mb
@@ -246,8 +246,7 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    facts = machine_facts()
-    print("Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), flush=True)
+    facts = announced_facts()
     work = Path(tempfile.mkdtemp(prefix="perf-primary-limits-"))
     pg, server = None, None
     url = os.environ.get("EVENTS_DATABASE_URL", "")
@@ -296,9 +295,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{facts['load average']}, after {load_average()}"
     )
     print(settings)
-    print_table([header, *rows])
-    print("\nMarkdown:\n")
-    print_markdown([header, *rows])
+    print_both([header, *rows])
     print(
         f"\nevents table with its indexes: {size / stored:,.0f} bytes per event ({stored:,} events)"
     )

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import httpx
 
-from perf.load import WRK_DIR, wrk_binary, wrk_result
-from perf.machine import load_average, machine_facts
-from perf.paths import events_path
-from perf.tables import print_markdown, print_table
+from perf.load import WRK_DIR, add_round_arguments, wrk_binary, wrk_result
+from perf.machine import announced_facts, load_average
+from perf.paths import events_path, seeded_session
+from perf.tables import print_both
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer, stop_all
 from support.pg_topology import Topology
 from support.processes import cpu_seconds
@@ -42,12 +42,7 @@ VARIANTS = ("primary", "pgbouncer", "replica", "replica+position")
 def prepare(server: LiveServer, events: int) -> tuple[str, str]:
     """A session of `events` events; its poll's path and the last append's position."""
     with httpx.Client(base_url=server.base_url, headers={"X-API-Key": WRITE_KEY}) as http:
-        session_id = http.post("/api/v2/sessions", json={"session_type": "perf"}).json()["id"]
-        for start in range(0, events, 100):
-            count = min(100, events - start)
-            batch = [{"event_type": "tick", "message": f"event {start + i}"} for i in range(count)]
-            appended = http.post(f"/api/v2/sessions/{session_id}/events", json={"events": batch})
-            appended.raise_for_status()
+        session_id, appended = seeded_session(http, events)
     return events_path(session_id, QUERY), appended.headers["Events-Position"]
 
 
@@ -110,19 +105,14 @@ def measure(servers: dict[str, LiveServer], path: str, position: str, args) -> l
 
 def parse_args(argv: list[str] | None):
     parser = argparse.ArgumentParser(prog="perf.replica_reads", description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=6, help="runs per variant")
-    parser.add_argument("--duration", type=int, default=5, help="seconds per run")
-    parser.add_argument("--warm-up", type=int, default=2, help="seconds per variant")
+    add_round_arguments(parser, per="variant")
     parser.add_argument("--events", type=int, default=200, help="events in the session")
-    parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    facts = machine_facts()
-    print("Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), flush=True)
+    facts = announced_facts()
     work = Path(tempfile.mkdtemp(prefix="perf-replica-reads-"))
     topology = Topology(delay=0).start()
     servers: dict[str, LiveServer] = {}
@@ -153,9 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         f"on CPU {SERVER_CPU}, wrk on CPU {WRK_CPU}, PostgreSQL unpinned; writes through "
         f"PgBouncer; load average before {facts['load average']}, after {load_average()}"
     )
-    print_table([header, row])
-    print("\nMarkdown:\n")
-    print_markdown([header, row])
+    print_both([header, row])
     print(f"\nServer logs: {work}")
 
 

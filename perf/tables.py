@@ -14,3 +14,10 @@ def print_markdown(rows: list[list[str]]) -> None:
     print("|" + "---|" * len(rows[0]))
     for row in rows[1:]:
         print("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+
+
+def print_both(rows: list[list[str]]) -> None:
+    """The table as text to read, then as Markdown to paste into perf/RESULTS.md."""
+    print_table(rows)
+    print("\nMarkdown:\n")
+    print_markdown(rows)

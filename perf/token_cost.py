@@ -24,10 +24,10 @@ from pathlib import Path
 
 import httpx
 
-from perf.load import WRK_DIR, wrk_binary, wrk_result
-from perf.machine import load_average, machine_facts
-from perf.paths import events_path
-from perf.tables import print_markdown, print_table
+from perf.load import WRK_DIR, add_round_arguments, wrk_binary, wrk_result
+from perf.machine import announced_facts, load_average
+from perf.paths import events_path, seeded_session
+from perf.tables import print_both
 from support.live_server import READ_KEY, WRITE_KEY, LiveServer, stop_all
 from support.pg_server import PostgresServer
 from support.processes import cpu_seconds
@@ -41,12 +41,7 @@ QUERY = "per_page=20"
 def prepare(server: LiveServer, events: int) -> tuple[str, str, str]:
     """A session of `events` events; its poll's path, that path's ETag, and a read token."""
     with httpx.Client(base_url=server.base_url, headers={"X-API-Key": WRITE_KEY}) as http:
-        session_id = http.post("/api/v2/sessions", json={"session_type": "perf"}).json()["id"]
-        for start in range(0, events, 100):
-            count = min(100, events - start)
-            batch = [{"event_type": "tick", "message": f"event {start + i}"} for i in range(count)]
-            appended = http.post(f"/api/v2/sessions/{session_id}/events", json={"events": batch})
-            appended.raise_for_status()
+        session_id, _ = seeded_session(http, events)
         minted = http.post(f"/api/v2/sessions/{session_id}/tokens", json={"scope": "read"})
         minted.raise_for_status()
         path = events_path(session_id, QUERY)
@@ -121,20 +116,15 @@ def row(backend: str, scenario: str, expected: str, results: dict[str, list[dict
 def parse_args(argv: list[str] | None):
     parser = argparse.ArgumentParser(prog="perf.token_cost", description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("both", "postgresql", "sqlite"), default="both")
-    parser.add_argument("--rounds", type=int, default=6, help="runs per credential per scenario")
-    parser.add_argument("--duration", type=int, default=5, help="seconds per run")
-    parser.add_argument("--warm-up", type=int, default=2, help="seconds per credential")
+    add_round_arguments(parser, per="credential")
     parser.add_argument("--events", type=int, default=200, help="events in the session")
-    parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--log-level", default="info", help="EVENTS_LOG_LEVEL of the server")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    facts = machine_facts()
-    print("Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), flush=True)
+    facts = announced_facts()
     work = Path(tempfile.mkdtemp(prefix="perf-token-cost-"))
     backends = ("postgresql", "sqlite") if args.backend == "both" else (args.backend,)
     pg, servers, rows = None, [], []
@@ -167,9 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         f"on CPU {SERVER_CPU}, wrk on CPU {WRK_CPU}; response validation on, log level "
         f"{args.log_level}; load average before {facts['load average']}, after {load_average()}"
     )
-    print_table([header, *rows])
-    print("\nMarkdown:\n")
-    print_markdown([header, *rows])
+    print_both([header, *rows])
     print(f"\nServer logs: {work}")
 
 

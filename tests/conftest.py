@@ -69,6 +69,16 @@ def on_topology(request) -> bool:
     return TOPOLOGY in (params.get("database_url"), params.get("own_postgres"))
 
 
+def required(found, message: str, hint: str):
+    """`found`, or else the test fails (with EVENTS_REQUIRE_POSTGRES=1, as CI sets) or is
+    skipped, saying why."""
+    if found:
+        return found
+    if os.environ.get("EVENTS_REQUIRE_POSTGRES") == "1":
+        pytest.fail(message + " (EVENTS_REQUIRE_POSTGRES=1)")
+    pytest.skip(f"{message} -- {hint}")
+
+
 class Postgres:
     """The PostgreSQL database of this test run, or why there is none."""
 
@@ -84,12 +94,8 @@ class Postgres:
                 self.reason = str(error)
 
     def require(self) -> str:
-        if self.url:
-            return self.url
-        message = f"PostgreSQL is not available: {self.reason}"
-        if os.environ.get("EVENTS_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message + " (EVENTS_REQUIRE_POSTGRES=1)")
-        pytest.skip(message + " -- set EVENTS_TEST_DATABASE_URL or install PostgreSQL")
+        hint = "set EVENTS_TEST_DATABASE_URL or install PostgreSQL"
+        return required(self.url, f"PostgreSQL is not available: {self.reason}", hint)
 
     def stop(self):
         if self.server:
@@ -114,12 +120,8 @@ class TopologyOfRun:
         self.start_seconds = time.monotonic() - started
 
     def require(self) -> Topology:
-        if self.topology:
-            return self.topology
         message = f"the PostgreSQL topology is not available: {self.reason}"
-        if os.environ.get("EVENTS_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message + " (EVENTS_REQUIRE_POSTGRES=1)")
-        pytest.skip(message + " -- install PostgreSQL and pgbouncer")
+        return required(self.topology, message, "install PostgreSQL and pgbouncer")
 
     def stop(self):
         if self.topology:
