@@ -106,13 +106,17 @@ class Listing:
 
     def reading(self, if_none_match: str | None, previous: Answer | None):
         """A read of the answer at a position: None if the session is not there, or is behind
-        `previous` there (a replica that has not replayed it yet)."""
+        `previous` there (a replica that has not replayed it yet; on the primary that is a
+        session made again under its id, and is answered)."""
 
         async def read(after: int) -> Answer | None:
+            replica = database().replicas is not None and after < PRIMARY
             async with database().read_direct(after) as conn:
                 if if_none_match or previous is not None:
                     version = await db_pages.read_version(conn, self.session_id)
-                    if version is None or (previous and version.latest_seq < previous.latest_seq):
+                    if version is None:
+                        return None
+                    if replica and previous and version.latest_seq < previous.latest_seq:
                         return None
                     if previous is not None and previous.latest_seq == version.latest_seq:
                         return previous
