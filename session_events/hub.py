@@ -36,7 +36,7 @@ from session_events.db.json_codec import dumps, loads
 from session_events.db.positions import PRIMARY
 from session_events.handlers.sse import sse_comment, sse_event
 from session_events.stream_outage import OUTAGE_RETRY_MAX, OUTAGE_RETRY_SECONDS, WAITING
-from session_events.watcher import SLOW, WRITTEN, Watcher
+from session_events.watcher import SLOW, WRITTEN, StampedEvent, Watcher
 
 if TYPE_CHECKING:
     from session_events.hubs import Hubs
@@ -48,22 +48,6 @@ BATCH = 500  # events read per statement when a hub catches up
 HELD_EVENTS, HELD_BYTES = 1000, 4 * 1024 * 1024
 DELETED = sse_comment("the session was deleted")
 HEARTBEAT = b": heartbeat\n\n"
-
-
-class StampedEvent(asyncio.Event):
-    """A wake-up that remembers when it came: the commit the delay metric counts from."""
-
-    at: float | None = None
-
-    def set(self) -> None:
-        if self.at is None:
-            self.at = time.monotonic()
-        super().set()
-
-    def take(self) -> float | None:
-        at, self.at = self.at, None
-        self.clear()
-        return at
 
 
 class SessionHub:

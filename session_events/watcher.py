@@ -158,3 +158,19 @@ def delay_since(stamp: float | None, observe: Callable[[float], None]) -> None:
     """Observe the time from a commit to now (the bytes are with the socket)."""
     if stamp is not None:
         observe(time.monotonic() - stamp)
+
+
+class StampedEvent(asyncio.Event):
+    """A wake-up that remembers when it came: the commit the delay metric counts from."""
+
+    at: float | None = None
+
+    def set(self) -> None:
+        if self.at is None:
+            self.at = time.monotonic()
+        super().set()
+
+    def take(self) -> float | None:
+        at, self.at = self.at, None
+        self.clear()
+        return at
