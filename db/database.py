@@ -12,9 +12,9 @@ which errors mean a statement timed out and where reads go. The SQL each spells 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -28,6 +28,8 @@ from session_events.db.statements import CoreRunner, Runner
 
 if TYPE_CHECKING:
     from session_events.settings import Settings
+
+T = TypeVar("T")
 
 
 class Database:
@@ -152,6 +154,14 @@ class Database:
         `after` and the request's (db/positions.py; only replicas may not)."""
         async with self._turn(), self.reader.connect() as conn:
             yield conn
+
+    async def reading(
+        self, work: Callable[[AsyncConnection], Awaitable[T]], after: int = NONE
+    ) -> T:
+        """What `work(conn)` returns, run on a connection of `read(after)`. With replicas, a
+        replica failing under it runs it again on the primary: `work` reads, and nothing else."""
+        async with self.read(after) as conn:
+            return await work(conn)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

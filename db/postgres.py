@@ -8,7 +8,8 @@ maybe with streaming replicas that serve reads.
   statements are unnamed), and no startup parameter but application_name is sent, which is all
   PgBouncer passes on, so the statement timeout is the driver's (it cancels the statement).
 - With replicas (db/replicas.py) a read goes to one that has replayed what the read must see,
-  else to the primary; a replica that fails a read is left for the primary on the spot.
+  else to the primary; a replica that fails a read (`reading`, the hot reads' FailoverRunner)
+  is left for the primary on the spot, and the read is made there.
 """
 
 from __future__ import annotations
@@ -161,6 +162,23 @@ class PostgresDatabase(Database):
 
     def write_direct(self):
         return self.connections.runner() if self.replicas is None else self.noting_write_direct()
+
+    async def reading(self, work, after=positions.NONE):
+        if self.replicas is None:
+            return await super().reading(work, after)
+        replica = await self.chosen(after)
+        if replica is not None:
+            try:
+                async with AsyncExitStack() as stack:
+                    conn = await self.replica_connection(replica, stack)
+                    if conn is not None:
+                        return await work(conn)
+            except Exception as error:  # outside the connection's block: it was let go first
+                if not is_unavailable(error):
+                    raise
+                replica.failed(error)
+        async with super().read() as conn:
+            return await work(conn)
 
     @asynccontextmanager
     async def replicated_read(self, after: int) -> AsyncIterator[AsyncConnection]:

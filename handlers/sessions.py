@@ -43,8 +43,9 @@ async def get_session(session_id):
     session_id = uuid.UUID(session_id)
 
     async def read(after: int):
-        async with database().read(after) as conn:
-            return await db_sessions.read_session(conn, session_id)
+        return await database().reading(
+            lambda conn: db_sessions.read_session(conn, session_id), after
+        )
 
     session = await lagging.found(database(), read)
     if session is None:
@@ -71,13 +72,17 @@ async def list_sessions(
         created_before=before,
         search=q,
     )
-    async with database().read() as conn:
+    offset = (page - 1) * per_page
+
+    async def read(conn):
         counts = await db_sessions.count_by_status(conn, chosen)
         total = sum(counts.values()) if status is None else counts[status]
-        offset = (page - 1) * per_page
         rows = []  # a page past the end: nothing to read, and an offset beyond bigint never sent
         if offset < total:
             rows = await db_sessions.list_sessions(conn, chosen, limit=per_page, offset=offset)
+        return counts, total, rows
+
+    counts, total, rows = await database().reading(read)
     return json_response(
         {
             "items": [session_json(row) for row in rows],

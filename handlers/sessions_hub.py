@@ -216,22 +216,31 @@ class SessionsHub:
     async def _read(self, ids: set[uuid.UUID], rescan: bool) -> list[Change] | None:
         """The changes of these sessions (and of every session changed since the margin before
         the cursor, on a rescan), oldest first; None if a rescan finds more than RESCAN_MAX."""
-        rows, gone = [], []
-        async with self._database.read(self._notifier.latest) as conn:
-            if rescan:
-                since = instant_of(self._cursor) - RESUME_MARGIN
-                rows, gone = await db_sessions.changed_since(conn, since, limit=RESCAN_MAX + 1)
-                if len(rows) > RESCAN_MAX or len(gone) > RESCAN_MAX:
-                    return None
-                ids = ids - {row["id"] for row in rows} - {row["id"] for row in gone}
-            pending = list(ids)
-            for start in range(0, len(pending), IDS_PER_QUERY):
-                chunk = pending[start : start + IDS_PER_QUERY]
-                found = await db_sessions.read_sessions(conn, chunk)
-                rows += found
-                missing = set(chunk) - {row["id"] for row in found}
-                if missing:
-                    gone += await db_sessions.read_tombstones(conn, missing)
+        found = await self._database.reading(
+            lambda conn: self._rows(conn, ids, rescan), self._notifier.latest
+        )
+        if found is None:
+            return None
+        rows, gone = found
         changes = [Change.of_session(row) for row in rows]
         changes += [Change.of_tombstone(row) for row in gone]
         return sorted(changes, key=lambda change: change.stamp)
+
+    async def _rows(self, conn, ids: set[uuid.UUID], rescan: bool) -> tuple[list, list] | None:
+        """`_read`'s session rows and tombstones, as `conn` reads them."""
+        rows, gone = [], []
+        if rescan:
+            since = instant_of(self._cursor) - RESUME_MARGIN
+            rows, gone = await db_sessions.changed_since(conn, since, limit=RESCAN_MAX + 1)
+            if len(rows) > RESCAN_MAX or len(gone) > RESCAN_MAX:
+                return None
+            ids = ids - {row["id"] for row in rows} - {row["id"] for row in gone}
+        pending = list(ids)
+        for start in range(0, len(pending), IDS_PER_QUERY):
+            chunk = pending[start : start + IDS_PER_QUERY]
+            found = await db_sessions.read_sessions(conn, chunk)
+            rows += found
+            missing = set(chunk) - {row["id"] for row in found}
+            if missing:
+                gone += await db_sessions.read_tombstones(conn, missing)
+        return rows, gone

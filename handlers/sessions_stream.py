@@ -93,13 +93,15 @@ async def _first_read(feed: Feed, limit: int, cursor: int | None) -> list[bytes]
             "are kept (EVENTS_SESSION_TOMBSTONE_SECONDS); this is the current state."
         )
         return [await _snapshot(feed, limit, reason)]
-    async with database().read(notifier().latest) as conn:
-        rows, gone = await db_sessions.changed_since(
+    rows, gone = await database().reading(
+        lambda conn: db_sessions.changed_since(
             conn,
             resumed_at - RESUME_MARGIN,
             session_types=sorted(feed.filters.session_types),
             limit=RESUME_MAX + 1,
-        )
+        ),
+        notifier().latest,
+    )
     if len(rows) > RESUME_MAX or len(gone) > RESUME_MAX:
         reason = (
             f"More than {RESUME_MAX} sessions changed since the Last-Event-ID; this is the "
@@ -122,11 +124,13 @@ async def _first_read(feed: Feed, limit: int, cursor: int | None) -> list[bytes]
 async def _snapshot(feed: Feed, limit: int, reason: str | None) -> bytes:
     """The matching sessions, newest first, as of now (the snapshot's cursor)."""
     now = datetime.now(UTC)
-    async with database().read(notifier().latest) as conn:
-        chosen = SessionFilters(
-            status=feed.filters.status, session_types=sorted(feed.filters.session_types)
-        )
-        rows = await db_sessions.list_sessions(conn, chosen, limit=limit, offset=0)
+    chosen = SessionFilters(
+        status=feed.filters.status, session_types=sorted(feed.filters.session_types)
+    )
+    rows = await database().reading(
+        lambda conn: db_sessions.list_sessions(conn, chosen, limit=limit, offset=0),
+        notifier().latest,
+    )
     items = [Change.of_session(row) for row in rows]
     for item in items:
         feed.sent(item)

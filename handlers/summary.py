@@ -26,23 +26,25 @@ async def get_summary(session_id):
 
 
 async def _summary(session_id: uuid.UUID, after: int):
-    """The summary's response (or 304) as the database read at `after` has it; None if the
-    session is not there."""
-    async with database().read(after) as conn:
-        session = await db_sessions.read_session(conn, session_id)
-        if session is None:
-            return None
-        document = session_json(session)
-        # The session row says all the body depends on (events are only ever appended to it).
-        headers = {"ETag": etag("summary", document), "Cache-Control": "no-cache"}
-        if etag_matches(request_header(b"if-none-match"), headers["ETag"]):
-            return Response(status_code=304, headers=headers)
-        last_seq = session["last_seq"]
-        event_types = await db_summary.count_by_type(conn, session_id)
-        activity = await db_summary.read_activity(conn, session_id, last_seq)
-        steps, steps_total = await db_summary.read_steps(conn, session_id, last_seq)
-        types = [event_type for event_type, _ in event_types]
-        first_error = await db_summary.read_first_error(conn, session_id, last_seq, types)
+    return await database().reading(lambda conn: _summary_on(conn, session_id), after)
+
+
+async def _summary_on(conn, session_id: uuid.UUID):
+    """The summary's response (or 304) as `conn` reads it; None if the session is not there."""
+    session = await db_sessions.read_session(conn, session_id)
+    if session is None:
+        return None
+    document = session_json(session)
+    # The session row says all the body depends on (events are only ever appended to it).
+    headers = {"ETag": etag("summary", document), "Cache-Control": "no-cache"}
+    if etag_matches(request_header(b"if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    last_seq = session["last_seq"]
+    event_types = await db_summary.count_by_type(conn, session_id)
+    activity = await db_summary.read_activity(conn, session_id, last_seq)
+    steps, steps_total = await db_summary.read_steps(conn, session_id, last_seq)
+    types = [event_type for event_type, _ in event_types]
+    first_error = await db_summary.read_first_error(conn, session_id, last_seq, types)
     body = {
         "session": document,
         "event_types": [{"event_type": t, "events": n} for t, n in event_types],

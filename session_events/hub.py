@@ -185,9 +185,9 @@ class SessionHub:
     async def first_read(self) -> bool:
         """Where the hub starts: the session's counter; and whether it is finished already."""
 
-        async def read(after: int):
-            async with self.hubs.database.read(after) as conn:
-                return await db_sessions.read_session(conn, self.session_id)
+        def read(after: int):
+            reading = lambda conn: db_sessions.read_session(conn, self.session_id)  # noqa: E731
+            return self.hubs.database.reading(reading, after)
 
         session = await lagging.found(self.hubs.database, read, self.news())
         if session is None:

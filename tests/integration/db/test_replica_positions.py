@@ -2,7 +2,8 @@
 - a request's Events-Position is its own: a hub a request starts (a task that copies its
   context and outlives it) never reads at the position that one client sent (any position);
 - a committed write answers its position without another turn at the pool;
-- a hub that reads a session's finish believes it, whichever replica it asks next.
+- a hub that reads a session's finish believes it, whichever replica it asks next;
+- a read a replica fails under is made again on the primary.
 
 Real parts: the run's topology (primary, lagging replica; a second replica where needed); a
 read may wait for ever for a position no one has written, so waiting would hang the test.
@@ -180,6 +181,46 @@ def test_a_hub_that_reads_a_session_finish_ends_its_streams_whatever_replica_it_
             assert hub.cursor >= 1
             assert watcher.last is not None  # ended: the session is finished
             second_replica.psql("SELECT pg_wal_replay_resume()")
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
+def test_a_read_the_replica_fails_under_is_made_again_on_the_primary(topology_database):
+    """A replica that goes away in the middle of a read (here: its backend is terminated under
+    the read's second statement) costs the read nothing: it is made again on the primary, and
+    the replica is out of use. A read that fails for its own reason is not made again."""
+    topology = topology_database
+
+    async def run():
+        database = replicated_database(topology)
+        await database.start()
+        try:
+            replica = database.replicas.replicas[0]
+            assert replica.in_use
+            tries: list[bool] = []
+
+            async def wrong(conn):
+                tries.append(await conn.scalar(text("SELECT pg_is_in_recovery()")))
+                return await conn.scalar(text("SELECT 1 / 0"))
+
+            with pytest.raises(Exception, match="division by zero"):
+                await database.reading(wrong)
+            assert tries == [True]  # on the replica, once
+            assert replica.in_use
+
+            where: list[bool] = []
+
+            async def work(conn):
+                where.append(await conn.scalar(text("SELECT pg_is_in_recovery()")))
+                if len(where) == 1:
+                    await conn.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+                return await conn.scalar(text("SELECT count(*) FROM sessions"))
+
+            assert await database.reading(work) == 0
+            assert where == [True, False]  # the replica's, then the primary's
+            assert not replica.in_use
         finally:
             await database.dispose()
 
