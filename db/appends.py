@@ -30,9 +30,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from session_events.db.dialects import QueryComponents, joined
 from session_events.db.errors import EventIdConflict, SessionNotFound
 from session_events.db.json_codec import dumps_text
+from session_events.db.query_components import QueryComponents, joined
 from session_events.db.statements import Runner, compiled_once
 from session_events.db.tables import event_type_counts, events, sessions
 

@@ -6,7 +6,7 @@ the backends share is written once here; `SqliteDatabase` (db/sqlite.py) and `Po
 (db/postgres.py) override only how they connect (the engines and their options), how a hot
 statement reaches the driver, how waiters are woken (watch), how migrations take their turn,
 which errors mean a statement timed out and where reads go. The SQL each spells its own way
-(JSON, upserts, locks, NOTIFY) is in db/dialects.py; the settings reach a Database through
+(JSON, upserts, locks, NOTIFY) is in db/query_components.py; the settings reach a Database through
 `open_database` (db/engine.py) only.
 """
 
@@ -20,10 +20,11 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from session_events.db.dialects import QueryComponents, components
+from session_events.db.dialects import components
 from session_events.db.json_codec import dumps_text
 from session_events.db.notify import Notifier
 from session_events.db.positions import NONE
+from session_events.db.query_components import QueryComponents
 from session_events.db.statements import CoreRunner, Runner
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """Timestamps as the API writes and reads them; the event document itself is built by the database
-(db/dialects.py `event_document`), where it is read."""
+(db/query_components.py `event_document`), where it is read."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ import structlog
 
 from session_events.db import positions
 
-CHANNEL = "session_events"  # the one channel: appends NOTIFY on it (db/dialects.py)
+CHANNEL = "session_events"  # the one channel: appends NOTIFY on it (db/postgres_sql.py)
 POSITIONS_KEPT = 100_000  # sessions whose last wake-up's position is remembered
 log = structlog.get_logger("session_events.notify")
 

@@ -32,8 +32,8 @@ from sqlalchemy import (
 )
 
 from session_events.db import filters as db_filters
-from session_events.db.dialects import QueryComponents, joined
 from session_events.db.filters import Chosen, Filter
+from session_events.db.query_components import QueryComponents, joined
 from session_events.db.statements import Runner, compiled_once
 from session_events.db.tables import events, sessions
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import Text, cast, func, or_
 from sqlalchemy.sql import ColumnElement
 
-from session_events.db.dialects import QueryComponents
 from session_events.db.filters import fold_case
+from session_events.db.query_components import QueryComponents
 from session_events.db.tables import sessions
 
 

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from session_events.db.dialects import QueryComponents, components
+from session_events.db.dialects import components
+from session_events.db.query_components import QueryComponents
 
 
 @dataclass(frozen=True)
