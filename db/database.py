@@ -6,8 +6,8 @@ the backends share is written once here; `SqliteDatabase` (db/sqlite.py) and `Po
 (db/postgres.py) override only how they connect (the engines and their options), how a hot
 statement reaches the driver, how waiters are woken (watch), how migrations take their turn,
 which errors mean a statement timed out and where reads go. The SQL each spells its own way
-(JSON, upserts, locks, NOTIFY) is in db/query_components.py; the settings reach a Database through
-`open_database` (db/engine.py) only.
+(JSON, upserts, locks, NOTIFY) is in db/query_components.py and each dialect's module; the
+settings reach a Database through `open_database` (db/engine.py) only.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ class PostgresDatabase(Database):
                     if conn is not None:
                         return await work(conn)
             except Exception as error:  # outside the connection's block: it was let go first
-                if not is_unavailable(error):
+                if not gone(error):
                     raise
                 replica.failed(error)
         async with super().read() as conn:
@@ -191,7 +191,7 @@ class PostgresDatabase(Database):
             try:
                 yield conn
             except Exception as error:
-                if replica is not None and is_unavailable(error):
+                if replica is not None and gone(error):
                     replica.failed(error)
                 raise
 
@@ -260,6 +260,12 @@ class PostgresDatabase(Database):
             return self.position_in(await runner.value(FLUSHED))
 
 
+def gone(error: BaseException) -> bool:
+    """Whether a replica failing a read with `error` is out of reach (the read is made on the
+    primary), rather than the read being too slow there, which it would be on the primary too."""
+    return is_unavailable(error) and not PostgresDatabase.timed_out(error)
+
+
 class FailoverRunner(Runner):
     """Runs statements on a replica; once one fails there (or the replica could not be reached),
     it and the rest run on the primary, so a replica going away costs no read. Reads only: each
@@ -278,7 +284,7 @@ class FailoverRunner(Runner):
             try:
                 return await self.runner.fetch_raw(sql, parameters)
             except Exception as error:
-                if not is_unavailable(error):
+                if not gone(error):
                     raise
                 self.replica.failed(error)
         if self.fallen_back is None:

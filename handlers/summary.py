@@ -26,11 +26,17 @@ async def get_summary(session_id):
 
 
 async def _summary(session_id: uuid.UUID, after: int):
-    return await database().reading(lambda conn: _summary_on(conn, session_id), after)
+    """The summary's response (or 304) as the database read at `after` has it; None if the
+    session is not there."""
+    read = await database().reading(lambda conn: _summary_read(conn, session_id), after)
+    if read is None or isinstance(read, Response):
+        return read
+    body, headers = read
+    return json_response(body, headers=headers)  # written once the connection is let go
 
 
-async def _summary_on(conn, session_id: uuid.UUID):
-    """The summary's response (or 304) as `conn` reads it; None if the session is not there."""
+async def _summary_read(conn, session_id: uuid.UUID):
+    """The summary's body and headers as `conn` reads them (a 304 if the client has them)."""
     session = await db_sessions.read_session(conn, session_id)
     if session is None:
         return None
@@ -57,7 +63,7 @@ async def _summary_on(conn, session_id: uuid.UUID):
         "steps_total": steps_total,
         "first_error": None if first_error is None else orjson.Fragment(first_error),
     }
-    return json_response(body, headers=headers)
+    return body, headers
 
 
 def _step_json(step: db_summary.Step) -> dict:

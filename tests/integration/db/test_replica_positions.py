@@ -190,7 +190,8 @@ def test_a_hub_that_reads_a_session_finish_ends_its_streams_whatever_replica_it_
 def test_a_read_the_replica_fails_under_is_made_again_on_the_primary(topology_database):
     """A replica that goes away in the middle of a read (here: its backend is terminated under
     the read's second statement) costs the read nothing: it is made again on the primary, and
-    the replica is out of use. A read that fails for its own reason is not made again."""
+    the replica is out of use. A read that fails for its own reason, or is too slow, is not
+    made again."""
     topology = topology_database
 
     async def run():
@@ -208,6 +209,16 @@ def test_a_read_the_replica_fails_under_is_made_again_on_the_primary(topology_da
             with pytest.raises(Exception, match="division by zero"):
                 await database.reading(wrong)
             assert tries == [True]  # on the replica, once
+            assert replica.in_use
+
+            async def slow(conn):  # too slow for the replica: it would be for the primary too
+                tries.append(await conn.scalar(text("SELECT pg_is_in_recovery()")))
+                await conn.execute(text("SET statement_timeout = 50"))
+                return await conn.scalar(text("SELECT pg_sleep(1)"))
+
+            with pytest.raises(Exception, match="statement timeout"):
+                await database.reading(slow)
+            assert tries == [True, True]
             assert replica.in_use
 
             where: list[bool] = []
