@@ -14,19 +14,20 @@ maybe with streaming replicas that serve reads.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from session_events.db import positions
 from session_events.db.database import Database
 from session_events.db.errors import STATEMENT_TIMEOUT, is_unavailable, sqlstate
 from session_events.db.fast_pg import DriverConnections
 from session_events.db.notify import PostgresNotifier
-from session_events.db.replicas import Replica, Replicas
+from session_events.db.replicas import CHECK_TIMEOUT, Replica, Replicas
 from session_events.db.statements import Runner
 from session_events.db.urls import parse_database_url, url_text
 
@@ -78,8 +79,12 @@ class PostgresDatabase(Database):
         self.listen_url = listen_url or url_text(url)
         super().__init__(url, **common)
         self.replicas: Replicas | None = None
+        self.sampler: AsyncEngine | None = None
         if replica_urls:
             found = [self.replica(replica_url, common) for replica_url in replica_urls]
+            # The primary's position is asked where the pool connects (through a pooler if one
+            # is used, which holds no server connection for it between samples).
+            self.sampler = self.watch_engine(url)
             self.replicas = Replicas(
                 found, self.flushed_position, max_lag=replica_max_lag, wait=replica_wait
             )
@@ -99,7 +104,17 @@ class PostgresDatabase(Database):
         # cost the service 2 to 3 times less CPU than one through a transaction pooler.
         url = parse_database_url(replica_url)
         name = f"{url.host}:{url.port or 5432}/{url.database}"
-        return Replica(name, PostgresDatabase(url, **common))
+        return Replica(name, PostgresDatabase(url, **common), self.watch_engine(url))
+
+    @classmethod
+    def watch_engine(cls, url: URL) -> AsyncEngine:
+        """One connection kept for the replicas' checks and the primary's samples, apart from
+        the pool that reads take turns at: reads holding all of it neither hold up a check
+        nor, when the pool's wait runs out, have a replica marked unreachable."""
+        options = cls.probe_options(CHECK_TIMEOUT)
+        return cls.engine(
+            url, pool_size=1, max_overflow=0, pool_timeout=CHECK_TIMEOUT, connect_args=options
+        )
 
     def connect(self, statement_timeout, connect_timeout):
         options = connect_args(self.pooler, statement_timeout, connect_timeout)
@@ -114,6 +129,7 @@ class PostgresDatabase(Database):
     async def dispose(self):
         if self.replicas:
             await self.replicas.stop()
+            await self.sampler.dispose()
         await super().dispose()
 
     def replica_status(self):
@@ -256,8 +272,8 @@ class PostgresDatabase(Database):
         return positions.parse(text_found) or positions.NONE
 
     async def flushed_position(self) -> int:
-        async with self.connections.runner() as runner:
-            return self.position_in(await runner.value(FLUSHED))
+        async with asyncio.timeout(CHECK_TIMEOUT), self.sampler.connect() as conn:
+            return self.position_in(await conn.scalar(text(FLUSHED)))
 
 
 def gone(error: BaseException) -> bool:

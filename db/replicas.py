@@ -25,26 +25,32 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy import text
 
 from session_events.db.positions import NONE, PRIMARY, parse
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from session_events.db.engine import Database
 
 log = structlog.get_logger("session_events.replicas")
 
 CHECK_EVERY = 0.5  # seconds between two checks of every replica and of the primary
+CHECK_TIMEOUT = 2.0  # seconds a check may take before its replica is out of use
 HURRY_EVERY = 0.01  # between two checks while a read waits for a replica to catch up
 # How far a standby has replayed; NULL once promoted (its replay position stays set then).
 REPLAYED = "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END"
 
 
 class Replica:
-    """One replica: its pool (a Database of its own) and what the last check found."""
+    """One replica: its pool (a Database of its own), the connection its checks keep apart
+    from that pool, and what the last check found."""
 
-    def __init__(self, name: str, database: Database):
+    def __init__(self, name: str, database: Database, checks: AsyncEngine):
         self.name = name  # host:port/database, never the password
         self.database = database
+        self.checks = checks
         self.replayed = NONE
         self.lag: float | None = None
         self.error: str | None = "not checked yet"  # why it is not in use; None: in use
@@ -101,6 +107,7 @@ class Replicas:
                 await task
         for replica in self.replicas:
             await replica.database.dispose()
+            await replica.checks.dispose()
 
     def status(self) -> list[dict]:
         return [replica.status() for replica in self.replicas]
@@ -179,8 +186,8 @@ class Replicas:
 
     async def check_one(self, replica: Replica) -> None:
         try:
-            async with replica.database.read_direct() as runner:
-                replayed = parse(await runner.value(REPLAYED))
+            async with asyncio.timeout(CHECK_TIMEOUT), replica.checks.connect() as conn:
+                replayed = parse(await conn.scalar(text(REPLAYED)))
         except Exception as error:
             replica.failed(error)
             replica.lag = None

@@ -15,7 +15,7 @@ def replicas(*names: str, max_lag: float = 5.0, wait: float = 0.2) -> Replicas:
     async def primary_position() -> int:
         return 0
 
-    found = [Replica(name, database=None) for name in names]
+    found = [Replica(name, database=None, checks=None) for name in names]
     return Replicas(found, primary_position, max_lag=max_lag, wait=wait)
 
 

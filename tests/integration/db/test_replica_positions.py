@@ -12,6 +12,7 @@ read may wait for ever for a position no one has written, so waiting would hang 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 import pytest
@@ -232,6 +233,34 @@ def test_a_read_the_replica_fails_under_is_made_again_on_the_primary(topology_da
             assert await database.reading(work) == 0
             assert where == [True, False]  # the replica's, then the primary's
             assert not replica.in_use
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
+def test_the_checks_go_on_while_every_pool_connection_is_taken(topology_database):
+    """Reads holding every connection of the replica's pool and of the primary's hold up
+    neither a replica's check nor a sample of the primary's position: the replica stays in use
+    with a fresh reading, rather than being marked unreachable when the pool's wait times out
+    (and every read moved to the primary just when reads are many)."""
+    topology = topology_database
+
+    async def run():
+        database = replicated_database(topology, pool_size=2, pool_timeout=3)
+        await database.start()
+        try:
+            replicas = database.replicas
+            replica = replicas.replicas[0]
+            assert replica.in_use
+            async with contextlib.AsyncExitStack() as held:
+                for pool in (replica.database, database):
+                    for _ in range(2):
+                        await held.enter_async_context(pool.read_direct(positions.PRIMARY))
+                # Each within a second, not after the pools' 3 s wait.
+                assert await asyncio.wait_for(replicas.primary_position(), 1) > positions.NONE
+                await asyncio.wait_for(replicas.check(), 1)
+                assert replica.in_use, replica.error
         finally:
             await database.dispose()
 
