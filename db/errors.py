@@ -28,6 +28,14 @@ def sqlstate(error: BaseException) -> str:
     return sqlstate_of(getattr(error, "orig", None))
 
 
+def postgres_timed_out(error: BaseException) -> bool:
+    """Whether PostgreSQL stopped a statement at its deadline: the server's statement_timeout,
+    or the driver's deadline behind a pooler."""
+    return sqlstate(error) == STATEMENT_TIMEOUT or isinstance(
+        getattr(error, "orig", None), TimeoutError
+    )
+
+
 def is_unavailable(error: BaseException) -> bool:
     if isinstance(error, sa.DBAPIError) and (
         error.connection_invalidated or sqlstate(error).startswith(OUTAGE_SQLSTATES)

@@ -8,8 +8,9 @@ maybe with streaming replicas that serve reads.
   statements are unnamed), and no startup parameter but application_name is sent, which is all
   PgBouncer passes on, so the statement timeout is the driver's (it cancels the statement).
 - With replicas (db/replicas.py) a read goes to one that has replayed what the read must see,
-  else to the primary; a replica that fails a read (`reading`, the hot reads' FailoverRunner)
-  is left for the primary on the spot, and the read is made there.
+  else to the primary; a replica that fails a read (`reading`, or the hot reads'
+  FailoverRunner in db/failover.py) is left for the primary on the spot, and the read is made
+  there.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from session_events.db import positions
 from session_events.db.database import Database
-from session_events.db.errors import STATEMENT_TIMEOUT, is_unavailable, sqlstate
+from session_events.db.errors import is_unavailable, postgres_timed_out
+from session_events.db.failover import FailoverRunner, gone
 from session_events.db.fast_pg import DriverConnections
 from session_events.db.notify import PostgresNotifier
 from session_events.db.replicas import CHECK_TIMEOUT, Replica, Replicas
@@ -150,10 +152,7 @@ class PostgresDatabase(Database):
 
     @staticmethod
     def timed_out(error):
-        # The server's statement_timeout, or the driver's deadline behind a pooler.
-        return sqlstate(error) == STATEMENT_TIMEOUT or isinstance(
-            getattr(error, "orig", None), TimeoutError
-        )
+        return postgres_timed_out(error)
 
     def _turn(self):
         return self.connections.turn()
@@ -274,35 +273,3 @@ class PostgresDatabase(Database):
     async def flushed_position(self) -> int:
         async with asyncio.timeout(CHECK_TIMEOUT), self.sampler.connect() as conn:
             return self.position_in(await conn.scalar(text(FLUSHED)))
-
-
-def gone(error: BaseException) -> bool:
-    """Whether a replica failing a read with `error` is out of reach (the read is made on the
-    primary), rather than the read being too slow there, which it would be on the primary too."""
-    return is_unavailable(error) and not PostgresDatabase.timed_out(error)
-
-
-class FailoverRunner(Runner):
-    """Runs statements on a replica; once one fails there (or the replica could not be reached),
-    it and the rest run on the primary, so a replica going away costs no read. Reads only: each
-    statement stands alone, so running it again elsewhere is safe."""
-
-    def __init__(self, replica: Replica, runner: Runner | None, primary, stack: AsyncExitStack):
-        super().__init__(replica.database.writer.dialect)
-        self.replica = replica
-        self.runner = runner
-        self.primary = primary  # () -> the primary's runner, as a context manager
-        self.stack = stack
-        self.fallen_back: Runner | None = None
-
-    async def _fetch(self, sql, parameters):
-        if self.fallen_back is None and self.runner is not None:
-            try:
-                return await self.runner.fetch_raw(sql, parameters)
-            except Exception as error:
-                if not gone(error):
-                    raise
-                self.replica.failed(error)
-        if self.fallen_back is None:
-            self.fallen_back = await self.stack.enter_async_context(self.primary())
-        return await self.fallen_back.fetch_raw(sql, parameters)
