@@ -105,9 +105,10 @@ class Replicas:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for replica in self.replicas:
-            await replica.database.dispose()
-            await replica.checks.dispose()
+        async with contextlib.AsyncExitStack() as engines:  # each disposed, whatever fails
+            for replica in self.replicas:
+                engines.push_async_callback(replica.database.dispose)
+                engines.push_async_callback(replica.checks.dispose)
 
     def status(self) -> list[dict]:
         return [replica.status() for replica in self.replicas]

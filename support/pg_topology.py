@@ -6,9 +6,10 @@ afterwards. Run `python -m support.pg_topology` to start one by hand: it prints 
 server needs to use it and stops on Ctrl-C.
 
 PgBouncer's pools are sized on purpose:
-- `max_client_conn` 400: 8 server processes with pools of 10 are 80 clients, and a test's own
+- `max_client_conn` 400: 8 server processes with pools of 10 (and one connection each for the
+  primary's samples that replica lags are measured against) are 88 clients, and a test's own
   connections and a few more servers stay far below it, so a client is never refused.
-- `default_pool_size` 20 per database and user: fewer server connections than the 80 clients
+- `default_pool_size` 20 per database and user: fewer server connections than the 88 clients
   that can be open, so that pooling is really exercised, and enough that transactions queue
   only briefly. `reserve_pool_size` 0 and `min_pool_size` 0, so the primary never holds more
   than 20 connections of PgBouncer's per database (tests/live/test_topology_connections.py).

@@ -1,6 +1,7 @@
 """Eight server processes behind PgBouncer in transaction mode, under concurrent appends and
 long-polls: the primary holds no more connections than PgBouncer's pool plus one LISTEN
-connection per process (without the pooler it would be up to 8 x (10 + 1)), and every process
+connection per process (without the pooler it would be up to 8 x (10 + 1 + 1), the last for
+the primary's samples the replica checks measure lag against), and every process
 answers correctly."""
 
 from __future__ import annotations

@@ -261,6 +261,8 @@ def test_the_checks_go_on_while_every_pool_connection_is_taken(topology_database
                 assert await asyncio.wait_for(replicas.primary_position(), 1) > positions.NONE
                 await asyncio.wait_for(replicas.check(), 1)
                 assert replica.in_use, replica.error
+            # Each keeps its one connection, rather than connecting again at every check.
+            assert replica.checks.pool.checkedin() == database.sampler.pool.checkedin() == 1
         finally:
             await database.dispose()
 
