@@ -111,7 +111,7 @@ class Database:
     def read_direct(self, after: int = NONE) -> AbstractAsyncContextManager[Runner]:
         """A Runner for the hot read path, each statement on its own, that sees position
         `after` and the request's (db/positions.py; only replicas may not)."""
-        return self._core(self.read(after))
+        return self._core(self.read())
 
     def write_direct(self) -> AbstractAsyncContextManager[Runner]:
         """A Runner for appends, outside any transaction of the caller's: a write is one
@@ -150,18 +150,19 @@ class Database:
         return sum(pool.checkedout() for pool in pools.values())
 
     @asynccontextmanager
-    async def read(self, after: int = NONE) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads, each statement on its own (autocommit), that sees position
-        `after` and the request's (db/positions.py; only replicas may not)."""
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads, each statement on its own (autocommit), on the primary: it
+        sees every write. (Reads a replica may answer: `reading`, `read_direct`.)"""
         async with self._turn(), self.reader.connect() as conn:
             yield conn
 
     async def reading(
         self, work: Callable[[AsyncConnection], Awaitable[T]], after: int = NONE
     ) -> T:
-        """What `work(conn)` returns, run on a connection of `read(after)`. With replicas, a
+        """What `work(conn)` returns, run on a connection that sees position `after` and the
+        request's (db/positions.py): the primary's, or a replica's that has replayed them. A
         replica failing under it runs it again on the primary: `work` reads, and nothing else."""
-        async with self.read(after) as conn:
+        async with self.read() as conn:
             return await work(conn)
 
     @asynccontextmanager

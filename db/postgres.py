@@ -136,14 +136,11 @@ class PostgresDatabase(Database):
             await self.replicas.start()
 
     async def dispose(self):
-        try:
+        async with AsyncExitStack() as engines:  # each disposed, whatever fails (last first)
+            engines.push_async_callback(super().dispose)
             if self.replicas:
-                try:
-                    await self.replicas.stop()
-                finally:
-                    await self.sampler.dispose()
-        finally:
-            await super().dispose()
+                engines.push_async_callback(self.sampler.dispose)
+                engines.push_async_callback(self.replicas.stop)
 
     def replica_status(self):
         return self.replicas.status() if self.replicas else []
@@ -170,9 +167,6 @@ class PostgresDatabase(Database):
 
     # -- where a read goes, and where a write left the primary --------------------------------
     # Without replicas each is the primary's own, with nothing added on the way.
-
-    def read(self, after=positions.NONE):
-        return super().read() if self.replicas is None else self.replicated_read(after)
 
     def read_direct(self, after=positions.NONE):
         if self.replicas is None:
@@ -205,21 +199,6 @@ class PostgresDatabase(Database):
                 replica.failed(error)
         async with super().read() as conn:
             return await work(conn)
-
-    @asynccontextmanager
-    async def replicated_read(self, after: int) -> AsyncIterator[AsyncConnection]:
-        async with AsyncExitStack() as stack:
-            replica = await self.chosen(after)
-            conn = await self.replica_connection(replica, stack) if replica else None
-            if conn is None:
-                replica = None
-                conn = await stack.enter_async_context(super().read())
-            try:
-                yield conn
-            except Exception as error:
-                if replica is not None and gone(error):
-                    replica.failed(error)
-                raise
 
     @staticmethod
     async def replica_connection(replica: Replica, stack: AsyncExitStack):

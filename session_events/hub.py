@@ -178,16 +178,18 @@ class SessionHub:
             return None
         # The primary's word: a replica behind the one (or the primary) that gave `documents`
         # would deny it, and nothing appended after a finish wakes the hub to look again.
-        async with self.hubs.database.read(PRIMARY) as conn:
+        async with self.hubs.database.read() as conn:
             finished = await db_sessions.is_finished(conn, self.session_id)
         return ends[-1] + 1 if finished else None
 
     async def first_read(self) -> bool:
         """Where the hub starts: the session's counter; and whether it is finished already."""
 
+        async def read_session(conn):
+            return await db_sessions.read_session(conn, self.session_id)
+
         def read(after: int):
-            reading = lambda conn: db_sessions.read_session(conn, self.session_id)  # noqa: E731
-            return self.hubs.database.reading(reading, after)
+            return self.hubs.database.reading(read_session, after)
 
         session = await lagging.found(self.hubs.database, read, self.news())
         if session is None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 from session_events.db import sessions as db_sessions
 from session_events.db.engine import Database
-from session_events.db.positions import PRIMARY
 
 UNITS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -70,7 +69,7 @@ async def prune(
     last = None
     while True:
         # The primary's: the candidates are deleted there, and a replica may be behind.
-        async with database.read(PRIMARY) as conn:
+        async with database.read() as conn:
             page = await db_sessions.list_finished_before(
                 conn, cutoff, statuses, limit=batch, after=last
             )

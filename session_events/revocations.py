@@ -22,7 +22,6 @@ import structlog
 
 from session_events.db import tokens as db_tokens
 from session_events.db.engine import Database
-from session_events.db.positions import PRIMARY
 from session_events.tokens import EXPIRED, REVOKED, Grant, TokenRefused
 
 log = structlog.get_logger("session_events.revocations")
@@ -67,7 +66,7 @@ class Revocations:
 
     async def _read(self, token_id: uuid.UUID) -> bool:
         # The primary's word: a replica may not have replayed a token's minting or revocation.
-        async with self.database.read(PRIMARY) as conn:
+        async with self.database.read() as conn:
             good = token_id in await db_tokens.good_tokens(conn, [token_id])
         self._remember(good, [token_id])
         return good
@@ -142,7 +141,7 @@ class Revocations:
             if not watched:
                 break
             try:
-                async with self.database.read(PRIMARY) as conn:
+                async with self.database.read() as conn:
                     good = await db_tokens.good_tokens(conn, watched)
             except Exception as error:  # the database is out: the streams say so themselves
                 log.debug("revocations_unread", error=str(error))

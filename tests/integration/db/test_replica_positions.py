@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -40,12 +41,14 @@ def topology_database(topology):
     return found
 
 
-def replicated_database(
+@contextlib.asynccontextmanager
+async def replicated_database(
     topology, pool_size: int = 2, pool_timeout: float = 5, also: tuple[str, ...] = ()
-) -> PostgresDatabase:
-    """The topology's primary with its replica (and `also` these), where a read waits as long
-    as it takes for a replica to reach its position, and none is too far behind to be read."""
-    return PostgresDatabase(
+) -> AsyncIterator[PostgresDatabase]:
+    """The topology's primary with its replica (and `also` these), started, where a read waits
+    as long as it takes for a replica to reach its position, and none is too far behind to be
+    read; disposed of when the block ends."""
+    database = PostgresDatabase(
         parse_database_url(topology.primary_url(TopologyOfRun.DATABASE)),
         replica_urls=(topology.replica_url(TopologyOfRun.DATABASE), *also),
         replica_max_lag=10 * HANG,
@@ -55,15 +58,18 @@ def replicated_database(
         statement_timeout=5,
         connect_timeout=5,
     )
+    await database.start()
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 def test_a_hub_started_by_a_request_does_not_read_at_the_requests_position(topology_database):
     topology = topology_database
 
     async def run():
-        database = replicated_database(topology)
-        await database.start()
-        try:
+        async with replicated_database(topology) as database:
             hubs = Hubs(database, Notifier(), heartbeat=30, queue_bytes=1 << 20)
             # As RequestContext does for a request whose header names a position never reached.
             positions.requested.set(positions.PRIMARY - 1)
@@ -71,8 +77,6 @@ def test_a_hub_started_by_a_request_does_not_read_at_the_requests_position(topol
             positions.requested.set(positions.NONE)
             # The session does not exist: the hub's first read ends it, if it reads at all.
             await asyncio.wait_for(asyncio.shield(hub.task), HANG)
-        finally:
-            await database.dispose()
 
     asyncio.run(run())
 
@@ -81,9 +85,7 @@ def test_the_sessions_hub_started_by_a_request_does_not_read_at_its_position(top
     topology = topology_database
 
     async def run():
-        database = replicated_database(topology)
-        await database.start()
-        try:
+        async with replicated_database(topology) as database:
             async with database.write() as conn:
                 session = await db_sessions.create_session(conn, session_type="b")
             await asyncio.to_thread(topology.wait_for_replay)
@@ -97,8 +99,6 @@ def test_the_sessions_hub_started_by_a_request_does_not_read_at_its_position(top
                 await asyncio.wait_for(subscriber.ready.wait(), HANG)
                 assert str(session["id"]).encode() in b"".join(subscriber.take())
             await hub.stop()
-        finally:
-            await database.dispose()
 
     asyncio.run(run())
 
@@ -112,9 +112,7 @@ def test_a_committed_write_answers_its_position_without_another_turn_at_the_pool
     topology = topology_database
 
     async def run():
-        database = replicated_database(topology, pool_size=1, pool_timeout=1)
-        await database.start()
-        try:
+        async with replicated_database(topology, pool_size=1, pool_timeout=1) as database:
             written = [positions.NONE]
             positions.written.set(written)  # as RequestContext does for a request
             holding = asyncio.Event()
@@ -134,8 +132,6 @@ def test_a_committed_write_answers_its_position_without_another_turn_at_the_pool
             await asyncio.wait_for(holding.wait(), HANG)
             assert written[0] > positions.NONE
             await other
-        finally:
-            await database.dispose()
 
     asyncio.run(run())
 
@@ -158,9 +154,7 @@ def test_a_hub_that_reads_a_session_finish_ends_its_streams_whatever_replica_it_
     async def run():
         url = topology.replica_url(TopologyOfRun.DATABASE)
         behind = url.replace(str(topology.replica.port), str(second_replica.port))
-        database = replicated_database(topology, also=(behind,))
-        await database.start()
-        try:
+        async with replicated_database(topology, also=(behind,)) as database:
             async with database.write() as conn:
                 session = await db_sessions.create_session(conn, session_type="b")
             session_id = session["id"]
@@ -182,8 +176,6 @@ def test_a_hub_that_reads_a_session_finish_ends_its_streams_whatever_replica_it_
             assert hub.cursor >= 1
             assert watcher.last is not None  # ended: the session is finished
             second_replica.psql("SELECT pg_wal_replay_resume()")
-        finally:
-            await database.dispose()
 
     asyncio.run(run())
 
@@ -196,9 +188,7 @@ def test_a_read_the_replica_fails_under_is_made_again_on_the_primary(topology_da
     topology = topology_database
 
     async def run():
-        database = replicated_database(topology)
-        await database.start()
-        try:
+        async with replicated_database(topology) as database:
             replica = database.replicas.replicas[0]
             assert replica.in_use
             tries: list[bool] = []
@@ -233,8 +223,6 @@ def test_a_read_the_replica_fails_under_is_made_again_on_the_primary(topology_da
             assert await database.reading(work) == 0
             assert where == [True, False]  # the replica's, then the primary's
             assert not replica.in_use
-        finally:
-            await database.dispose()
 
     asyncio.run(run())
 
@@ -247,9 +235,7 @@ def test_the_checks_go_on_while_every_pool_connection_is_taken(topology_database
     topology = topology_database
 
     async def run():
-        database = replicated_database(topology, pool_size=2, pool_timeout=3)
-        await database.start()
-        try:
+        async with replicated_database(topology, pool_size=2, pool_timeout=3) as database:
             replicas = database.replicas
             replica = replicas.replicas[0]
             assert replica.in_use
@@ -263,7 +249,5 @@ def test_the_checks_go_on_while_every_pool_connection_is_taken(topology_database
                 assert replica.in_use, replica.error
             # Each keeps its one connection, rather than connecting again at every check.
             assert replica.checks.pool.checkedin() == database.sampler.pool.checkedin() == 1
-        finally:
-            await database.dispose()
 
     asyncio.run(run())
